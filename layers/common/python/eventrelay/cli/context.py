@@ -1,0 +1,117 @@
+"""Where the CLI points (the local stack or a deployed stack) and how it prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eventrelay.aws import reset_clients
+from eventrelay.settings import Settings, SettingsError
+
+LOCAL_STATE_FILE = Path(".eventrelay") / "local.json"
+
+
+class CliError(Exception):
+    """A failure the CLI reports as `error: <message>` with an exit code (never a traceback)."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+EXIT_CONFLICT = 4
+
+
+def find_local_state(start: Path | None = None) -> Path | None:
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / LOCAL_STATE_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@dataclass
+class CliContext:
+    json_output: bool
+    settings: Settings
+    api_url: str
+
+    def emit(self, data: Any, human: Callable[[Any], str] | None = None) -> None:
+        """Print `data` as JSON with --json, else as the human rendering (or indented JSON)."""
+        if self.json_output or human is None:
+            print(json.dumps(data, indent=None if self.json_output else 2, sort_keys=True, default=str))
+        else:
+            print(human(data))
+
+    def info(self, message: str) -> None:
+        """A human note, kept off stdout so --json output stays parseable."""
+        print(message, file=sys.stderr)
+
+
+def _context_from_local_state(path: Path, json_output: bool) -> CliContext:
+    state = json.loads(path.read_text(encoding="utf-8"))
+    for key, value in state["environ"].items():
+        os.environ[key] = value
+    reset_clients()
+    return CliContext(json_output=json_output, settings=Settings.from_environ(), api_url=state["api_url"])
+
+
+def _context_from_stack(stack: str, region: str | None, json_output: bool) -> CliContext:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        cloudformation = boto3.client("cloudformation", region_name=region)
+        described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+    except (BotoCoreError, ClientError) as exc:
+        raise CliError(f"cannot read stack {stack!r}: {exc.__class__.__name__}") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    resolved_region = cloudformation.meta.region_name
+    try:
+        settings = Settings(
+            region=resolved_region,
+            config_table=outputs["ConfigTableName"],
+            limits_table=outputs["LimitsTableName"],
+            deliveries_table=outputs.get("DeliveriesTableName", ""),
+            events_queue_url=outputs["EventsQueueUrl"],
+            jobs_queue_url=outputs["JobsQueueUrl"],
+            secret_prefix=outputs["SecretPrefix"],
+        )
+    except KeyError as missing:
+        raise CliError(f"stack {stack!r} has no output {missing}; is it an eventrelay stack?") from None
+    os.environ.update({k: v for k, v in settings.as_environ().items() if v})
+    return CliContext(json_output=json_output, settings=settings, api_url=outputs["ApiUrl"])
+
+
+def resolve_context(
+    *, json_output: bool, stack: str | None, local: bool, region: str | None, api_url: str | None
+) -> CliContext:
+    """--stack (or EVENTRELAY_STACK) targets a deployed stack; otherwise the running local stack."""
+    stack = stack or os.environ.get("EVENTRELAY_STACK")
+    if stack and not local:
+        context = _context_from_stack(stack, region, json_output)
+    else:
+        state = find_local_state()
+        if state is None:
+            try:
+                settings = Settings.from_environ()
+            except SettingsError:
+                raise CliError(
+                    "no target: start the local stack (`eventrelay local`) or pass --stack NAME", EXIT_USAGE
+                ) from None
+            context = CliContext(json_output, settings, os.environ.get("EVENTRELAY_API_URL", ""))
+        else:
+            context = _context_from_local_state(state, json_output)
+    if api_url:
+        context.api_url = api_url
+    return context

@@ -1,0 +1,1 @@
+"""Outbound HTTP: the one client every call to an external API goes through (SSRF guard, caps, outcomes)."""
