@@ -1,0 +1,21 @@
+"""Lambda entry point of the Events API (publish, bulk, job status)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from eventrelay.http_api import build_app
+from eventrelay.observability import logger, metrics, tracer
+from eventrelay.wiring import event_services
+
+app = build_app(event_services)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

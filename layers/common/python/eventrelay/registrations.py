@@ -1,0 +1,158 @@
+"""Event registrations: which (tenant, eventName, eventVersion) may be published, and how payloads are validated.
+
+Kinds: `open` (any JSON object), `json_schema` (payload must satisfy the registration's JSON
+Schema, draft 2020-12), and the built-in `system_asset`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import BaseModel, Field
+
+from eventrelay.clock import Clock, iso_utc, system_clock
+from eventrelay.errors import DependencyFailure
+from eventrelay.system_asset import system_asset_problems
+from eventrelay.tenants import tenant_pk
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+EVENT_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+EVENT_VERSION_PATTERN = re.compile(r"^v[0-9]{1,6}$")
+MAX_SCHEMA_PROBLEMS = 20
+
+
+class RegistrationKind(str, Enum):
+    OPEN = "open"
+    JSON_SCHEMA = "json_schema"
+    SYSTEM_ASSET = "system_asset"
+
+
+class InvalidSchema(ValueError):
+    """The JSON Schema given for a registration is not a valid schema."""
+
+
+class Registration(BaseModel):
+    tenant_id: str
+    event_name: Annotated[str, Field(pattern=EVENT_NAME_PATTERN.pattern)]
+    event_version: Annotated[str, Field(pattern=EVENT_VERSION_PATTERN.pattern)]
+    kind: RegistrationKind = RegistrationKind.OPEN
+    json_schema: dict[str, Any] | None = None
+    description: Annotated[str, Field(max_length=1024)] = ""
+    created_at: str = ""
+
+    def payload_problems(self, payload: dict[str, Any], header_tenant_id: str) -> list[str]:
+        """Each field that fails this registration's validation and why; empty when valid."""
+        if self.kind is RegistrationKind.SYSTEM_ASSET:
+            return system_asset_problems(payload, header_tenant_id)
+        if self.kind is RegistrationKind.JSON_SCHEMA and self.json_schema is not None:
+            validator = Draft202012Validator(self.json_schema)
+            problems = []
+            for error in sorted(validator.iter_errors(payload), key=lambda e: list(e.absolute_path)):
+                where = ".".join(str(part) for part in error.absolute_path) or "body"
+                problems.append(f"{where}: {error.message}"[:500])
+                if len(problems) >= MAX_SCHEMA_PROBLEMS:
+                    break
+            return problems
+        return []
+
+
+def check_schema(schema: Any) -> dict[str, Any]:
+    if not isinstance(schema, dict):
+        raise InvalidSchema("a JSON Schema must be a JSON object")
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise InvalidSchema(f"invalid JSON Schema: {exc.message}") from None
+    return schema
+
+
+def _sk(event_name: str, event_version: str) -> str:
+    return f"EVENT#{event_name}#{event_version}"
+
+
+class RegistrationStore:
+    """Registrations in the config table; lookups cached per instance for `cache_seconds` (hits only)."""
+
+    def __init__(
+        self, table_name: str, client: DynamoDBClient, cache_seconds: float = 30, clock: Clock = system_clock
+    ) -> None:
+        self._table = table_name
+        self._client = client
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._cache: dict[tuple[str, str, str], tuple[Registration, float]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, registration: Registration) -> Registration:
+        if registration.kind is RegistrationKind.JSON_SCHEMA:
+            check_schema(registration.json_schema)
+        stored = registration.model_copy(update={"created_at": registration.created_at or iso_utc(self._clock())})
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": tenant_pk(stored.tenant_id)},
+                "sk": {"S": _sk(stored.event_name, stored.event_version)},
+                "registration": {"S": stored.model_dump_json()},
+            },
+        )
+        return stored
+
+    def get(self, tenant_id: str, event_name: str, event_version: str) -> Registration | None:
+        key = (tenant_id, event_name, event_version)
+        now = self._clock()
+        cached = self._cache.get(key)
+        if cached is not None and now - cached[1] < self._cache_seconds:
+            return cached[0]
+        try:
+            item = self._client.get_item(
+                TableName=self._table,
+                Key={"pk": {"S": tenant_pk(tenant_id)}, "sk": {"S": _sk(event_name, event_version)}},
+            ).get("Item")
+        except (BotoCoreError, ClientError):
+            raise DependencyFailure("dynamodb") from None
+        if item is None:
+            return None
+        registration = Registration.model_validate_json(item["registration"]["S"])
+        with self._lock:
+            self._cache[key] = (registration, now)
+        return registration
+
+    def list(self, tenant_id: str) -> list[Registration]:
+        registrations: list[Registration] = []
+        paginator = self._client.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
+            ExpressionAttributeNames={"#pk": "pk", "#sk": "sk"},
+            ExpressionAttributeValues={":pk": {"S": tenant_pk(tenant_id)}, ":prefix": {"S": "EVENT#"}},
+        ):
+            registrations.extend(
+                Registration.model_validate_json(item["registration"]["S"]) for item in page.get("Items", [])
+            )
+        return registrations
+
+    def delete(self, tenant_id: str, event_name: str, event_version: str) -> bool:
+        response = self._client.delete_item(
+            TableName=self._table,
+            Key={"pk": {"S": tenant_pk(tenant_id)}, "sk": {"S": _sk(event_name, event_version)}},
+            ReturnValues="ALL_OLD",
+        )
+        with self._lock:
+            self._cache.pop((tenant_id, event_name, event_version), None)
+        return "Attributes" in response
+
+
+def schema_from_text(text: str) -> dict[str, Any]:
+    try:
+        return check_schema(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise InvalidSchema(f"schema is not valid JSON: {exc.msg} at line {exc.lineno}") from None

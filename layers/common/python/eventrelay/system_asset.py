@@ -1,0 +1,76 @@
+"""System Asset Events: the built-in registration kind `system_asset` and its payload model."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
+
+NonNegativeCount = Annotated[StrictInt, Field(ge=0)]
+RequiredText = Annotated[StrictStr, Field(min_length=1, max_length=1024)]
+OptionalText = Annotated[StrictStr, Field(max_length=4096)] | None
+REFUSED_ASSET_TYPES = frozenset({"COLLECTION_MASTER"})
+
+
+class SystemAssetEvent(BaseModel):
+    """The body of a System Asset Event. Unknown fields are kept; every known one is typed."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    tenantId: RequiredText  # noqa: N815 - the wire names are the contract's
+    assetType: Literal["OBJECTS", "RULES", "DD"]  # noqa: N815
+    assetId: RequiredText  # noqa: N815
+    operation: Literal["INSERT", "UPDATE", "UPSERT", "DELETE"]
+    operationType: Literal["DATA", "METADATA"] | None = None  # noqa: N815
+    objectType: OptionalText = None  # noqa: N815
+    objectName: OptionalText = None  # noqa: N815
+    consumer: OptionalText = None
+    dbCollectionName: OptionalText = None  # noqa: N815
+    dataStoreType: OptionalText = None  # noqa: N815
+    status: OptionalText = None
+    bucketName: OptionalText = None  # noqa: N815
+    successFilePath: OptionalText = None  # noqa: N815
+    errorFilePath: OptionalText = None  # noqa: N815
+    errorMessage: OptionalText = None  # noqa: N815
+    jobId: OptionalText = None  # noqa: N815
+    requestId: OptionalText = None  # noqa: N815
+    consumerProperties: dict[str, Any] | None = None  # noqa: N815
+    recordCount: NonNegativeCount | None = None  # noqa: N815
+    successCount: NonNegativeCount | None = None  # noqa: N815
+    errorCount: NonNegativeCount | None = None  # noqa: N815
+    totalCount: NonNegativeCount | None = None  # noqa: N815
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_named_asset_types(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("assetType") in REFUSED_ASSET_TYPES:
+            raise ValueError(f"assetType {data['assetType']} is not accepted for System Asset Events")
+        return data
+
+    @model_validator(mode="after")
+    def _counts_are_non_negative_integers(self) -> SystemAssetEvent:
+        # Any other field named *Count is a count too: an integer >= 0.
+        for name, value in (self.model_extra or {}).items():
+            if name.endswith("Count") and not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+                raise ValueError(f"{name} must be an integer >= 0")
+        return self
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def system_asset_problems(payload: dict[str, Any], header_tenant_id: str) -> list[str]:
+    """Each field that fails validation and why; empty when the payload is valid."""
+    problems: list[str] = []
+    try:
+        event = SystemAssetEvent.model_validate(payload)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False, include_input=False):
+            message = str(error["msg"]).removeprefix("Value error, ")
+            location = _location(error["loc"])
+            problems.append(message if location == "body" else f"{location}: {message}")
+        return problems
+    if event.tenantId != header_tenant_id:
+        problems.append("tenantId: must equal the tenantId header")
+    return problems

@@ -1,0 +1,254 @@
+"""Tenants: a profile in the config table, a shared secret in Secrets Manager, and the credential check.
+
+A tenant's secret is one Secrets Manager secret `<prefix>tenants/<tenantId>` holding JSON
+`{"current": ..., "previous": ..., "previousExpiresAt": <epoch>}`. During a rotation's overlap
+both secrets are accepted; after `previousExpiresAt` only the current one. Secrets never reach
+DynamoDB, logs or error text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+from eventrelay.clock import Clock, iso_utc, system_clock
+from eventrelay.errors import DependencyFailure, InvalidCredentials
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+TENANT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+TenantId = Annotated[str, Field(pattern=TENANT_ID_PATTERN.pattern)]
+DEFAULT_ROTATION_OVERLAP_SECONDS = 24 * 3600
+
+
+def tenant_pk(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}"
+
+
+class TenantExists(Exception):
+    """A tenant with this id already exists."""
+
+
+class TenantNotFound(Exception):
+    """No tenant with this id."""
+
+
+class LimitOverrides(BaseModel):
+    """Per-tenant limits; None keeps the contract's default for that window."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sync_per_minute: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    sync_per_day: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
+    async_per_hour: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    async_per_day: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+
+
+class Tenant(BaseModel):
+    tenant_id: TenantId
+    name: Annotated[str, Field(min_length=1, max_length=256)]
+    created_at: str
+    limits: LimitOverrides = Field(default_factory=LimitOverrides)
+
+
+@dataclass(frozen=True)
+class TenantSecret:
+    current: str
+    previous: str | None = None
+    previous_expires_at: float | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"current": self.current, "previous": self.previous, "previousExpiresAt": self.previous_expires_at}
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> TenantSecret:
+        data = json.loads(text)
+        return cls(data["current"], data.get("previous"), data.get("previousExpiresAt"))
+
+    def accepts(self, presented: str, now: float) -> bool:
+        """Constant-time check against the current and (during the overlap) the previous secret."""
+        presented_digest = hashlib.sha256(presented.encode("utf-8", "surrogatepass")).digest()
+        matches_current = hmac.compare_digest(presented_digest, hashlib.sha256(self.current.encode()).digest())
+        previous = self.previous or ""
+        previous_valid = bool(self.previous) and (self.previous_expires_at or 0) > now
+        matches_previous = hmac.compare_digest(presented_digest, hashlib.sha256(previous.encode()).digest())
+        return matches_current or (previous_valid and matches_previous)
+
+
+def generate_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class TenantSecretStore:
+    """Tenant shared secrets in Secrets Manager."""
+
+    def __init__(self, prefix: str, client: SecretsManagerClient) -> None:
+        self._prefix = prefix
+        self._client = client
+
+    def secret_name(self, tenant_id: str) -> str:
+        return f"{self._prefix}tenants/{tenant_id}"
+
+    def create(self, tenant_id: str, secret: str) -> None:
+        self._client.create_secret(
+            Name=self.secret_name(tenant_id),
+            SecretString=TenantSecret(secret).to_json(),
+            Description=f"eventrelay shared secret of tenant {tenant_id}",
+        )
+
+    def get(self, tenant_id: str) -> TenantSecret | None:
+        """The tenant's secrets, or None when the tenant has none. AWS failures raise DependencyFailure."""
+        try:
+            response = self._client.get_secret_value(SecretId=self.secret_name(tenant_id), VersionStage="AWSCURRENT")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                return None
+            raise DependencyFailure("secrets manager") from None
+        except BotoCoreError:
+            raise DependencyFailure("secrets manager") from None
+        return TenantSecret.from_json(response["SecretString"])
+
+    def rotate(self, tenant_id: str, new_secret: str, overlap_seconds: float, now: float) -> TenantSecret:
+        existing = self.get(tenant_id)
+        if existing is None:
+            raise TenantNotFound(tenant_id)
+        rotated = TenantSecret(new_secret, existing.current, now + overlap_seconds if overlap_seconds > 0 else None)
+        # put_secret_value moves AWSCURRENT to the new version in one call (AWS and moto alike).
+        self._client.put_secret_value(SecretId=self.secret_name(tenant_id), SecretString=rotated.to_json())
+        return rotated
+
+    def delete(self, tenant_id: str) -> None:
+        self._client.delete_secret(SecretId=self.secret_name(tenant_id), ForceDeleteWithoutRecovery=True)
+
+
+class CredentialVerifier:
+    """Checks a presented shared secret, caching each tenant's secrets briefly per instance.
+
+    A mismatch against a cached entry older than `refetch_after_seconds` refetches once, so a
+    rotation takes effect at once without letting wrong secrets hammer Secrets Manager.
+    """
+
+    def __init__(
+        self,
+        store: TenantSecretStore,
+        cache_seconds: float = 60,
+        refetch_after_seconds: float = 2,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._store = store
+        self._cache_seconds = cache_seconds
+        self._refetch_after = refetch_after_seconds
+        self._clock = clock
+        self._cache: dict[str, tuple[TenantSecret | None, float]] = {}
+        self._lock = threading.Lock()
+        # Unknown tenants are compared against this, so both failures take the same time.
+        self._decoy = TenantSecret(generate_secret())
+
+    def _load(self, tenant_id: str, now: float) -> TenantSecret | None:
+        secret = self._store.get(tenant_id)
+        with self._lock:
+            self._cache[tenant_id] = (secret, now)
+        return secret
+
+    def verify(self, tenant_id: str, presented: str) -> None:
+        now = self._clock()
+        cached = self._cache.get(tenant_id)
+        if cached is None or now - cached[1] >= self._cache_seconds:
+            secret, fetched_at = self._load(tenant_id, now), now
+        else:
+            secret, fetched_at = cached
+        if (secret or self._decoy).accepts(presented, now) and secret is not None:
+            return
+        if now - fetched_at >= self._refetch_after:
+            secret = self._load(tenant_id, now)
+            if (secret or self._decoy).accepts(presented, now) and secret is not None:
+                return
+        raise InvalidCredentials
+
+
+class TenantStore:
+    """Tenant profiles (name, limit overrides) in the config table."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
+        self._table = table_name
+        self._client = client
+
+    def create(self, tenant_id: str, name: str, now: float) -> Tenant:
+        tenant = Tenant(tenant_id=tenant_id, name=name, created_at=iso_utc(now))
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": tenant_pk(tenant_id)},
+                    "sk": {"S": "PROFILE"},
+                    "tenantId": {"S": tenant_id},
+                    "name": {"S": name},
+                    "createdAt": {"S": tenant.created_at},
+                    "limits": {"S": tenant.limits.model_dump_json(exclude_none=True)},
+                },
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": "pk"},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise TenantExists(tenant_id) from None
+            raise
+        return tenant
+
+    @staticmethod
+    def _from_item(item: dict[str, Any]) -> Tenant:
+        return Tenant(
+            tenant_id=item["tenantId"]["S"],
+            name=item["name"]["S"],
+            created_at=item["createdAt"]["S"],
+            limits=LimitOverrides.model_validate_json(item.get("limits", {"S": "{}"})["S"]),
+        )
+
+    def get(self, tenant_id: str) -> Tenant | None:
+        try:
+            item = self._client.get_item(
+                TableName=self._table, Key={"pk": {"S": tenant_pk(tenant_id)}, "sk": {"S": "PROFILE"}}
+            ).get("Item")
+        except (BotoCoreError, ClientError):
+            raise DependencyFailure("dynamodb") from None
+        return self._from_item(item) if item else None
+
+    def list(self) -> list[Tenant]:
+        tenants: list[Tenant] = []
+        paginator = self._client.get_paginator("scan")
+        for page in paginator.paginate(
+            TableName=self._table,
+            FilterExpression="#sk = :profile",
+            ExpressionAttributeNames={"#sk": "sk"},
+            ExpressionAttributeValues={":profile": {"S": "PROFILE"}},
+        ):
+            tenants.extend(self._from_item(item) for item in page.get("Items", []))
+        return sorted(tenants, key=lambda t: t.tenant_id)
+
+    def set_limits(self, tenant_id: str, limits: LimitOverrides) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": tenant_pk(tenant_id)}, "sk": {"S": "PROFILE"}},
+                UpdateExpression="SET #limits = :limits",
+                ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames={"#limits": "limits", "#pk": "pk"},
+                ExpressionAttributeValues={":limits": {"S": limits.model_dump_json(exclude_none=True)}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise TenantNotFound(tenant_id) from None
+            raise

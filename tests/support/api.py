@@ -1,0 +1,132 @@
+"""Build API Gateway HTTP API (payload 2.0) events and call the Events API handler with them."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+PUBLISH_PATH = "/v1/eventManager/event"
+BULK_PATH = "/v1/eventManager/events/bulk"
+
+
+def http_event(
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes | str | None = None,
+    route: str | None = None,
+    path_parameters: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API 2.0 event as AWS builds it (lower-cased headers, base64 for non-UTF-8 bodies)."""
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": f"{method} {route or path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {name.lower(): value for name, value in headers.items()},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+            "requestId": f"req-{uuid.uuid4().hex[:12]}",
+            "routeKey": f"{method} {route or path}",
+            "stage": "$default",
+            "timeEpoch": 0,
+        },
+        "isBase64Encoded": False,
+    }
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if body is not None:
+        raw = body.encode() if isinstance(body, str) else body
+        try:
+            event["body"] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            event["body"] = base64.b64encode(raw).decode()
+            event["isBase64Encoded"] = True
+    return event
+
+
+@dataclass
+class ApiAnswer:
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+    @property
+    def error_code(self) -> str | None:
+        code = self.body.get("errorCode")
+        return str(code) if code is not None else None
+
+
+def answer_of(response: dict[str, Any]) -> ApiAnswer:
+    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        headers[name.lower()] = ",".join(values)
+    return ApiAnswer(response["statusCode"], headers, json.loads(response.get("body") or "null"))
+
+
+class ApiCaller:
+    """Calls a resolver like API Gateway would; one resolver per thread, like one Lambda instance each."""
+
+    def __init__(self, app_factory: Any) -> None:
+        self._factory = app_factory
+        self._local = threading.local()
+
+    def _app(self) -> APIGatewayHttpResolver:
+        app = getattr(self._local, "app", None)
+        if app is None:
+            app = self._local.app = self._factory()
+        return app  # type: ignore[no-any-return]
+
+    def call(self, event: dict[str, Any]) -> ApiAnswer:
+        return answer_of(self._app().resolve(event, None))  # type: ignore[arg-type]
+
+    def publish(
+        self,
+        tenant_id: str,
+        secret: str,
+        payload: Any,
+        event_name: str = "OrderPlaced",
+        event_version: str = "v01",
+        extra_headers: dict[str, str] | None = None,
+        raw_body: bytes | None = None,
+    ) -> ApiAnswer:
+        headers = {
+            "Content-Type": "application/json",
+            "tenantId": tenant_id,
+            "sharedSecret": secret,
+            "eventName": event_name,
+            "eventVersion": event_version,
+            **(extra_headers or {}),
+        }
+        body = raw_body if raw_body is not None else json.dumps(payload).encode()
+        return self.call(http_event("POST", PUBLISH_PATH, headers, body))
+
+    def bulk(self, tenant_id: str, secret: str, events: Any) -> ApiAnswer:
+        headers = {"Content-Type": "application/json", "tenantId": tenant_id, "sharedSecret": secret}
+        return self.call(http_event("POST", BULK_PATH, headers, json.dumps({"events": events})))
+
+    def job(self, tenant_id: str, secret: str, job_id: str) -> ApiAnswer:
+        path = f"/v1/eventManager/jobs/{job_id}"
+        headers = {"tenantId": tenant_id, "sharedSecret": secret}
+        return self.call(http_event("GET", path, headers, None, "/v1/eventManager/jobs/{jobId}", {"jobId": job_id}))
+
+
+class ControlledClock:
+    """A clock tests set and move; thread-safe reads."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
