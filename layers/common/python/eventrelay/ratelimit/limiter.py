@@ -1,0 +1,322 @@
+"""Fixed-window counters in DynamoDB: one item per (tenant, kind), one conditional write per call.
+
+See the package docstring for the storage layout, the algorithm and the cost model.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, cast
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from eventrelay.errors import DependencyFailure
+from eventrelay.ratelimit.items import (
+    HitResult,
+    LimitKind,
+    RateLimitItem,
+    WindowStats,
+    key_for,
+    latest_reset,
+    normalize_limits,
+    stats,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+Item = Mapping[str, Any]
+
+EXPIRES_AT = "expiresAt"
+# TTL only tidies the table: a window's start is part of what is compared, so a late deletion never
+# lets a stale count be used. The margin keeps an item alive while clocks across instances disagree.
+TTL_MARGIN_SECONDS = 3600
+# Each retry is caused by another writer changing the item's shape (a rollover, or a window filling
+# up); a handful is plenty. Beyond it the limiter fails closed rather than guess.
+MAX_ATTEMPTS = 20
+# Refusals remembered locally; expired entries are pruned once the map grows past this size.
+EXHAUSTED_CACHE_PRUNE_SIZE = 10_000
+CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
+
+
+class _ConditionFailed(Exception):
+    """A conditional write was refused; `item` is the item as it was (None when absent)."""
+
+    def __init__(self, item: Item | None) -> None:
+        super().__init__("condition failed")
+        self.item = item
+
+
+@dataclass(frozen=True)
+class _Window:
+    """One window of one call, as the next write will treat it.
+
+    rolls: the stored window is missing or older than the current one, so the write starts it afresh
+    (start = `start`, count = 1). Otherwise the write adds one to the stored count of window `start`.
+    """
+
+    limit: RateLimitItem
+    start: int
+    count: int | None  # stored count before this call; None while not yet observed (fast path)
+    rolls: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.limit.window_name
+
+    @property
+    def stored_count(self) -> int:
+        """The count this call would be added to (0 for a window that rolls over)."""
+        return 0 if self.rolls else (self.count or 0)
+
+    @property
+    def full(self) -> bool:
+        return self.stored_count + 1 > self.limit.amount
+
+    def stats(self) -> WindowStats:
+        return stats(self.limit, self.start, self.stored_count)
+
+
+class _Expression:
+    """Builds a DynamoDB expression with named placeholders (#names, :values)."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, AttributeValueTypeDef] = {}
+
+    def name(self, attribute: str) -> str:
+        placeholder = f"#{attribute}"
+        self.names[placeholder] = attribute
+        return placeholder
+
+    def number(self, placeholder: str, value: int) -> str:
+        self.values[f":{placeholder}"] = {"N": str(value)}
+        return f":{placeholder}"
+
+
+class FixedWindowRateLimiter:
+    """Exact fixed-window limits shared by every instance, counted in the limits table.
+
+    Thread-safe; create one per process and reuse it (it remembers refusals until their window resets).
+    """
+
+    def __init__(
+        self, table_name: str, dynamodb: DynamoDBClient, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._table_name = table_name
+        self._dynamodb = dynamodb
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._exhausted: dict[tuple[str, LimitKind], HitResult] = {}
+
+    # -- public API -------------------------------------------------------------------------------
+
+    def hit(self, tenant_id: str, kind: LimitKind, limits: Sequence[RateLimitItem]) -> HitResult:
+        """Count one call in every window of `limits`, or in none when any window is full.
+
+        Raises DependencyFailure when the limits table cannot be reached (the caller answers 1009).
+        """
+        items = normalize_limits(limits)
+        now = self._clock()
+        if not items:
+            return HitResult(True, [], [], tenant_id=tenant_id, kind=kind, at=now)
+        cached = self._cached_refusal(tenant_id, kind, now)
+        if cached is not None:
+            return cached
+        result = self._hit(tenant_id, kind, items, now)
+        if not result.admitted:
+            self._remember_refusal(result)
+        return result
+
+    def refund(self, hit: HitResult) -> None:
+        """Give back an admitted call the service failed to accept.
+
+        Only windows still holding the hit's count are decremented (conditional on their start), never
+        below zero. Idempotent per HitResult. Raises DependencyFailure when the table cannot be reached.
+        """
+        if not hit.admitted or hit.refunded:
+            return
+        now = self._clock()
+        key = key_for(hit.tenant_id, hit.kind)
+        targets = [window for window in hit.windows if window.reset_at > now]
+        for _ in range(MAX_ATTEMPTS):
+            if not targets:
+                break
+            try:
+                self._decrement(key, targets)
+                break
+            except _ConditionFailed as failed:
+                # No old item: deleted meanwhile, or an emulator without ALL_OLD. Refunds are rare: read.
+                item = failed.item if failed.item is not None else self._get_item(key)
+                targets = [window for window in targets if _still_counts(item, window)]
+        else:
+            raise DependencyFailure("rate limit refund kept conflicting with other writers")
+        hit.refunded = True
+        with self._lock:
+            self._exhausted.pop((hit.tenant_id, hit.kind), None)
+
+    def get_window_stats(
+        self, tenant_id: str, kind: LimitKind, limits: Sequence[RateLimitItem]
+    ) -> list[WindowStats]:
+        """The current windows of (tenant, kind) without counting anything (one consistent read)."""
+        items = normalize_limits(limits)
+        if not items:
+            return []
+        now = self._clock()
+        windows = _observe(items, now, self._get_item(key_for(tenant_id, kind)))
+        return [window.stats() for window in windows]
+
+    # -- counting ---------------------------------------------------------------------------------
+
+    def _hit(self, tenant_id: str, kind: LimitKind, items: Sequence[RateLimitItem], now: float) -> HitResult:
+        key = key_for(tenant_id, kind)
+        # Fast path: assume the stored windows are the current ones; the condition checks it.
+        windows = [_Window(item, item.window_start(now), None) for item in items]
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                counts = self._increment(key, windows)
+            except _ConditionFailed as failed:
+                item = failed.item
+                if item is None and all(window.rolls for window in windows):
+                    # A missing item satisfies that condition, so it exists after all (an emulator
+                    # without ALL_OLD, or created meanwhile): read it.
+                    item = self._get_item(key)
+                windows = _observe(items, now, item)
+                if any(window.full for window in windows):
+                    return _refusal(tenant_id, kind, windows, now)
+                continue
+            admitted = [stats(window.limit, window.start, counts[window.name]) for window in windows]
+            return HitResult(True, admitted, [], tenant_id=tenant_id, kind=kind, at=now)
+        raise DependencyFailure("rate limit counters kept changing; refusing rather than guessing")
+
+    def _increment(self, key: str, windows: Sequence[_Window]) -> dict[str, int]:
+        """One conditional UpdateItem counting the call in every window; returns the new counts."""
+        expression = _Expression()
+        conditions: list[str] = []
+        updates: list[str] = []
+        one = expression.number("one", 1)
+        for window in windows:
+            start_name = expression.name(f"{window.name}_start")
+            count_name = expression.name(f"{window.name}_count")
+            start = expression.number(f"{window.name}_start", window.start)
+            if window.rolls:
+                conditions.append(f"(attribute_not_exists({start_name}) OR {start_name} < {start})")
+                updates.extend((f"{start_name} = {start}", f"{count_name} = {one}"))
+            else:
+                limit = expression.number(f"{window.name}_limit", window.limit.amount)
+                conditions.append(f"{start_name} = {start} AND {count_name} < {limit}")
+                updates.append(f"{count_name} = {count_name} + {one}")
+        longest_end = max(window.start + window.limit.window_seconds for window in windows)
+        expires_at = longest_end + TTL_MARGIN_SECONDS
+        updates.append(f"{expression.name(EXPIRES_AT)} = {expression.number(EXPIRES_AT, expires_at)}")
+        response = self._update(key, expression, "SET " + ", ".join(updates), " AND ".join(conditions))
+        attributes = response.get("Attributes", {})
+        return {window.name: _number(attributes, f"{window.name}_count") or 0 for window in windows}
+
+    def _decrement(self, key: str, windows: Sequence[WindowStats]) -> None:
+        expression = _Expression()
+        conditions: list[str] = []
+        updates: list[str] = []
+        one = expression.number("one", 1)
+        zero = expression.number("zero", 0)
+        for window in windows:
+            name = window.limit_item.window_name
+            start_name = expression.name(f"{name}_start")
+            count_name = expression.name(f"{name}_count")
+            start = expression.number(f"{name}_start", window.start)
+            conditions.append(f"{start_name} = {start} AND {count_name} > {zero}")
+            updates.append(f"{count_name} = {count_name} - {one}")
+        self._update(key, expression, "SET " + ", ".join(updates), " AND ".join(conditions))
+
+    # -- DynamoDB adapter -------------------------------------------------------------------------
+
+    def _update(self, key: str, expression: _Expression, update: str, condition: str) -> Item:
+        try:
+            response = self._dynamodb.update_item(
+                TableName=self._table_name,
+                Key={"pk": {"S": key}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=expression.names,
+                ExpressionAttributeValues=expression.values,
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == CONDITIONAL_CHECK_FAILED:
+                raw = cast(Mapping[str, Any], exc.response)
+                # ALL_OLD: a missing "Item" means the item does not exist.
+                raise _ConditionFailed(raw.get("Item")) from None
+            raise DependencyFailure("rate limits table unavailable") from exc
+        except BotoCoreError as exc:
+            raise DependencyFailure("rate limits table unreachable") from exc
+        return cast(Item, response)
+
+    def _get_item(self, key: str) -> Item | None:
+        try:
+            response = self._dynamodb.get_item(
+                TableName=self._table_name, Key={"pk": {"S": key}}, ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise DependencyFailure("rate limits table unavailable") from exc
+        return cast(Item | None, response.get("Item"))
+
+    # -- local memory of refusals -----------------------------------------------------------------
+
+    def _cached_refusal(self, tenant_id: str, kind: LimitKind, now: float) -> HitResult | None:
+        with self._lock:
+            refusal = self._exhausted.get((tenant_id, kind))
+        if refusal is None or now >= latest_reset(refusal.exceeded):
+            return None
+        return HitResult(False, refusal.windows, refusal.exceeded, tenant_id=tenant_id, kind=kind, at=now)
+
+    def _remember_refusal(self, refusal: HitResult) -> None:
+        with self._lock:
+            if len(self._exhausted) >= EXHAUSTED_CACHE_PRUNE_SIZE:
+                for cache_key, entry in list(self._exhausted.items()):
+                    if refusal.at >= latest_reset(entry.exceeded):
+                        del self._exhausted[cache_key]
+            self._exhausted[(refusal.tenant_id, refusal.kind)] = refusal
+
+
+def _observe(items: Sequence[RateLimitItem], now: float, item: Item | None) -> list[_Window]:
+    """Each window as stored, or as rolling over when the stored one is missing or stale.
+
+    A stored start AHEAD of this instance's clock (another instance's clock is slightly ahead near a
+    boundary) is counted as it stands: windows never move backwards, so instances cannot ping-pong.
+    """
+    windows: list[_Window] = []
+    for limit in items:
+        ours = limit.window_start(now)
+        stored_start = _number(item, f"{limit.window_name}_start")
+        stored_count = _number(item, f"{limit.window_name}_count")
+        if stored_start is None or stored_count is None or stored_start < ours:
+            windows.append(_Window(limit, ours, 0, rolls=True))
+        else:
+            windows.append(_Window(limit, stored_start, stored_count))
+    return windows
+
+
+def _refusal(tenant_id: str, kind: LimitKind, windows: Sequence[_Window], now: float) -> HitResult:
+    seen = [window.stats() for window in windows]
+    exceeded = [stat for stat, window in zip(seen, windows, strict=True) if window.full]
+    return HitResult(False, seen, exceeded, tenant_id=tenant_id, kind=kind, at=now)
+
+
+def _still_counts(item: Item | None, window: WindowStats) -> bool:
+    name = window.limit_item.window_name
+    return _number(item, f"{name}_start") == window.start and (_number(item, f"{name}_count") or 0) > 0
+
+
+def _number(item: Item | None, attribute: str) -> int | None:
+    if item is None:
+        return None
+    value = item.get(attribute)
+    if not isinstance(value, Mapping) or "N" not in value:
+        return None
+    return int(Decimal(value["N"]))
