@@ -133,6 +133,7 @@ def build_app(services: Callable[[], EventServices]) -> APIGatewayHttpResolver:
         if not JOB_ID_PATTERN.match(job_id):
             raise NotFound("Job")
         job, headers = services().bulk.status(who, job_id)
+        metrics.add_metric(name="JobStatusRequests", unit="Count", value=1)
         return success_response(200, job.public_view(), JOB_STATUS_MESSAGE, headers, request_id())
 
     @app.not_found

@@ -1,0 +1,79 @@
+"""Every events/*.json file (the ones `sam local invoke -e` takes) gives its documented answer through the real handler."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from eventrelay.admin import EventsAdmin
+from eventrelay.aws import dynamodb_client
+from eventrelay.bulk import Job, JobStatus, JobStore
+from eventrelay.local.lambda_runtime import load_handler, make_context
+from eventrelay.registrations import RegistrationKind
+from eventrelay.settings import Settings
+from eventrelay.tenants import TenantExists
+from tests.conftest import EVENTS_DIR, REPO_ROOT
+from tests.support.api import answer_of
+from tests.support.queues import drain
+
+# The tenant the event files speak for (a deployed stack can create it with `tenant create --secret`).
+FILES_TENANT = "acme"
+FILES_SECRET = "acme-events-file-secret-0001"
+FILES_JOB_ID = "0b9f8a52-4c1e-4d7a-9a0e-5b7f3c2d1e00"
+
+EXPECTED = {
+    "publish_success.json": (200, None),
+    "publish_wrong_secret.json": (401, "1005"),
+    "publish_unregistered.json": (400, "1001"),
+    "publish_system_asset.json": (200, None),
+    "bulk_publish.json": (202, None),
+    "job_status.json": (200, None),
+}
+
+
+@pytest.fixture(scope="module")
+def files_tenant(local_aws: Any) -> str:
+    settings: Settings = local_aws.settings
+    admin = EventsAdmin(settings)
+    try:
+        admin.create_tenant(FILES_TENANT, "Acme (events/ samples)", shared_secret=FILES_SECRET)
+    except TenantExists:
+        pass
+    admin.register_event(FILES_TENANT, "OpportunityWon", "v01")
+    admin.register_event(FILES_TENANT, "SystemAssetEvent", "v01", RegistrationKind.SYSTEM_ASSET)
+    JobStore(settings.config_table, dynamodb_client(settings.region)).put(
+        Job(jobId=FILES_JOB_ID, tenantId=FILES_TENANT, status=JobStatus.SUCCESS, totalCount=1, successCount=1,
+            createdAt="2026-11-23T10:15:00.000Z", updatedAt="2026-11-23T10:15:01.000Z", requestId="req-0"),
+        now=1_795_436_100,
+    )
+    return FILES_TENANT
+
+
+def test_every_event_file_is_covered() -> None:
+    assert sorted(p.name for p in EVENTS_DIR.glob("*.json") if not p.name.startswith("sqs_")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_event_file_gives_its_documented_answer(files_tenant: str, settings: Settings, name: str) -> None:
+    handler = load_handler(REPO_ROOT / "functions" / "publish")
+    event = json.loads((EVENTS_DIR / name).read_text())
+    answer = answer_of(handler(event, make_context("PublishFunction", 10)))
+    status, code = EXPECTED[name]
+    assert (answer.status, answer.error_code) == (status, code), answer.body
+    assert answer.body["result"] is (code is None)
+    if name.startswith("publish_") and status == 200:
+        [envelope] = [m["body"] for m in drain(settings.events_queue_url)]
+        assert envelope["eventId"] == answer.body["data"]["eventId"]
+        assert envelope["requestId"] == event["requestContext"]["requestId"]
+    if name == "job_status.json":
+        assert answer.body["data"]["jobId"] == FILES_JOB_ID
+        assert answer.body["data"]["status"] == "SUCCESS"
+    drain(settings.jobs_queue_url)
+
+
+def test_sqs_event_files_are_lambda_sqs_events() -> None:
+    for path in EVENTS_DIR.glob("sqs_*.json"):
+        records = json.loads(path.read_text())["Records"]
+        assert records and all(r["eventSource"] == "aws:sqs" for r in records), path.name
