@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from botocore.config import Config
-
 from eventrelay.aws import dynamodb_client
 from eventrelay.errors import DependencyFailure
 from eventrelay.ratelimit import (
@@ -95,7 +94,9 @@ def test_concurrent_hits_across_instances_admit_exactly_the_minute_limit(
 
     def call(index: int) -> HitResult:
         start.wait(timeout=10)
-        return instances[index % len(instances)].hit(tenant_id, LimitKind.SYNC, DEFAULT_LIMITS[LimitKind.SYNC])
+        return instances[index % len(instances)].hit(
+            tenant_id, LimitKind.SYNC, DEFAULT_LIMITS[LimitKind.SYNC]
+        )
 
     # When 150 calls race for the 100 per minute
     with ThreadPoolExecutor(max_workers=40) as pool:
@@ -168,7 +169,11 @@ def test_admitted_calls_report_the_most_constraining_window(
     result = limiter.hit(tenant_id, LimitKind.SYNC, DEFAULT_LIMITS[LimitKind.SYNC])
     # Then the headers describe the minute window (99 left of 100, resetting in 30 s), no Retry-After
     assert result.admitted
-    assert result.headers() == {"RateLimit-Limit": "100", "RateLimit-Remaining": "99", "RateLimit-Reset": "30"}
+    assert result.headers() == {
+        "RateLimit-Limit": "100",
+        "RateLimit-Remaining": "99",
+        "RateLimit-Reset": "30",
+    }
     assert [(window.count, window.remaining) for window in result.windows] == [(1, 99), (1, 49_999)]
 
 
@@ -347,6 +352,25 @@ def test_refund_after_the_minute_rolled_over_only_gives_back_the_day(
     item = stored(settings, dynamodb, tenant_id, LimitKind.SYNC)
     assert item["minute_start"] == early.windows[0].start + MINUTE
     assert (item["minute_count"], item["day_count"]) == (1, 1)
+
+
+def test_refund_is_conditional_on_the_stored_window_not_on_the_local_clock(
+    settings: Settings,
+    dynamodb: DynamoDBClient,
+    limiter: FixedWindowRateLimiter,
+    tenant_id: str,
+) -> None:
+    # Given a call admitted here, then another instance (clock in the next minute) rolled the minute
+    early = limiter.hit(tenant_id, LimitKind.SYNC, DEFAULT_LIMITS[LimitKind.SYNC])
+    next_minute = early.windows[0].reset_at
+    other = FixedWindowRateLimiter(settings.limits_table, dynamodb, clock=lambda: next_minute + 1)
+    assert other.hit(tenant_id, LimitKind.SYNC, DEFAULT_LIMITS[LimitKind.SYNC])
+    # When this instance, whose clock is still in the old minute, refunds its call
+    limiter.refund(early)
+    # Then the other instance's minute keeps its call and only the day goes down
+    item = stored(settings, dynamodb, tenant_id, LimitKind.SYNC)
+    assert (item["minute_start"], item["minute_count"]) == (next_minute, 1)
+    assert item["day_count"] == 1
 
 
 def test_refund_never_goes_below_zero(
