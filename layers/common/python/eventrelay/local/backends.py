@@ -43,6 +43,10 @@ class MotoServer:
         self.port = 0
 
     def start(self) -> str:
+        import logging
+
+        # moto's server logs every request through werkzeug: keep the local stack's terminal readable.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server.start()
         self.port = self._server._server.server_port  # noqa: SLF001 - moto exposes no public getter
         return self.url
