@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools import Logger
-
 from eventrelay.local.lambda_runtime import (
     HandlerLoadError,
     HttpApiRoute,
@@ -343,7 +342,9 @@ def test_globals_apply_and_function_properties_win(tmp_path: Path) -> None:
 
 
 def test_from_spec_loads_the_declared_handler(tmp_path: Path) -> None:
-    write_function(tmp_path, "hello", "def lambda_handler(event, context):\n    return context.function_name\n")
+    write_function(
+        tmp_path, "hello", "def lambda_handler(event, context):\n    return context.function_name\n"
+    )
     template = tmp_path / "template.yaml"
     template.write_text(
         "Resources:\n  Hello:\n    Type: AWS::Serverless::Function\n"
