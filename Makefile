@@ -43,6 +43,7 @@ validate:
 
 bench: install
 	$(BIN)/python -m bench.publish_bench
+	@if [ -f bench/runner_bench.py ]; then $(BIN)/python -m bench.runner_bench; fi
 
 build:
 	PATH=/root/.pyenv/versions/3.13.0/bin:$$PATH $(SAM) build --template template.yaml
