@@ -137,8 +137,8 @@ class TenantSecretStore:
 class CredentialVerifier:
     """Checks a presented shared secret, caching each tenant's secrets briefly per instance.
 
-    A mismatch against a cached entry older than `refetch_after_seconds` refetches once, so a
-    rotation takes effect at once without letting wrong secrets hammer Secrets Manager.
+    A mismatch refetches the tenant's secrets, at most once per `refetch_after_seconds` per tenant,
+    so a rotation takes effect at once without letting wrong secrets hammer Secrets Manager.
     """
 
     def __init__(
@@ -153,6 +153,7 @@ class CredentialVerifier:
         self._refetch_after = refetch_after_seconds
         self._clock = clock
         self._cache: dict[str, tuple[TenantSecret | None, float]] = {}
+        self._last_refetch: dict[str, float] = {}
         self._lock = threading.Lock()
         # Unknown tenants are compared against this, so both failures take the same time.
         self._decoy = TenantSecret(generate_secret())
@@ -166,13 +167,12 @@ class CredentialVerifier:
     def verify(self, tenant_id: str, presented: str) -> None:
         now = self._clock()
         cached = self._cache.get(tenant_id)
-        if cached is None or now - cached[1] >= self._cache_seconds:
-            secret, fetched_at = self._load(tenant_id, now), now
-        else:
-            secret, fetched_at = cached
+        fresh = cached is None or now - cached[1] >= self._cache_seconds
+        secret = self._load(tenant_id, now) if fresh or cached is None else cached[0]
         if (secret or self._decoy).accepts(presented, now) and secret is not None:
             return
-        if now - fetched_at >= self._refetch_after:
+        if not fresh and now - self._last_refetch.get(tenant_id, float("-inf")) >= self._refetch_after:
+            self._last_refetch[tenant_id] = now
             secret = self._load(tenant_id, now)
             if (secret or self._decoy).accepts(presented, now) and secret is not None:
                 return

@@ -1,0 +1,146 @@
+"""The `eventrelay` CLI against the embedded AWS, and `publish`/`job show` over a real local HTTP API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eventrelay.cli.main import build_parser, main
+from eventrelay.local.http_gateway import HttpGateway
+from eventrelay.local.lambda_runtime import LocalFunction, load_handler
+from eventrelay.settings import Settings
+
+from tests.conftest import REPO_ROOT
+
+
+@pytest.fixture(autouse=True)
+def _away_from_a_running_local_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    # A developer's running local stack writes .eventrelay/local.json in the checkout: don't target it.
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def api_url(local_aws: object) -> Iterator[str]:
+    gateway = HttpGateway()
+    function = LocalFunction("PublishFunction", lambda: load_handler(REPO_ROOT / "functions" / "publish"), timeout_seconds=10)
+    for route in ("POST /v1/eventManager/event", "POST /v1/eventManager/events/bulk", "GET /v1/eventManager/jobs/{jobId}"):
+        gateway.add_route(route, function)
+    gateway.start()
+    try:
+        yield gateway.url
+    finally:
+        gateway.stop()
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["--json", *argv])
+    out, err = capsys.readouterr()
+    # The in-process HTTP API logs to the same stdout; the CLI's own JSON answer is the last line.
+    lines = out.strip().splitlines()
+    return code, lines[-1] if lines else "", err
+
+
+def test_tenant_lifecycle_and_clear_errors(capsys: pytest.CaptureFixture[str], tenant_id: str) -> None:
+    code, out, _ = run(capsys, "tenant", "create", tenant_id, "--name", "Acme")
+    created = json.loads(out)
+    assert code == 0
+    assert (created["tenantId"], created["name"]) == (tenant_id, "Acme")
+    assert len(created["sharedSecret"]) >= 32
+
+    code, _, err = run(capsys, "tenant", "create", tenant_id)
+    assert (code, err.strip()) == (4, f"error: tenant '{tenant_id}' already exists")
+
+    code, out, _ = run(capsys, "tenant", "show", tenant_id)
+    assert code == 0
+    assert "sharedSecret" not in out  # shown once, at creation
+    assert created["sharedSecret"] not in out
+
+    code, _, err = run(capsys, "tenant", "show", "nobody-here")
+    assert (code, err.strip()) == (3, "error: tenant 'nobody-here' not found")
+
+    code, out, _ = run(capsys, "tenant", "list")
+    assert tenant_id in [t["tenantId"] for t in json.loads(out)]
+
+    code, _, err = run(capsys, "tenant", "create", "bad id!")
+    assert code == 2
+    assert "tenant id" in err
+
+
+def test_registrations_schema_files_and_limits(capsys: pytest.CaptureFixture[str], tenant_id: str, tmp_path: Path) -> None:
+    run(capsys, "tenant", "create", tenant_id)
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"type": "object", "required": ["id"]}))
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"type": "no-such-type"}))
+
+    assert run(capsys, "event", "register", tenant_id, "Won", "v01", "--schema", str(schema))[0] == 0
+    assert run(capsys, "event", "register", tenant_id, "Asset", "v01", "--kind", "system_asset")[0] == 0
+    code, _, err = run(capsys, "event", "register", tenant_id, "Bad", "v01", "--schema", str(broken))
+    assert code == 2
+    assert "invalid JSON Schema" in err
+    code, out, _ = run(capsys, "event", "list", tenant_id)
+    assert sorted((r["eventName"], r["kind"]) for r in json.loads(out)) == [("Asset", "system_asset"), ("Won", "json_schema")]
+    assert run(capsys, "event", "delete", tenant_id, "Won", "v01")[0] == 0
+    assert run(capsys, "event", "delete", tenant_id, "Won", "v01")[0] == 3
+
+    code, out, _ = run(capsys, "limits", "set", tenant_id, "--sync-per-minute", "500")
+    assert json.loads(out)["limits"] == {"sync_per_minute": 500}
+    code, out, _ = run(capsys, "limits", "show", tenant_id)
+    windows = json.loads(out)
+    assert [w["limit"] for w in windows["sync"]] == [500, 50000]
+    assert [w["limit"] for w in windows["async"]] == [10, 100]
+    assert run(capsys, "limits", "set", tenant_id, "--sync-per-minute", "-1")[0] == 2
+
+
+def test_publish_rotate_and_job_show_over_http(
+    capsys: pytest.CaptureFixture[str], tenant_id: str, api_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = json.loads(run(capsys, "tenant", "create", tenant_id)[1])["sharedSecret"]
+    run(capsys, "event", "register", tenant_id, "Won", "v01")
+    code, out, _ = run(capsys, "--api-url", api_url, "publish", tenant_id, "Won", "v01", "--secret", secret, "--data", '{"id": 1}')
+    answer = json.loads(out)
+    assert (code, answer["status"]) == (0, 200)
+    assert answer["headers"]["RateLimit-Limit"] == "100"
+
+    rotated = json.loads(run(capsys, "secret", "rotate", tenant_id, "--overlap", "0")[1])
+    assert rotated["sharedSecret"] != secret
+    monkeypatch.setenv("EVENTRELAY_SHARED_SECRET", rotated["sharedSecret"])
+    code, out, _ = run(capsys, "--api-url", api_url, "publish", tenant_id, "Won", "v01", "--data", '{"id": 2}')
+    assert (code, json.loads(out)["status"]) == (0, 200)
+    code, out, _ = run(capsys, "--api-url", api_url, "publish", tenant_id, "Won", "v01", "--secret", secret, "--data", "{}")
+    assert (code, json.loads(out)["body"]["errorCode"]) == (1, "1005")
+
+    code, out, _ = run(capsys, "--api-url", api_url, "job", "show", tenant_id, "00000000-0000-0000-0000-000000000000")
+    assert (code, json.loads(out)["status"]) == (1, 404)
+
+
+def test_publish_without_a_body_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--api-url", "http://127.0.0.1:9", "publish", "t", "E", "v01", "--secret", "s")
+    assert code == 2
+    assert "--data" in err
+
+
+def _commands(parser: object) -> list[list[str]]:
+    import argparse
+
+    found: list[list[str]] = []
+
+    def walk(p: argparse.ArgumentParser, prefix: list[str]) -> None:
+        for action in p._actions:  # noqa: SLF001 - argparse has no public walk
+            if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+                for name, sub in action.choices.items():
+                    found.append([*prefix, name])
+                    walk(sub, [*prefix, name])
+
+    walk(parser, [])  # type: ignore[arg-type]
+    return found
+
+
+@pytest.mark.parametrize("command", _commands(build_parser()), ids=" ".join)
+def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--help"])
+    assert exited.value.code == 0
+    assert "usage: eventrelay" in capsys.readouterr().out
