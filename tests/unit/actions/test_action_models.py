@@ -73,6 +73,8 @@ def test_method_is_case_insensitive_and_limited_to_five_verbs() -> None:
         ({"connector": "a#b"}, "connector"),
         ({"headers": {"Bad Header": "x"}}, "headers"),
         ({"headers": {"X-A": "1", "x-a": "2"}}, "headers"),
+        ({"headers": {"Host": "evil.example"}}, "headers"),
+        ({"headers": {"content-length": "{{n}}"}}, "headers"),
         ({"maxRetry": 2}, "maxRetry"),  # a typo is refused, not ignored
         ({"payload": {"type": "xml", "text": "<a/>"}}, "payload"),
     ],

@@ -191,7 +191,7 @@ def test_malformed_tokens_are_refused_with_their_position(
         ('{"a": {{x}} {{y}}}', 12),  # two values in a row
         ('{"a": 1{{x}}}', 7),  # a token glued to a number
         ("{ {{k}}: 1}", 2),  # a token as an unquoted key
-        ('{"a": {{x}},}', 12),  # trailing comma
+        ('{"a": {{x}}, "b": }', 18),  # a key without value
         ('{"a": "{{x}}" "b": 1}', 14),  # missing comma
         ('{"a": NaN}', 6),  # not JSON
         ('{"a": "x"} trailing', 11),
@@ -203,10 +203,15 @@ def test_invalid_json_around_tokens_is_refused_with_its_position(source: str, of
     assert error.position.offset == offset
 
 
+def test_json_nested_too_deeply_is_refused_not_crashed() -> None:
+    error = template_error(parse_json, "[" * 50_000 + "{{x}}" + "]" * 50_000)
+    assert "nested too deeply" in error.message
+
+
 def test_invalid_json_position_is_reported_as_line_and_column() -> None:
-    source = '{\n  "a": {{amount}},\n  "b": [1, 2,]\n}'
+    source = '{\n  "a": {{amount}},\n  "b": [1 2]\n}'
     error = template_error(parse_json, source)
-    assert (error.position.line, error.position.column) == (3, 14)
+    assert (error.position.line, error.position.column) == (3, 11)
 
 
 def test_whole_value_tokens_may_fill_arrays_and_the_top_level() -> None:

@@ -35,6 +35,11 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 # RFC 9110 token characters.
 HEADER_NAME_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+# Framing and connection headers belong to the HTTP client; letting a template set them would let an
+# action desynchronise or redirect the request.
+CLIENT_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade"}
+)
 MIN_RETRIES = 0
 MAX_RETRIES = 5
 DEFAULT_MAX_RETRIES = 3
@@ -159,6 +164,8 @@ class ActionSpec(_Model):
     def _header_names_unique(cls, value: dict[str, str]) -> dict[str, str]:
         seen: set[str] = set()
         for name in value:
+            if name.lower() in CLIENT_HEADERS:
+                raise ValueError(f"header '{name}' is set by the HTTP client and cannot be configured")
             if name.lower() in seen:
                 raise ValueError(f"header '{name}' is given more than once (names are case-insensitive)")
             seen.add(name.lower())

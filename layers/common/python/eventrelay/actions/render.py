@@ -61,7 +61,7 @@ def render(action: Action, values: Mapping[str, object], base_url: str) -> Outbo
         text = _render(templates.plain, typed)
         try:
             json.loads(text)
-        except ValueError:  # unreachable by construction; refuse rather than send a broken body
+        except (ValueError, RecursionError):  # unreachable by construction; never send a broken body
             raise RenderError(None, "the rendered payload is not valid JSON") from None
         body = text.encode("utf-8")
         content_type = JSON_CONTENT_TYPE

@@ -255,6 +255,8 @@ def _check_json(text: str, source: str, part: str) -> None:
         json.loads(text, parse_constant=refuse_constant)
     except json.JSONDecodeError as exc:
         raise _error(f"invalid JSON: {exc.msg}", source, exc.pos, part) from None
+    except RecursionError:
+        raise _error("invalid JSON: nested too deeply", source, 0, part) from None
     if constants:
         match = next(m for m in _JSON_CONSTANT.finditer(text) if m.group(1))
         raise _error(f"invalid JSON: {match.group(1)} is not a JSON value", source, match.start(1), part)
