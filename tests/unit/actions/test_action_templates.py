@@ -89,6 +89,7 @@ def test_url_token_right_after_the_host_is_refused() -> None:
         ("/a b/{{x}}", 2, "whitespace"),
         ("/a/{{x}}/b\tc", 10, "whitespace"),
         ("https:///path", 8, "host"),
+        ("https://user:pass@api.example.com/{{x}}", 17, "credentials"),
     ],
 )
 def test_urls_that_are_not_http_or_have_whitespace_are_refused(url: str, offset: int, words: str) -> None:

@@ -13,7 +13,8 @@ Token grammar (the same in every part):
   invalid field name.
 
 Where tokens may stand:
-- URL: in the path, query and fragment, never in the scheme or host of an absolute URL.
+- URL: in the path, query and fragment, never in the scheme or host of an absolute URL (which
+  must be http(s) and carry no `user:password@`). A relative URL must not start with `//`.
 - Header values (names are literal). Form values (keys are literal and may not hold `{{`).
 - Plain (JSON) payload: inside a JSON string (interpolated, the value JSON-escaped) or as a whole
   JSON value (`"amount": {{amount}}`). Inside JSON strings escape sequences are skipped, so `\\"`
@@ -158,6 +159,10 @@ def parse_url(source: str, part: str = "url") -> Template:
             raise _error("tokens are not allowed in the scheme or host of a URL", source, first_token, part)
         if host_end == scheme.end():
             raise _error("the URL has no host", source, host_end, part)
+        at = source.find("@", scheme.end(), host_end)
+        if at >= 0:
+            # Actions live in DynamoDB; credentials belong to connectors, in Secrets Manager.
+            raise _error("credentials in the URL are not allowed; use the connector's auth", source, at, part)
     elif source.startswith("//"):
         raise _error("a relative URL must not start with '//'", source, 0, part)
     return template
