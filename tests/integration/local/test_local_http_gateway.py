@@ -15,6 +15,7 @@ import pytest
 import requests
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.shared.cookies import Cookie
+
 from eventrelay.local.environment import LocalAws
 from eventrelay.local.http_gateway import MAX_PAYLOAD_BYTES, HttpGateway
 from eventrelay.local.lambda_runtime import LocalFunction, read_function_specs
@@ -137,19 +138,33 @@ def test_a_handler_exception_is_500_like_api_gateway(gateway: HttpGateway) -> No
     assert response.headers["Content-Type"] == "application/json"
 
 
-def test_a_body_over_10_mb_is_refused_with_413(gateway: HttpGateway) -> None:
-    # Given a request declaring one byte more than API Gateway accepts
+def test_a_huge_declared_body_is_refused_with_413_without_reading_it(gateway: HttpGateway) -> None:
+    # Given a request declaring 100 MB (far over API Gateway's 10 MB) and sending only its start
     connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=5)
     connection.putrequest("POST", "/v1/upload")
     connection.putheader("Content-Type", "application/octet-stream")
-    connection.putheader("Content-Length", str(MAX_PAYLOAD_BYTES + 1))
+    connection.putheader("Content-Length", str(100 * 1024 * 1024))
     connection.endheaders()
     connection.send(b"x" * 65536)
-    # Then the gateway answers 413 without invoking the handler
+    # Then the gateway answers 413 at once, without invoking the handler
     response = connection.getresponse()
     assert response.status == 413
     assert json.loads(response.read()) == {"message": "Request Entity Too Large"}
     connection.close()
+    assert received_events == []
+
+
+def test_a_client_sending_an_oversized_body_reads_the_413(gateway: HttpGateway) -> None:
+    # When a client streams a whole body one byte over the limit
+    response = requests.post(
+        f"{gateway.url}/v1/upload",
+        data=b"x" * (MAX_PAYLOAD_BYTES + 1),
+        headers={"Content-Type": "application/octet-stream"},
+        timeout=30,
+    )
+    # Then it reads API Gateway's 413 rather than a connection reset
+    assert response.status_code == 413
+    assert response.json() == {"message": "Request Entity Too Large"}
     assert received_events == []
 
 

@@ -16,6 +16,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
 from eventrelay.aws import sqs_client
 from eventrelay.local.environment import LocalAws, unique_name
 from eventrelay.local.lambda_runtime import LocalFunction
@@ -91,6 +92,11 @@ def send(sqs: SQSClient, url: str, *bodies: str) -> None:
     )
 
 
+def consumer(handler: Any, **options: Any) -> LocalFunction:
+    """The function under the queue; its timeout fits the 1 s visibility timeout, as Lambda requires."""
+    return LocalFunction.from_handler("Consumer", handler, timeout_seconds=VISIBILITY_TIMEOUT, **options)
+
+
 class Deliveries:
     """A handler remembering what it saw: (body, ApproximateReceiveCount) per record, thread-safe."""
 
@@ -136,7 +142,7 @@ def test_a_partial_batch_failure_redelivers_only_the_failed_message(
     send(sqs, queue.url, "good-1", "bad", "good-2")
     source = SqsEventSource(
         queue.url,
-        LocalFunction("Batch", make_handler),
+        LocalFunction("Batch", make_handler, timeout_seconds=VISIBILITY_TIMEOUT),
         sqs=sqs,
         report_batch_item_failures=True,
         concurrency=1,
@@ -163,7 +169,9 @@ def test_a_handler_that_raises_gets_the_whole_batch_back(sqs: SQSClient, queue: 
             raise RuntimeError("whole batch fails")
 
     send(sqs, queue.url, "a", "b", "c")
-    source = SqsEventSource(queue.url, handler, sqs=sqs, report_batch_item_failures=True, concurrency=1)
+    source = SqsEventSource(
+        queue.url, consumer(handler), sqs=sqs, report_batch_item_failures=True, concurrency=1
+    )
     # When it runs until every message was seen a second time
     with source:
         wait_until(
@@ -194,7 +202,7 @@ def test_a_message_that_keeps_failing_lands_in_the_dead_letter_queue(
         return bool(dead)
 
     # When the event source runs until the queue's redrive policy gives up on it
-    with SqsEventSource(queue.url, handler, sqs=sqs, concurrency=1) as source:
+    with SqsEventSource(queue.url, consumer(handler), sqs=sqs, concurrency=1) as source:
         wait_until(in_dlq, timeout=15, interval=0.2)
     # Then it was tried maxReceiveCount times, then moved to the DLQ, and the source queue is empty
     assert dead == ["poison"]
@@ -217,7 +225,9 @@ def test_the_event_has_lambdas_shape(sqs: SQSClient, queue: ThrowawayQueue, loca
     sqs.send_message(QueueUrl=queue.url, MessageBody="plain")
     deliveries = Deliveries()
     # When the event source delivers them
-    with SqsEventSource(queue.url, deliveries, sqs=sqs, batch_size=10, maximum_batching_window_seconds=1):
+    with SqsEventSource(
+        queue.url, consumer(deliveries), sqs=sqs, batch_size=10, maximum_batching_window_seconds=1
+    ):
         wait_until(lambda: len(deliveries.seen) == 2)
     records = {r["body"]: r for event in deliveries.events for r in event["Records"]}
     sample_record = SAMPLE["Records"][0]
@@ -265,7 +275,7 @@ def test_without_report_batch_item_failures_a_returned_list_is_ignored(
         return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
 
     send(sqs, queue.url, "x", "y")
-    with SqsEventSource(queue.url, handler, sqs=sqs, concurrency=1) as source:
+    with SqsEventSource(queue.url, consumer(handler), sqs=sqs, concurrency=1) as source:
         wait_until(lambda: source.stats.deleted == 2)
         time.sleep(VISIBILITY_TIMEOUT + 0.3)
     # Then the successful invocation deleted everything, as Lambda does
@@ -279,7 +289,12 @@ def test_the_batching_window_gathers_messages_into_one_invocation(
     deliveries = Deliveries()
     send(sqs, queue.url, "first")
     source = SqsEventSource(
-        queue.url, deliveries, sqs=sqs, batch_size=5, maximum_batching_window_seconds=2, concurrency=1
+        queue.url,
+        consumer(deliveries),
+        sqs=sqs,
+        batch_size=5,
+        maximum_batching_window_seconds=2,
+        concurrency=1,
     )
     # When messages keep arriving within the window after the first one
     with source:
@@ -307,7 +322,7 @@ def test_concurrency_bounds_parallel_invocations(sqs: SQSClient, queue: Throwawa
             in_flight -= 1
 
     send(sqs, queue.url, "1", "2", "3", "4", "5", "6")
-    function = LocalFunction.from_handler("Slow", handler, max_instances=10)
+    function = consumer(handler, max_instances=10)
     with SqsEventSource(queue.url, function, sqs=sqs, batch_size=1, concurrency=2) as source:
         wait_until(lambda: source.stats.deleted == 6)
     # Then exactly 2 batches ran at once, never more
@@ -317,7 +332,9 @@ def test_concurrency_bounds_parallel_invocations(sqs: SQSClient, queue: Throwawa
 
 def test_stop_is_prompt_and_stops_consuming(sqs: SQSClient, queue: ThrowawayQueue) -> None:
     deliveries = Deliveries()
-    source = SqsEventSource(queue.url, deliveries, sqs=sqs, wait_time_seconds=1, concurrency=2).start()
+    source = SqsEventSource(
+        queue.url, consumer(deliveries), sqs=sqs, wait_time_seconds=1, concurrency=2
+    ).start()
     assert source.running
     time.sleep(0.2)
     # When stopped while long-polling an empty queue
@@ -330,3 +347,15 @@ def test_stop_is_prompt_and_stops_consuming(sqs: SQSClient, queue: ThrowawayQueu
     time.sleep(1.2)
     assert deliveries.seen == []
     assert messages_left(sqs, queue.url) == 1
+
+
+def test_a_visibility_timeout_below_the_function_timeout_is_refused(
+    sqs: SQSClient, queue: ThrowawayQueue
+) -> None:
+    # Given a function that may run 5 s on a queue that hides messages for 1 s
+    slow = LocalFunction.from_handler("Slow", lambda event, context: None, timeout_seconds=5)
+    # Then the mapping is refused with Lambda's message, before polling anything
+    source = SqsEventSource(queue.url, slow, sqs=sqs)
+    with pytest.raises(ValueError, match=r"visibility timeout: 1 seconds is less than Function timeout: 5"):
+        source.start()
+    assert not source.running

@@ -62,6 +62,8 @@ from eventrelay.local.lambda_runtime import (
 )
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway HTTP API payload quota (10 MB)
+# Oversized bodies up to this size are read and discarded before answering 413; larger ones are cut off.
+_DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 
 _TEXT_MEDIA_TYPES = frozenset({"application/json", "application/xml", "application/javascript"})
 _HOP_BY_HOP = frozenset(
@@ -392,6 +394,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if length < 0:
             raise ValueError("negative Content-Length")
         if length > limit:
+            if length <= _DRAIN_LIMIT_BYTES:
+                # Read and discard, so a client still sending its body gets the 413 instead of a reset.
+                while length > 0:
+                    chunk = self.rfile.read(min(length, 1 << 20))
+                    if not chunk:
+                        break
+                    length -= len(chunk)
             raise PayloadTooLargeError
         return self.rfile.read(length) if length else b""
 

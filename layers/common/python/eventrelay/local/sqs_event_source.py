@@ -288,16 +288,32 @@ class SqsEventSource:
                 batch = self._collect_batch()
                 if batch:
                     self._process(batch)
+                elif self.wait_time_seconds == 0:
+                    self._stopping.wait(0.2)  # short polling an empty queue must not spin
             except Exception:  # an emulator outage must not kill the poller
                 _log.exception("polling failed; retrying", extra={"queue_url": self.queue_url})
                 self._stopping.wait(1.0)
 
     # ---- lifecycle
 
+    def check_visibility_timeout(self) -> None:
+        """Lambda refuses a mapping whose queue hides messages for less than the function may run."""
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["QueueArn", "VisibilityTimeout"]
+        )["Attributes"]
+        self._queue_arn = attributes["QueueArn"]
+        visibility = int(attributes.get("VisibilityTimeout", "30"))
+        if visibility < self.function.timeout_seconds:
+            raise ValueError(
+                f"Queue visibility timeout: {visibility} seconds is less than Function timeout: "
+                f"{self.function.timeout_seconds} seconds"
+            )
+
     def start(self) -> SqsEventSource:
+        """Check the mapping as Lambda would (queue exists, visibility timeout), then start polling."""
         if self.running:
             raise RuntimeError("event source already running")
-        _ = self.queue_arn  # fail fast on a wrong queue URL
+        self.check_visibility_timeout()
         self._stopping.clear()
         self._threads = [
             threading.Thread(target=self._poll, name=f"sqs-poller-{index}", daemon=True)
