@@ -55,10 +55,19 @@ def _publish_event(secret: str, n: int) -> dict[str, Any]:
         "version": "2.0",
         "routeKey": "POST /v1/eventManager/event",
         "rawPath": "/v1/eventManager/event",
-        "headers": {"content-type": "application/json", "tenantid": "bench", "sharedsecret": secret,
-                    "eventname": "OrderPlaced", "eventversion": "v01"},
-        "requestContext": {"http": {"method": "POST", "path": "/v1/eventManager/event"}, "requestId": f"bench-{n}",
-                           "routeKey": "POST /v1/eventManager/event", "stage": "$default"},
+        "headers": {
+            "content-type": "application/json",
+            "tenantid": "bench",
+            "sharedsecret": secret,
+            "eventname": "OrderPlaced",
+            "eventversion": "v01",
+        },
+        "requestContext": {
+            "http": {"method": "POST", "path": "/v1/eventManager/event"},
+            "requestId": f"bench-{n}",
+            "routeKey": "POST /v1/eventManager/event",
+            "stage": "$default",
+        },
         "body": json.dumps({"orderId": f"o-{n}", "total": 12.5, "lines": [{"sku": "A1", "qty": 2}]}),
         "isBase64Encoded": False,
     }
@@ -68,20 +77,25 @@ def _drain(sqs: Any, queue_url: str) -> None:
     """Empty the queue (moto allows one PurgeQueue a minute)."""
     while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
         sqs.delete_message_batch(
-            QueueUrl=queue_url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
         )
 
 
 def _cold(code: str, environ: dict[str, str]) -> float:
     samples = []
     for _ in range(COLD_RUNS):
-        output = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=True)
+        output = subprocess.run(
+            [sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=True
+        )
         samples.append(float(output.stdout.strip().splitlines()[-1]))
     return statistics.median(samples)
 
 
 def main() -> int:
-    aws = LocalAws(template=REPO_ROOT / "template.yaml", stack_name="eventrelay-bench", use_dynamodb_local=True)
+    aws = LocalAws(
+        template=REPO_ROOT / "template.yaml", stack_name="eventrelay-bench", use_dynamodb_local=True
+    )
     aws.start()
     try:
         aws.export()
@@ -133,7 +147,9 @@ def main() -> int:
                 ExpressionAttributeNames={"#c": "count"},
                 ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": "100000000"}},
             )
-            sqs.send_message(QueueUrl=settings.events_queue_url, MessageBody=_publish_event(secret, n)["body"])
+            sqs.send_message(
+                QueueUrl=settings.events_queue_url, MessageBody=_publish_event(secret, n)["body"]
+            )
             bare_times.append(time.perf_counter() - started)
             if n % 100 == 99:
                 _drain(sqs, settings.events_queue_url)
@@ -145,9 +161,10 @@ def main() -> int:
         aws.stop()
 
     handler_median, bare_median = statistics.median(handler_times), statistics.median(bare_times)
+    handler_p95 = sorted(handler_times)[int(WARM_CALLS * 0.95)]
     per_call = sum(publish_calls.values()) / WARM_CALLS
     print("eventrelay publish benchmark (DynamoDB Local for tables, moto server for SQS/Secrets Manager)")
-    print(f"  warm publish handler   median {_ms(handler_median)}  p95 {_ms(sorted(handler_times)[int(WARM_CALLS * 0.95)])}")
+    print(f"  warm publish handler   median {_ms(handler_median)}  p95 {_ms(handler_p95)}")
     print(f"  bare boto3 calls       median {_ms(bare_median)}  (1 UpdateItem + 1 SendMessage)")
     print(f"  ratio handler/bare     {handler_median / bare_median:.2f}x")
     print(f"  AWS calls per publish  {per_call:.2f}  {dict(publish_calls)}  (design: 2)")

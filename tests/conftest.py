@@ -1,4 +1,4 @@
-"""Shared fixtures: one embedded AWS per test session (DynamoDB Local for tables, moto server for the rest)."""
+"""Shared fixtures: one embedded AWS per test session (DynamoDB Local for tables, moto for the rest)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ EVENTS_DIR = REPO_ROOT / "events"
 @pytest.fixture(scope="session")
 def local_aws() -> Iterator[LocalAws]:
     """AWS over HTTP: DynamoDB Local (AWS's engine) for tables, moto server for SQS and Secrets Manager."""
-    environment = LocalAws(template=TEMPLATE, stack_name="eventrelay-test", use_dynamodb_local=True,
-                           outbound_allow="127.0.0.0/8")
+    environment = LocalAws(
+        template=TEMPLATE, stack_name="eventrelay-test", use_dynamodb_local=True, outbound_allow="127.0.0.0/8"
+    )
     environment.start()
     environment.export()
     try:

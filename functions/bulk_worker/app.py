@@ -23,4 +23,7 @@ def expand_job(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=expand_job, processor=processor, context=context)
+    response = process_partial_response(
+        event=event, record_handler=expand_job, processor=processor, context=context
+    )
+    return dict(response)

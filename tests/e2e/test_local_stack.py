@@ -36,7 +36,11 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EVENTRELAY_"))}
     process = subprocess.Popen(
         [str(EVENTRELAY), "local", "--port", "0", "--state-dir", str(state_dir)],
-        cwd=REPO_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO_ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     assert process.stdout is not None
     banner: list[str] = []
@@ -51,7 +55,8 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
     text = "".join(banner)
     api_url = re.search(r"Events API\s+(\S+)", text)
     secret = re.search(r"demo secret\s+(\S+)", text)
-    assert api_url and secret, text
+    assert api_url, text
+    assert secret, text
     state = json.loads((state_dir / ".eventrelay" / "local.json").read_text())
     try:
         yield RunningStack(process, api_url.group(1), secret.group(1), state["environ"])
@@ -64,8 +69,13 @@ def test_a_published_event_reaches_the_queue_through_the_local_stack(local_stack
     # When a publisher posts with plain HTTP, as in the README's curl example
     response = requests.post(
         f"{local_stack.api_url}/v1/eventManager/event",
-        headers={"Content-Type": "application/json", "eventName": "OrderPlaced", "eventVersion": "v01",
-                 "tenantId": "demo", "sharedSecret": local_stack.demo_secret},
+        headers={
+            "Content-Type": "application/json",
+            "eventName": "OrderPlaced",
+            "eventVersion": "v01",
+            "tenantId": "demo",
+            "sharedSecret": local_stack.demo_secret,
+        },
         data=json.dumps({"orderId": "o-e2e", "total": 42}),
         timeout=30,
     )
@@ -75,20 +85,34 @@ def test_a_published_event_reaches_the_queue_through_the_local_stack(local_stack
     assert response.headers["RateLimit-Limit"] == "100"
     # And the envelope is on the local stack's events queue
     env = local_stack.environ
-    sqs = boto3.client("sqs", region_name=env["AWS_REGION"], endpoint_url=env["AWS_ENDPOINT_URL"],
-                       aws_access_key_id="local", aws_secret_access_key="local")
-    messages = sqs.receive_message(QueueUrl=env["EVENTRELAY_EVENTS_QUEUE_URL"], MaxNumberOfMessages=10,
-                                   WaitTimeSeconds=2).get("Messages", [])
+    sqs = boto3.client(
+        "sqs",
+        region_name=env["AWS_REGION"],
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    messages = sqs.receive_message(
+        QueueUrl=env["EVENTRELAY_EVENTS_QUEUE_URL"], MaxNumberOfMessages=10, WaitTimeSeconds=2
+    ).get("Messages", [])
     envelopes = [json.loads(m["Body"]) for m in messages]
-    assert [e["payload"] for e in envelopes if e["eventId"] == event_id] == [{"orderId": "o-e2e", "total": 42}]
+    assert [e["payload"] for e in envelopes if e["eventId"] == event_id] == [
+        {"orderId": "o-e2e", "total": 42}
+    ]
 
 
 def test_errors_over_http_have_the_contract_shape(local_stack: RunningStack) -> None:
     response = requests.post(
         f"{local_stack.api_url}/v1/eventManager/event",
-        headers={"Content-Type": "application/json", "eventName": "OrderPlaced", "eventVersion": "v01",
-                 "tenantId": "demo", "sharedSecret": "wrong"},
-        data="{}", timeout=30,
+        headers={
+            "Content-Type": "application/json",
+            "eventName": "OrderPlaced",
+            "eventVersion": "v01",
+            "tenantId": "demo",
+            "sharedSecret": "wrong",
+        },
+        data="{}",
+        timeout=30,
     )
     assert response.status_code == 401
     body = response.json()
@@ -97,19 +121,34 @@ def test_errors_over_http_have_the_contract_shape(local_stack: RunningStack) -> 
 
 
 def test_bulk_jobs_are_expanded_by_the_local_bulk_worker(local_stack: RunningStack) -> None:
-    headers = {"Content-Type": "application/json", "tenantId": "demo", "sharedSecret": local_stack.demo_secret}
-    events = [{"eventName": "OrderPlaced", "eventVersion": "v01", "payload": {"n": 1}},
-              {"eventName": "Nope", "eventVersion": "v01", "payload": {}}]
-    accepted = requests.post(f"{local_stack.api_url}/v1/eventManager/events/bulk", headers=headers,
-                             data=json.dumps({"events": events}), timeout=30)
+    headers = {
+        "Content-Type": "application/json",
+        "tenantId": "demo",
+        "sharedSecret": local_stack.demo_secret,
+    }
+    events = [
+        {"eventName": "OrderPlaced", "eventVersion": "v01", "payload": {"n": 1}},
+        {"eventName": "Nope", "eventVersion": "v01", "payload": {}},
+    ]
+    accepted = requests.post(
+        f"{local_stack.api_url}/v1/eventManager/events/bulk",
+        headers=headers,
+        data=json.dumps({"events": events}),
+        timeout=30,
+    )
     assert accepted.status_code == 202
     job_id = accepted.json()["data"]["jobId"]
     status = None
     for _ in range(40):  # polls count against the sync limit (100 per minute)
-        status = requests.get(f"{local_stack.api_url}/v1/eventManager/jobs/{job_id}", headers=headers, timeout=30).json()
+        status = requests.get(
+            f"{local_stack.api_url}/v1/eventManager/jobs/{job_id}", headers=headers, timeout=30
+        ).json()
         if status["data"]["status"] not in ("ACCEPTED", "PROCESSING"):
             break
         time.sleep(0.25)
     assert status is not None
     assert (status["data"]["status"], status["data"]["successCount"], status["data"]["failureCount"]) == (
-        "PARTIAL_SUCCESS", 1, 1)
+        "PARTIAL_SUCCESS",
+        1,
+        1,
+    )

@@ -7,16 +7,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from eventrelay.cli.main import build_parser, main
 from eventrelay.local.http_gateway import HttpGateway
 from eventrelay.local.lambda_runtime import LocalFunction, load_handler
 from eventrelay.settings import Settings
-
 from tests.conftest import REPO_ROOT
 
 
 @pytest.fixture(autouse=True)
-def _away_from_a_running_local_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+def _away_from_a_running_local_stack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
     # A developer's running local stack writes .eventrelay/local.json in the checkout: don't target it.
     monkeypatch.chdir(tmp_path)
 
@@ -24,8 +26,14 @@ def _away_from_a_running_local_stack(tmp_path: Path, monkeypatch: pytest.MonkeyP
 @pytest.fixture(scope="module")
 def api_url(local_aws: object) -> Iterator[str]:
     gateway = HttpGateway()
-    function = LocalFunction("PublishFunction", lambda: load_handler(REPO_ROOT / "functions" / "publish"), timeout_seconds=10)
-    for route in ("POST /v1/eventManager/event", "POST /v1/eventManager/events/bulk", "GET /v1/eventManager/jobs/{jobId}"):
+    function = LocalFunction(
+        "PublishFunction", lambda: load_handler(REPO_ROOT / "functions" / "publish"), timeout_seconds=10
+    )
+    for route in (
+        "POST /v1/eventManager/event",
+        "POST /v1/eventManager/events/bulk",
+        "GET /v1/eventManager/jobs/{jobId}",
+    ):
         gateway.add_route(route, function)
     gateway.start()
     try:
@@ -68,7 +76,9 @@ def test_tenant_lifecycle_and_clear_errors(capsys: pytest.CaptureFixture[str], t
     assert "tenant id" in err
 
 
-def test_registrations_schema_files_and_limits(capsys: pytest.CaptureFixture[str], tenant_id: str, tmp_path: Path) -> None:
+def test_registrations_schema_files_and_limits(
+    capsys: pytest.CaptureFixture[str], tenant_id: str, tmp_path: Path
+) -> None:
     run(capsys, "tenant", "create", tenant_id)
     schema = tmp_path / "schema.json"
     schema.write_text(json.dumps({"type": "object", "required": ["id"]}))
@@ -81,7 +91,10 @@ def test_registrations_schema_files_and_limits(capsys: pytest.CaptureFixture[str
     assert code == 2
     assert "invalid JSON Schema" in err
     code, out, _ = run(capsys, "event", "list", tenant_id)
-    assert sorted((r["eventName"], r["kind"]) for r in json.loads(out)) == [("Asset", "system_asset"), ("Won", "json_schema")]
+    assert sorted((r["eventName"], r["kind"]) for r in json.loads(out)) == [
+        ("Asset", "system_asset"),
+        ("Won", "json_schema"),
+    ]
     assert run(capsys, "event", "delete", tenant_id, "Won", "v01")[0] == 0
     assert run(capsys, "event", "delete", tenant_id, "Won", "v01")[0] == 3
 
@@ -99,7 +112,19 @@ def test_publish_rotate_and_job_show_over_http(
 ) -> None:
     secret = json.loads(run(capsys, "tenant", "create", tenant_id)[1])["sharedSecret"]
     run(capsys, "event", "register", tenant_id, "Won", "v01")
-    code, out, _ = run(capsys, "--api-url", api_url, "publish", tenant_id, "Won", "v01", "--secret", secret, "--data", '{"id": 1}')
+    code, out, _ = run(
+        capsys,
+        "--api-url",
+        api_url,
+        "publish",
+        tenant_id,
+        "Won",
+        "v01",
+        "--secret",
+        secret,
+        "--data",
+        '{"id": 1}',
+    )
     answer = json.loads(out)
     assert (code, answer["status"]) == (0, 200)
     assert answer["headers"]["RateLimit-Limit"] == "100"
@@ -107,12 +132,18 @@ def test_publish_rotate_and_job_show_over_http(
     rotated = json.loads(run(capsys, "secret", "rotate", tenant_id, "--overlap", "0")[1])
     assert rotated["sharedSecret"] != secret
     monkeypatch.setenv("EVENTRELAY_SHARED_SECRET", rotated["sharedSecret"])
-    code, out, _ = run(capsys, "--api-url", api_url, "publish", tenant_id, "Won", "v01", "--data", '{"id": 2}')
+    code, out, _ = run(
+        capsys, "--api-url", api_url, "publish", tenant_id, "Won", "v01", "--data", '{"id": 2}'
+    )
     assert (code, json.loads(out)["status"]) == (0, 200)
-    code, out, _ = run(capsys, "--api-url", api_url, "publish", tenant_id, "Won", "v01", "--secret", secret, "--data", "{}")
+    code, out, _ = run(
+        capsys, "--api-url", api_url, "publish", tenant_id, "Won", "v01", "--secret", secret, "--data", "{}"
+    )
     assert (code, json.loads(out)["body"]["errorCode"]) == (1, "1005")
 
-    code, out, _ = run(capsys, "--api-url", api_url, "job", "show", tenant_id, "00000000-0000-0000-0000-000000000000")
+    code, out, _ = run(
+        capsys, "--api-url", api_url, "job", "show", tenant_id, "00000000-0000-0000-0000-000000000000"
+    )
     assert (code, json.loads(out)["status"]) == (1, 404)
 
 
@@ -128,8 +159,8 @@ def _commands(parser: object) -> list[list[str]]:
     found: list[list[str]] = []
 
     def walk(p: argparse.ArgumentParser, prefix: list[str]) -> None:
-        for action in p._actions:  # noqa: SLF001 - argparse has no public walk
-            if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
                 for name, sub in action.choices.items():
                     found.append([*prefix, name])
                     walk(sub, [*prefix, name])

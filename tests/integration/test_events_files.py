@@ -1,7 +1,8 @@
-"""Every events/*.json file (the ones `sam local invoke -e` takes) gives its documented answer through the real handler."""
+"""Each events/*.json file (as `sam local invoke -e` takes it) gives its documented answer."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -37,22 +38,30 @@ EXPECTED = {
 def files_tenant(local_aws: Any) -> str:
     settings: Settings = local_aws.settings
     admin = EventsAdmin(settings)
-    try:
+    with contextlib.suppress(TenantExists):
         admin.create_tenant(FILES_TENANT, "Acme (events/ samples)", shared_secret=FILES_SECRET)
-    except TenantExists:
-        pass
     admin.register_event(FILES_TENANT, "OpportunityWon", "v01")
     admin.register_event(FILES_TENANT, "SystemAssetEvent", "v01", RegistrationKind.SYSTEM_ASSET)
     JobStore(settings.config_table, dynamodb_client(settings.region)).put(
-        Job(jobId=FILES_JOB_ID, tenantId=FILES_TENANT, status=JobStatus.SUCCESS, totalCount=1, successCount=1,
-            createdAt="2026-11-23T10:15:00.000Z", updatedAt="2026-11-23T10:15:01.000Z", requestId="req-0"),
+        Job(
+            jobId=FILES_JOB_ID,
+            tenantId=FILES_TENANT,
+            status=JobStatus.SUCCESS,
+            totalCount=1,
+            successCount=1,
+            createdAt="2026-11-23T10:15:00.000Z",
+            updatedAt="2026-11-23T10:15:01.000Z",
+            requestId="req-0",
+        ),
         now=1_795_436_100,
     )
     return FILES_TENANT
 
 
 def test_every_event_file_is_covered() -> None:
-    assert sorted(p.name for p in EVENTS_DIR.glob("*.json") if not p.name.startswith("sqs_")) == sorted(EXPECTED)
+    assert sorted(p.name for p in EVENTS_DIR.glob("*.json") if not p.name.startswith("sqs_")) == sorted(
+        EXPECTED
+    )
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -76,4 +85,5 @@ def test_event_file_gives_its_documented_answer(files_tenant: str, settings: Set
 def test_sqs_event_files_are_lambda_sqs_events() -> None:
     for path in EVENTS_DIR.glob("sqs_*.json"):
         records = json.loads(path.read_text())["Records"]
-        assert records and all(r["eventSource"] == "aws:sqs" for r in records), path.name
+        assert records, path.name
+        assert all(r["eventSource"] == "aws:sqs" for r in records), path.name

@@ -76,7 +76,9 @@ def test_unregistered_event_answers_the_exact_1001_body(api: ApiCaller, tenant: 
 
 
 @pytest.mark.parametrize("missing", ["eventName", "eventVersion", "sharedSecret", "tenantId"])
-def test_each_missing_header_answers_1002_naming_it(api: ApiCaller, tenant: TenantWithSecret, missing: str) -> None:
+def test_each_missing_header_answers_1002_naming_it(
+    api: ApiCaller, tenant: TenantWithSecret, missing: str
+) -> None:
     from tests.support.api import PUBLISH_PATH, http_event
 
     headers = {
@@ -107,7 +109,9 @@ def test_malformed_headers_answer_1002(api: ApiCaller, tenant: TenantWithSecret)
 
 def test_header_names_are_case_insensitive(api: ApiCaller, tenant: TenantWithSecret) -> None:
     answer = api.publish(
-        "ignored", "ignored", ORDER,
+        "ignored",
+        "ignored",
+        ORDER,
         extra_headers={"TENANTID": tenant.tenant.tenant_id, "SharedSecret": tenant.shared_secret},
     )
     assert answer.status == 200
@@ -139,13 +143,26 @@ def test_system_asset_events_are_validated_field_by_field(
 ) -> None:
     tenant_id = tenant.tenant.tenant_id
     admin.register_event(tenant_id, "SystemAssetEvent", "v01", RegistrationKind.SYSTEM_ASSET)
-    valid = {"tenantId": tenant_id, "assetType": "OBJECTS", "assetId": "a-1", "operation": "UPSERT",
-             "operationType": "DATA", "recordCount": 3, "customField": {"kept": True}}
+    valid = {
+        "tenantId": tenant_id,
+        "assetType": "OBJECTS",
+        "assetId": "a-1",
+        "operation": "UPSERT",
+        "operationType": "DATA",
+        "recordCount": 3,
+        "customField": {"kept": True},
+    }
     ok = api.publish(tenant_id, tenant.shared_secret, valid, event_name="SystemAssetEvent")
     assert ok.status == 200
 
-    invalid = {"tenantId": tenant_id, "assetType": "TABLES", "operation": "MERGE", "operationType": "SCHEMA",
-               "recordCount": -1, "objectName": 7}
+    invalid = {
+        "tenantId": tenant_id,
+        "assetType": "TABLES",
+        "operation": "MERGE",
+        "operationType": "SCHEMA",
+        "recordCount": -1,
+        "objectName": 7,
+    }
     answer = api.publish(tenant_id, tenant.shared_secret, invalid, event_name="SystemAssetEvent")
     assert (answer.status, answer.error_code) == (400, "1004")
     message = answer.body["message"]
@@ -157,8 +174,9 @@ def test_system_asset_events_are_validated_field_by_field(
     assert refused.error_code == "1004"
     assert "COLLECTION_MASTER" in refused.body["message"]
 
-    other_tenant = api.publish(tenant_id, tenant.shared_secret, {**valid, "tenantId": "someone-else"},
-                               event_name="SystemAssetEvent")
+    other_tenant = api.publish(
+        tenant_id, tenant.shared_secret, {**valid, "tenantId": "someone-else"}, event_name="SystemAssetEvent"
+    )
     assert other_tenant.error_code == "1004"
     assert "tenantId" in other_tenant.body["message"]
 
@@ -167,10 +185,15 @@ def test_registrations_with_a_json_schema_validate_payloads(
     api: ApiCaller, admin: EventsAdmin, tenant: TenantWithSecret
 ) -> None:
     tenant_id = tenant.tenant.tenant_id
-    schema = {"type": "object", "required": ["invoiceId", "amount"],
-              "properties": {"invoiceId": {"type": "string"}, "amount": {"type": "number", "minimum": 0}}}
+    schema = {
+        "type": "object",
+        "required": ["invoiceId", "amount"],
+        "properties": {"invoiceId": {"type": "string"}, "amount": {"type": "number", "minimum": 0}},
+    }
     admin.register_event(tenant_id, "InvoicePaid", "v02", json_schema=schema)
-    ok = api.publish(tenant_id, tenant.shared_secret, {"invoiceId": "i-1", "amount": 10}, "InvoicePaid", "v02")
+    ok = api.publish(
+        tenant_id, tenant.shared_secret, {"invoiceId": "i-1", "amount": 10}, "InvoicePaid", "v02"
+    )
     bad = api.publish(tenant_id, tenant.shared_secret, {"amount": -5}, "InvoicePaid", "v02")
     assert ok.status == 200
     assert (bad.status, bad.error_code) == (400, "1004")
@@ -178,7 +201,9 @@ def test_registrations_with_a_json_schema_validate_payloads(
     assert "amount" in bad.body["message"]
 
 
-def test_unknown_tenant_and_wrong_secret_get_the_same_1005_answer(api: ApiCaller, tenant: TenantWithSecret) -> None:
+def test_unknown_tenant_and_wrong_secret_get_the_same_1005_answer(
+    api: ApiCaller, tenant: TenantWithSecret
+) -> None:
     wrong_secret = api.publish(tenant.tenant.tenant_id, "not-the-secret", ORDER)
     unknown_tenant = api.publish("nobody-" + uuid.uuid4().hex[:8], "not-the-secret", ORDER)
     unregistered_unknown = api.publish("nobody-x", "x", ORDER, event_name="NotRegistered")
@@ -211,8 +236,12 @@ def test_body_at_the_cap_is_accepted_and_one_byte_more_answers_1007(
         skeleton = b'{"pad":""}'
         return b'{"pad":"' + b"x" * (size - len(skeleton)) + b'"}'
 
-    at_cap = api.publish(tenant.tenant.tenant_id, tenant.shared_secret, None, raw_body=body_of_size(MAX_EVENT_BODY_BYTES))
-    over = api.publish(tenant.tenant.tenant_id, tenant.shared_secret, None, raw_body=body_of_size(MAX_EVENT_BODY_BYTES + 1))
+    at_cap = api.publish(
+        tenant.tenant.tenant_id, tenant.shared_secret, None, raw_body=body_of_size(MAX_EVENT_BODY_BYTES)
+    )
+    over = api.publish(
+        tenant.tenant.tenant_id, tenant.shared_secret, None, raw_body=body_of_size(MAX_EVENT_BODY_BYTES + 1)
+    )
     assert at_cap.status == 200
     assert (over.status, over.error_code) == (413, "1007")
 
@@ -221,13 +250,17 @@ def test_body_at_the_cap_is_accepted_and_one_byte_more_answers_1007(
 def test_content_types_other_than_json_answer_1008(
     api: ApiCaller, tenant: TenantWithSecret, content_type: str
 ) -> None:
-    answer = api.publish(tenant.tenant.tenant_id, tenant.shared_secret, ORDER, extra_headers={"Content-Type": content_type})
+    answer = api.publish(
+        tenant.tenant.tenant_id, tenant.shared_secret, ORDER, extra_headers={"Content-Type": content_type}
+    )
     assert (answer.status, answer.error_code) == (415, "1008")
 
 
 def test_json_content_type_with_charset_is_accepted(api: ApiCaller, tenant: TenantWithSecret) -> None:
     answer = api.publish(
-        tenant.tenant.tenant_id, tenant.shared_secret, ORDER,
+        tenant.tenant.tenant_id,
+        tenant.shared_secret,
+        ORDER,
         extra_headers={"Content-Type": "Application/JSON; charset=utf-8"},
     )
     assert answer.status == 200
@@ -239,10 +272,12 @@ def test_failure_to_enqueue_answers_1009_and_refunds_every_window(
     # Given SQS unreachable (nothing listens on the port)
     services = build_event_services(settings, clock)
     dead_sqs = boto3.client(
-        "sqs", region_name=settings.region, endpoint_url=f"http://127.0.0.1:{free_port()}",
+        "sqs",
+        region_name=settings.region,
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
         config=Config(connect_timeout=0.5, read_timeout=0.5, retries={"total_max_attempts": 1}),
     )
-    services.publish._events_queue = MessageQueue(settings.events_queue_url, dead_sqs)  # noqa: SLF001
+    services.publish._events_queue = MessageQueue(settings.events_queue_url, dead_sqs)
     api = ApiCaller(lambda: build_app(lambda: services))
     tenant_id = tenant.tenant.tenant_id
     assert api.publish(tenant_id, tenant.shared_secret, ORDER, event_name="Missing").error_code == "1001"
@@ -266,10 +301,14 @@ def test_same_idempotency_key_and_body_returns_the_first_event_id_and_enqueues_o
     assert len(envelopes_for(settings, tenant.tenant.tenant_id)) == 1
 
 
-def test_same_idempotency_key_with_another_body_answers_1010(api: ApiCaller, tenant: TenantWithSecret) -> None:
+def test_same_idempotency_key_with_another_body_answers_1010(
+    api: ApiCaller, tenant: TenantWithSecret
+) -> None:
     key = {"Idempotency-Key": "k-1"}
     api.publish(tenant.tenant.tenant_id, tenant.shared_secret, ORDER, extra_headers=key)
-    other = api.publish(tenant.tenant.tenant_id, tenant.shared_secret, {**ORDER, "total": 99}, extra_headers=key)
+    other = api.publish(
+        tenant.tenant.tenant_id, tenant.shared_secret, {**ORDER, "total": 99}, extra_headers=key
+    )
     assert (other.status, other.error_code) == (409, "1010")
 
 
@@ -279,7 +318,9 @@ def test_idempotency_records_expire_after_24_hours(
     key = {"Idempotency-Key": "k-expiring"}
     first = api.publish(tenant.tenant.tenant_id, tenant.shared_secret, ORDER, extra_headers=key)
     clock.advance(24 * 3600 + 1)
-    later = api.publish(tenant.tenant.tenant_id, tenant.shared_secret, {**ORDER, "total": 1}, extra_headers=key)
+    later = api.publish(
+        tenant.tenant.tenant_id, tenant.shared_secret, {**ORDER, "total": 1}, extra_headers=key
+    )
     assert later.status == 200
     assert later.body["data"]["eventId"] != first.body["data"]["eventId"]
 

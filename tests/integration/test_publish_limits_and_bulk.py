@@ -37,7 +37,9 @@ def test_150_concurrent_publishes_admit_exactly_100_in_one_minute_window(
     # And the minute counter ends at exactly 100, with 100 envelopes on the queue
     minute, day = admin.window_usage(tenant.tenant.tenant_id)[LimitKind.SYNC.value]
     assert (minute.count, day.count) == (100, 100)
-    envelopes = [m for m in drain(settings.events_queue_url) if m["body"]["tenantId"] == tenant.tenant.tenant_id]
+    envelopes = [
+        m for m in drain(settings.events_queue_url) if m["body"]["tenantId"] == tenant.tenant.tenant_id
+    ]
     assert len(envelopes) == 100
 
 
@@ -53,7 +55,9 @@ def test_bulk_with_valid_and_invalid_items_ends_partial_success_with_exact_count
     api: ApiCaller, admin: EventsAdmin, tenant: TenantWithSecret, settings: Settings, services: EventServices
 ) -> None:
     tenant_id = tenant.tenant.tenant_id
-    admin.register_event(tenant_id, "InvoicePaid", "v01", json_schema={"type": "object", "required": ["invoiceId"]})
+    admin.register_event(
+        tenant_id, "InvoicePaid", "v01", json_schema={"type": "object", "required": ["invoiceId"]}
+    )
     events = [
         {"eventName": "OrderPlaced", "eventVersion": "v01", "payload": {"orderId": "1"}},
         {"eventName": "InvoicePaid", "eventVersion": "v01", "payload": {"invoiceId": "i-1"}},
@@ -78,9 +82,14 @@ def test_bulk_with_valid_and_invalid_items_ends_partial_success_with_exact_count
     assert (data["totalCount"], data["successCount"], data["failureCount"]) == (6, 2, 4)
     errors = {e["index"]: e for e in data["errors"]}
     assert sorted(errors) == [2, 3, 4, 5]
-    assert errors[2]["errorCode"] == "1004" and "invoiceId" in errors[2]["message"]
-    assert errors[3]["errorCode"] == "1001" and errors[3]["message"] == "Event is not registered"
-    assert errors[4]["errorCode"] == "1004" and "eventVersion" in errors[4]["message"]
+    assert (errors[2]["errorCode"], errors[3]["errorCode"], errors[4]["errorCode"]) == (
+        "1004",
+        "1001",
+        "1004",
+    )
+    assert "invoiceId" in errors[2]["message"]
+    assert errors[3]["message"] == "Event is not registered"
+    assert "eventVersion" in errors[4]["message"]
     assert errors[5]["errorCode"] == "1004"
     # And exactly the two valid events are on the events queue, with the ids the job reports
     envelopes = [m["body"] for m in drain(settings.events_queue_url) if m["body"]["tenantId"] == tenant_id]
@@ -89,10 +98,16 @@ def test_bulk_with_valid_and_invalid_items_ends_partial_success_with_exact_count
 
 
 def test_a_job_redelivered_after_a_crash_enqueues_the_same_event_ids_again(
-    api: ApiCaller, tenant: TenantWithSecret, settings: Settings, services: EventServices, clock: ControlledClock
+    api: ApiCaller,
+    tenant: TenantWithSecret,
+    settings: Settings,
+    services: EventServices,
+    clock: ControlledClock,
 ) -> None:
     tenant_id = tenant.tenant.tenant_id
-    events = [{"eventName": "OrderPlaced", "eventVersion": "v01", "payload": {"orderId": str(i)}} for i in range(3)]
+    events = [
+        {"eventName": "OrderPlaced", "eventVersion": "v01", "payload": {"orderId": str(i)}} for i in range(3)
+    ]
     api.bulk(tenant_id, tenant.shared_secret, events)
     [message] = drain(settings.jobs_queue_url)
     body = json.dumps(message["body"])
@@ -113,7 +128,9 @@ def test_a_job_redelivered_after_a_crash_enqueues_the_same_event_ids_again(
     assert drain(settings.events_queue_url) == []
 
 
-def test_the_11th_bulk_call_in_an_hour_is_refused(api: ApiCaller, tenant: TenantWithSecret, settings: Settings) -> None:
+def test_the_11th_bulk_call_in_an_hour_is_refused(
+    api: ApiCaller, tenant: TenantWithSecret, settings: Settings
+) -> None:
     events = [{"eventName": "OrderPlaced", "eventVersion": "v01", "payload": {}}]
     answers = [api.bulk(tenant.tenant.tenant_id, tenant.shared_secret, events) for _ in range(11)]
     assert [a.status for a in answers] == [202] * 10 + [429]
@@ -134,7 +151,11 @@ def test_bulk_shape_errors_answer_1004_at_once(api: ApiCaller, tenant: TenantWit
 def test_job_of_another_tenant_is_not_found(
     api: ApiCaller, admin: EventsAdmin, tenant: TenantWithSecret, settings: Settings
 ) -> None:
-    accepted = api.bulk(tenant.tenant.tenant_id, tenant.shared_secret, [{"eventName": "OrderPlaced", "eventVersion": "v01", "payload": {}}])
+    accepted = api.bulk(
+        tenant.tenant.tenant_id,
+        tenant.shared_secret,
+        [{"eventName": "OrderPlaced", "eventVersion": "v01", "payload": {}}],
+    )
     other = admin.create_tenant(tenant.tenant.tenant_id + "-other", "Other")
     answer = api.job(other.tenant.tenant_id, other.shared_secret, accepted.body["data"]["jobId"])
     assert (answer.status, answer.error_code) == (404, "1011")

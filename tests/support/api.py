@@ -23,7 +23,7 @@ def http_event(
     route: str | None = None,
     path_parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API 2.0 event as AWS builds it (lower-cased headers, base64 for non-UTF-8 bodies)."""
+    """An API Gateway HTTP API 2.0 event as AWS builds it (lower-case headers, base64 non-UTF-8 bodies)."""
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": f"{method} {route or path}",
@@ -33,7 +33,13 @@ def http_event(
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "local",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "test",
+            },
             "requestId": f"req-{uuid.uuid4().hex[:12]}",
             "routeKey": f"{method} {route or path}",
             "stage": "$default",
@@ -116,7 +122,9 @@ class ApiCaller:
     def job(self, tenant_id: str, secret: str, job_id: str) -> ApiAnswer:
         path = f"/v1/eventManager/jobs/{job_id}"
         headers = {"tenantId": tenant_id, "sharedSecret": secret}
-        return self.call(http_event("GET", path, headers, None, "/v1/eventManager/jobs/{jobId}", {"jobId": job_id}))
+        return self.call(
+            http_event("GET", path, headers, None, "/v1/eventManager/jobs/{jobId}", {"jobId": job_id})
+        )
 
 
 class ControlledClock:

@@ -19,8 +19,11 @@ def drain(queue_url: str, region: str = "us-east-1", max_rounds: int = 50) -> li
         if not batch:
             break
         for message in batch:
-            messages.append({"body": json.loads(message["Body"]), "attributes": message.get("MessageAttributes", {})})
+            messages.append(
+                {"body": json.loads(message["Body"]), "attributes": message.get("MessageAttributes", {})}
+            )
         sqs.delete_message_batch(
-            QueueUrl=queue_url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
         )
     return messages

@@ -20,16 +20,17 @@ VALID_ASSET = {"tenantId": "t1", "assetType": "RULES", "assetId": "r-1", "operat
 
 @given(st.binary(max_size=200))
 def test_any_bytes_either_parse_to_an_object_or_raise_bad_body(body: bytes) -> None:
+    outcome: object
     try:
-        parsed = parse_json_object(body)
+        outcome = parse_json_object(body)
     except BadBody as error:
-        assert error.code is ErrorCode.BAD_BODY
-        assert error.message
-    else:
-        assert isinstance(parsed, dict)
+        outcome = error
+    assert isinstance(outcome, dict) or (isinstance(outcome, BadBody) and outcome.code is ErrorCode.BAD_BODY)
 
 
-@given(st.dictionaries(st.text(max_size=10), st.integers() | st.text(max_size=10) | st.booleans(), max_size=5))
+@given(
+    st.dictionaries(st.text(max_size=10), st.integers() | st.text(max_size=10) | st.booleans(), max_size=5)
+)
 def test_json_objects_round_trip(document: dict[str, object]) -> None:
     assert parse_json_object(json.dumps(document).encode()) == document
 
@@ -102,4 +103,7 @@ def test_overrides_replace_only_their_window() -> None:
     limits = effective_limits(LimitKind.SYNC, LimitOverrides(sync_per_day=7))
     assert {(i.granularity, i.amount) for i in limits} == {(Granularity.MINUTE, 100), (Granularity.DAY, 7)}
     async_limits = effective_limits(LimitKind.ASYNC, LimitOverrides(sync_per_day=7))
-    assert {(i.granularity, i.amount) for i in async_limits} == {(Granularity.HOUR, 10), (Granularity.DAY, 100)}
+    assert {(i.granularity, i.amount) for i in async_limits} == {
+        (Granularity.HOUR, 10),
+        (Granularity.DAY, 100),
+    }

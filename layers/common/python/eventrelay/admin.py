@@ -55,7 +55,9 @@ class EventsAdmin:
             raise TenantNotFound(tenant_id)
         return tenant
 
-    def rotate_secret(self, tenant_id: str, overlap_seconds: float = DEFAULT_ROTATION_OVERLAP_SECONDS) -> TenantWithSecret:
+    def rotate_secret(
+        self, tenant_id: str, overlap_seconds: float = DEFAULT_ROTATION_OVERLAP_SECONDS
+    ) -> TenantWithSecret:
         tenant = self.require_tenant(tenant_id)
         rotated = self.secrets.rotate(tenant_id, generate_secret(), overlap_seconds, self._clock())
         return TenantWithSecret(tenant, rotated.current, rotated.previous_expires_at)
@@ -93,7 +95,9 @@ class EventsAdmin:
         from eventrelay.publishing import effective_limits
         from eventrelay.ratelimit import FixedWindowRateLimiter
 
-        limiter = FixedWindowRateLimiter(self.settings.limits_table, dynamodb_client(self.settings.region), self._clock)
+        limiter = FixedWindowRateLimiter(
+            self.settings.limits_table, dynamodb_client(self.settings.region), self._clock
+        )
         overrides = self.require_tenant(tenant_id).limits
         return {
             kind.value: limiter.get_window_stats(tenant_id, kind, effective_limits(kind, overrides))

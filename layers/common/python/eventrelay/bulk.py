@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -31,7 +31,7 @@ JOB_TTL_SECONDS = 30 * 24 * 3600
 BULK_EVENT_ID_NAMESPACE = uuid.UUID("6f1d7e2a-3c1b-4f5e-9a51-0d6a2b8c4e11")
 
 
-class JobStatus(str, Enum):
+class JobStatus(StrEnum):
     ACCEPTED = "ACCEPTED"
     PROCESSING = "PROCESSING"
     SUCCESS = "SUCCESS"
@@ -44,39 +44,39 @@ FINAL_STATUSES = frozenset({JobStatus.SUCCESS, JobStatus.PARTIAL_SUCCESS, JobSta
 
 class ItemError(BaseModel):
     index: int
-    eventName: str | None = None  # noqa: N815 - wire names
-    eventVersion: str | None = None  # noqa: N815
-    errorCode: str  # noqa: N815
+    eventName: str | None = None
+    eventVersion: str | None = None
+    errorCode: str
     message: str
 
 
 class ItemAccepted(BaseModel):
     index: int
-    eventId: str  # noqa: N815
+    eventId: str
 
 
 class Job(BaseModel):
-    jobId: str  # noqa: N815
-    tenantId: str  # noqa: N815
+    jobId: str
+    tenantId: str
     status: JobStatus
-    totalCount: int  # noqa: N815
-    successCount: int = 0  # noqa: N815
-    failureCount: int = 0  # noqa: N815
+    totalCount: int
+    successCount: int = 0
+    failureCount: int = 0
     errors: list[ItemError] = Field(default_factory=list)
     accepted: list[ItemAccepted] = Field(default_factory=list)
-    createdAt: str  # noqa: N815
-    updatedAt: str  # noqa: N815
-    requestId: str  # noqa: N815
+    createdAt: str
+    updatedAt: str
+    requestId: str
 
     def public_view(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"tenantId", "requestId"})
 
 
 class JobMessage(BaseModel):
-    jobId: str  # noqa: N815
-    tenantId: str  # noqa: N815
-    requestId: str  # noqa: N815
-    receivedAt: str  # noqa: N815
+    jobId: str
+    tenantId: str
+    requestId: str
+    receivedAt: str
     events: list[Any]
 
 
@@ -131,7 +131,9 @@ def _bulk_events(body: bytes) -> list[Any]:
     if not events:
         raise InvalidPayload(["events: must hold at least one event"])
     if len(events) > MAX_BULK_EVENTS:
-        raise InvalidPayload([f"events: at most {MAX_BULK_EVENTS} events per bulk request, got {len(events)}"])
+        raise InvalidPayload(
+            [f"events: at most {MAX_BULK_EVENTS} events per bulk request, got {len(events)}"]
+        )
     return events
 
 
@@ -164,7 +166,11 @@ class BulkService:
         )
         self._jobs.put(job, now)
         message = JobMessage(
-            jobId=job.jobId, tenantId=caller.tenant_id, requestId=caller.request_id, receivedAt=stamp, events=events
+            jobId=job.jobId,
+            tenantId=caller.tenant_id,
+            requestId=caller.request_id,
+            receivedAt=stamp,
+            events=events,
         )
         try:
             self._jobs_queue.send(message.model_dump_json())
@@ -186,9 +192,17 @@ class BulkService:
 
 
 def _item_error(index: int, item: Any, error: ApiError) -> ItemError:
-    name = item.get("eventName") if isinstance(item, dict) and isinstance(item.get("eventName"), str) else None
-    version = item.get("eventVersion") if isinstance(item, dict) and isinstance(item.get("eventVersion"), str) else None
-    return ItemError(index=index, eventName=name, eventVersion=version, errorCode=error.code.value, message=error.message)
+    name = (
+        item.get("eventName") if isinstance(item, dict) and isinstance(item.get("eventName"), str) else None
+    )
+    version = (
+        item.get("eventVersion")
+        if isinstance(item, dict) and isinstance(item.get("eventVersion"), str)
+        else None
+    )
+    return ItemError(
+        index=index, eventName=name, eventVersion=version, errorCode=error.code.value, message=error.message
+    )
 
 
 def _item_shape_problems(item: Any) -> list[str]:
@@ -209,7 +223,11 @@ class BulkWorker:
     """Expands one job message into events; safe to run again on the same message."""
 
     def __init__(
-        self, jobs: JobStore, publisher: PublishService, events_queue: MessageQueue, clock: Clock = system_clock
+        self,
+        jobs: JobStore,
+        publisher: PublishService,
+        events_queue: MessageQueue,
+        clock: Clock = system_clock,
     ) -> None:
         self._jobs = jobs
         self._publisher = publisher
@@ -223,7 +241,10 @@ class BulkWorker:
             raise DependencyFailure(f"job {message.jobId} has no record")
         if job.status in FINAL_STATUSES:
             return job
-        self._jobs.put(job.model_copy(update={"status": JobStatus.PROCESSING, "updatedAt": iso_utc(self._clock())}), self._clock())
+        self._jobs.put(
+            job.model_copy(update={"status": JobStatus.PROCESSING, "updatedAt": iso_utc(self._clock())}),
+            self._clock(),
+        )
         errors: list[ItemError] = []
         accepted: list[ItemAccepted] = []
         envelopes: list[EventEnvelope] = []
@@ -238,7 +259,11 @@ class BulkWorker:
         self._events_queue.send_envelopes(envelopes)
         total = len(message.events)
         status = (
-            JobStatus.SUCCESS if not errors else JobStatus.FAILED if len(errors) == total else JobStatus.PARTIAL_SUCCESS
+            JobStatus.SUCCESS
+            if not errors
+            else JobStatus.FAILED
+            if len(errors) == total
+            else JobStatus.PARTIAL_SUCCESS
         )
         finished = job.model_copy(
             update={
@@ -257,7 +282,9 @@ class BulkWorker:
         problems = _item_shape_problems(item)
         if problems:
             raise InvalidPayload(problems)
-        registration = self._publisher.registration_for(message.tenantId, item["eventName"], item["eventVersion"])
+        registration = self._publisher.registration_for(
+            message.tenantId, item["eventName"], item["eventVersion"]
+        )
         payload_problems = registration.payload_problems(item["payload"], message.tenantId)
         if payload_problems:
             raise InvalidPayload(payload_problems)
@@ -273,5 +300,3 @@ class BulkWorker:
             source="bulk",
             jobId=message.jobId,
         )
-
-

@@ -25,15 +25,15 @@ SQS_BATCH_SIZE = 10
 class EventEnvelope(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    eventId: str  # noqa: N815 - wire names
-    tenantId: str  # noqa: N815
-    eventName: str  # noqa: N815
-    eventVersion: str  # noqa: N815
-    receivedAt: str  # noqa: N815
-    requestId: str  # noqa: N815
+    eventId: str
+    tenantId: str
+    eventName: str
+    eventVersion: str
+    receivedAt: str
+    requestId: str
     payload: dict[str, Any]
     source: Literal["publish", "bulk", "replay"] = "publish"
-    jobId: str | None = None  # noqa: N815
+    jobId: str | None = None
 
     def to_message_body(self) -> str:
         return json.dumps(self.model_dump(exclude_none=True), ensure_ascii=False, separators=(",", ":"))
@@ -60,7 +60,10 @@ class MessageQueue:
     def send(self, body: str, attributes: dict[str, Any] | None = None, delay_seconds: int = 0) -> None:
         try:
             self._client.send_message(
-                QueueUrl=self.queue_url, MessageBody=body, MessageAttributes=attributes or {}, DelaySeconds=delay_seconds
+                QueueUrl=self.queue_url,
+                MessageBody=body,
+                MessageAttributes=attributes or {},
+                DelaySeconds=delay_seconds,
             )
         except (BotoCoreError, ClientError):
             raise DependencyFailure("sqs") from None
@@ -70,7 +73,11 @@ class MessageQueue:
         for start in range(0, len(envelopes), SQS_BATCH_SIZE):
             chunk = envelopes[start : start + SQS_BATCH_SIZE]
             entries: list[SendMessageBatchRequestEntryTypeDef] = [
-                {"Id": str(i), "MessageBody": envelope.to_message_body(), "MessageAttributes": _attributes(envelope)}  # type: ignore[typeddict-item]
+                {
+                    "Id": str(i),
+                    "MessageBody": envelope.to_message_body(),
+                    "MessageAttributes": _attributes(envelope),
+                }
                 for i, envelope in enumerate(chunk)
             ]
             try:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class ErrorCode(str, Enum):
+class ErrorCode(StrEnum):
     """The contract's error codes, with HTTP status and the fixed `errorDesc`."""
 
     NOT_REGISTERED = "1001"
@@ -113,7 +113,9 @@ class UnsupportedMediaType(ApiError):
 
 
 class Unavailable(ApiError):
-    def __init__(self, message: str = "Temporarily unable to accept the event; it was not accepted, retry") -> None:
+    def __init__(
+        self, message: str = "Temporarily unable to accept the event; it was not accepted, retry"
+    ) -> None:
         super().__init__(ErrorCode.UNAVAILABLE, message)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from eventrelay.errors import (
     ApiError,
@@ -59,34 +60,38 @@ def error_response(error: ApiError, request_id: str) -> Response[str]:
     return _json_response(error.code.http_status, body, {"X-Request-Id": request_id, **(error.headers or {})})
 
 
-def success_response(status: int, data: dict[str, Any], message: str, headers: dict[str, str], request_id: str) -> Response[str]:
+def success_response(
+    status: int, data: dict[str, Any], message: str, headers: dict[str, str], request_id: str
+) -> Response[str]:
     body = {"result": True, "data": data, "message": message, "messages": [message]}
     return _json_response(status, body, {"X-Request-Id": request_id, **headers})
 
 
-def build_app(services: Callable[[], EventServices]) -> APIGatewayHttpResolver:
-    """The resolver with the Events API routes; `services` is called per request (cached by the caller)."""
-    app = APIGatewayHttpResolver()
+class RequestReader:
+    """The edge checks of one API Gateway HTTP API request: body size and type, then headers."""
 
-    def request_id() -> str:
-        return app.current_event.request_context.request_id or "unknown"
+    def __init__(self, event: APIGatewayProxyEventV2) -> None:
+        self._event = event
 
-    def header(name: str) -> str | None:
+    @property
+    def request_id(self) -> str:
+        return self._event.request_context.request_id or "unknown"
+
+    def header(self, name: str) -> str | None:
         # API Gateway HTTP API lower-cases header names; names are case-insensitive per the contract.
-        return app.current_event.headers.get(name.lower())
+        return self._event.headers.get(name.lower())
 
-    def required_header(name: str, pattern: re.Pattern[str], shape: str) -> str:
-        value = header(name)
+    def required_header(self, name: str, pattern: re.Pattern[str], shape: str) -> str:
+        value = self.header(name)
         if value is None or value == "":
             raise BadHeader(f"Missing required header: {name}")
         if not pattern.match(value):
             raise BadHeader(f"Malformed header {name}: {shape}")
         return value
 
-    def body_bytes(cap: int) -> bytes:
-        event = app.current_event
-        raw = event.get("body") or ""
-        if event.get("isBase64Encoded"):
+    def json_body(self, cap: int) -> bytes:
+        raw = self._event.get("body") or ""
+        if self._event.get("isBase64Encoded"):
             try:
                 data = base64.b64decode(raw, validate=True)
             except (binascii.Error, ValueError):
@@ -95,62 +100,83 @@ def build_app(services: Callable[[], EventServices]) -> APIGatewayHttpResolver:
             data = raw.encode("utf-8", "surrogatepass")
         if len(data) > cap:
             raise BodyTooLarge(cap)
-        content_type = (header("content-type") or "").split(";", 1)[0].strip().lower()
+        content_type = (self.header("content-type") or "").split(";", 1)[0].strip().lower()
         if not JSON_MEDIA_TYPE.match(content_type):
             raise UnsupportedMediaType
         return data
 
-    def caller() -> Caller:
-        tenant_id = required_header("tenantId", TENANT_ID_PATTERN, "letters, digits, _ . - (at most 64)")
-        secret = required_header("sharedSecret", SECRET_PATTERN, "printable ASCII, at most 512 characters")
-        return Caller(tenant_id=tenant_id, shared_secret=secret, request_id=request_id())
+    def caller(self) -> Caller:
+        tenant_id = self.required_header("tenantId", TENANT_ID_PATTERN, "letters, digits, _ . - (at most 64)")
+        secret = self.required_header(
+            "sharedSecret", SECRET_PATTERN, "printable ASCII, at most 512 characters"
+        )
+        return Caller(tenant_id=tenant_id, shared_secret=secret, request_id=self.request_id)
+
+    def idempotency_key(self) -> str | None:
+        key = self.header("idempotency-key")
+        if key is not None and not IDEMPOTENCY_KEY_PATTERN.match(key):
+            raise BadHeader("Malformed header Idempotency-Key: 1 to 255 printable ASCII characters")
+        return key
+
+
+def build_app(services: Callable[[], EventServices]) -> APIGatewayHttpResolver:
+    """The resolver with the Events API routes; `services` is called per request (cached by the caller)."""
+    app = APIGatewayHttpResolver()
+
+    def reader() -> RequestReader:
+        return RequestReader(app.current_event)
 
     @app.post("/v1/eventManager/event")
     def publish_event() -> Response[str]:
-        body = body_bytes(MAX_EVENT_BODY_BYTES)
-        event_name = required_header("eventName", EVENT_NAME_PATTERN, "letters, digits, _ . : - (at most 128)")
-        event_version = required_header("eventVersion", EVENT_VERSION_PATTERN, "like v01")
-        key = header("idempotency-key")
-        if key is not None and not IDEMPOTENCY_KEY_PATTERN.match(key):
-            raise BadHeader("Malformed header Idempotency-Key: 1 to 255 printable ASCII characters")
-        request = PublishRequest(caller(), event_name, event_version, body, key)
-        accepted = services().publish.publish(request)
+        request = reader()
+        body = request.json_body(MAX_EVENT_BODY_BYTES)
+        event_name = request.required_header(
+            "eventName", EVENT_NAME_PATTERN, "letters, digits, _ . : - (at most 128)"
+        )
+        event_version = request.required_header("eventVersion", EVENT_VERSION_PATTERN, "like v01")
+        publish = PublishRequest(request.caller(), event_name, event_version, body, request.idempotency_key())
+        accepted = services().publish.publish(publish)
         metrics.add_metric(name="EventsPublished", unit="Count", value=1)
-        return success_response(200, {"eventId": accepted.event_id}, ACCEPTED_MESSAGE, accepted.rate_limit_headers, request_id())
+        data = {"eventId": accepted.event_id}
+        return success_response(200, data, ACCEPTED_MESSAGE, accepted.rate_limit_headers, request.request_id)
 
     @app.post("/v1/eventManager/events/bulk")
     def publish_bulk() -> Response[str]:
-        body = body_bytes(MAX_BULK_BODY_BYTES)
-        accepted = services().bulk.submit(caller(), body)
+        request = reader()
+        body = request.json_body(MAX_BULK_BODY_BYTES)
+        accepted = services().bulk.submit(request.caller(), body)
         job = accepted.job
         metrics.add_metric(name="BulkJobsAccepted", unit="Count", value=1)
         data = {"jobId": job.jobId, "status": job.status.value, "totalCount": job.totalCount}
-        return success_response(202, data, BULK_ACCEPTED_MESSAGE, accepted.rate_limit_headers, request_id())
+        return success_response(
+            202, data, BULK_ACCEPTED_MESSAGE, accepted.rate_limit_headers, request.request_id
+        )
 
     @app.get("/v1/eventManager/jobs/<job_id>")
     def job_status(job_id: str) -> Response[str]:
-        who = caller()
+        request = reader()
+        who = request.caller()
         if not JOB_ID_PATTERN.match(job_id):
             raise NotFound("Job")
         job, headers = services().bulk.status(who, job_id)
         metrics.add_metric(name="JobStatusRequests", unit="Count", value=1)
-        return success_response(200, job.public_view(), JOB_STATUS_MESSAGE, headers, request_id())
+        return success_response(200, job.public_view(), JOB_STATUS_MESSAGE, headers, request.request_id)
 
     @app.not_found
     def route_not_found(_: Exception) -> Response[str]:
-        return error_response(NotFound("Route"), request_id())
+        return error_response(NotFound("Route"), reader().request_id)
 
     @app.exception_handler(ApiError)
     def api_error(error: ApiError) -> Response[str]:
         metrics.add_metric(name=f"Error{error.code.value}", unit="Count", value=1)
         if error.code.value == "1006":
             metrics.add_metric(name="Throttled", unit="Count", value=1)
-        return error_response(error, request_id())
+        return error_response(error, reader().request_id)
 
     @app.exception_handler(Exception)
     def unexpected_error(error: Exception) -> Response[str]:
         # Nothing was accepted (acceptance is the last step): tell the publisher to retry.
         logger.exception("unexpected error", extra={"error_type": type(error).__name__})
-        return error_response(Unavailable(), request_id())
+        return error_response(Unavailable(), reader().request_id)
 
     return app

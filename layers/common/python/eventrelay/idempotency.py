@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -50,7 +50,9 @@ class IdempotencyStore:
     def _key(tenant_id: str, idempotency_key: str) -> dict[str, dict[str, str]]:
         return {"pk": {"S": tenant_pk(tenant_id)}, "sk": {"S": f"IDEM#{idempotency_key}"}}
 
-    def claim(self, tenant_id: str, idempotency_key: str, body_fingerprint: str, event_id: str, now: float) -> IdempotencyClaim:
+    def claim(
+        self, tenant_id: str, idempotency_key: str, body_fingerprint: str, event_id: str, now: float
+    ) -> IdempotencyClaim:
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -84,12 +86,16 @@ class IdempotencyStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise DependencyFailure("dynamodb") from None
-            existing = exc.response.get("Item", {})  # type: ignore[typeddict-item]
+            # With ReturnValuesOnConditionCheckFailure the error carries the item as it stands.
+            response: dict[str, Any] = dict(exc.response)
+            existing: dict[str, Any] = response.get("Item") or {}
             if existing.get("fingerprint", {}).get("S") != body_fingerprint:
                 raise IdempotencyConflict from None
             if existing.get("status", {}).get("S") == "COMPLETED":
                 return IdempotencyClaim(event_id=existing["eventId"]["S"], replay=True)
-            raise Unavailable("A request with this Idempotency-Key is still being processed; retry shortly") from None
+            raise Unavailable(
+                "A request with this Idempotency-Key is still being processed; retry shortly"
+            ) from None
         except BotoCoreError:
             raise DependencyFailure("dynamodb") from None
         return IdempotencyClaim(event_id=event_id, replay=False)

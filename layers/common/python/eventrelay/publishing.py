@@ -25,7 +25,14 @@ from eventrelay.errors import (
     Unavailable,
 )
 from eventrelay.idempotency import IdempotencyStore, fingerprint
-from eventrelay.ratelimit import DEFAULT_LIMITS, FixedWindowRateLimiter, Granularity, HitResult, LimitKind, RateLimitItem
+from eventrelay.ratelimit import (
+    DEFAULT_LIMITS,
+    FixedWindowRateLimiter,
+    Granularity,
+    HitResult,
+    LimitKind,
+    RateLimitItem,
+)
 from eventrelay.registrations import Registration, RegistrationStore
 from eventrelay.tenants import CredentialVerifier, LimitOverrides, TenantStore
 
@@ -56,7 +63,9 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     except ValueError as exc:
         raise BadBody(f"Body is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise BadBody(f"Body must be a JSON object, not {type(value).__name__ if value is not None else 'null'}")
+        raise BadBody(
+            f"Body must be a JSON object, not {type(value).__name__ if value is not None else 'null'}"
+        )
     return value
 
 
@@ -68,7 +77,9 @@ def effective_limits(kind: LimitKind, overrides: LimitOverrides) -> tuple[RateLi
         (LimitKind.ASYNC, Granularity.DAY): overrides.async_per_day,
     }
     return tuple(
-        RateLimitItem(amount, item.granularity) if (amount := chosen.get((kind, item.granularity))) is not None else item
+        RateLimitItem(amount, item.granularity)
+        if (amount := chosen.get((kind, item.granularity))) is not None
+        else item
         for item in DEFAULT_LIMITS[kind]
     )
 
@@ -124,7 +135,9 @@ class Accepted:
 class Gatekeeper:
     """Authenticates a caller and admits the call against its rate-limit windows (fail closed)."""
 
-    def __init__(self, verifier: CredentialVerifier, limiter: FixedWindowRateLimiter, limits: TenantLimits) -> None:
+    def __init__(
+        self, verifier: CredentialVerifier, limiter: FixedWindowRateLimiter, limits: TenantLimits
+    ) -> None:
         self._verifier = verifier
         self._limiter = limiter
         self._limits = limits

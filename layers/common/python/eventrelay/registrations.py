@@ -1,4 +1,4 @@
-"""Event registrations: which (tenant, eventName, eventVersion) may be published, and how payloads are validated.
+"""Event registrations: which (tenant, eventName, eventVersion) may be published; how payloads are checked.
 
 Kinds: `open` (any JSON object), `json_schema` (payload must satisfy the registration's JSON
 Schema, draft 2020-12), and the built-in `system_asset`.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,7 +30,7 @@ EVENT_VERSION_PATTERN = re.compile(r"^v[0-9]{1,6}$")
 MAX_SCHEMA_PROBLEMS = 20
 
 
-class RegistrationKind(str, Enum):
+class RegistrationKind(StrEnum):
     OPEN = "open"
     JSON_SCHEMA = "json_schema"
     SYSTEM_ASSET = "system_asset"
@@ -95,7 +95,9 @@ class RegistrationStore:
     def put(self, registration: Registration) -> Registration:
         if registration.kind is RegistrationKind.JSON_SCHEMA:
             check_schema(registration.json_schema)
-        stored = registration.model_copy(update={"created_at": registration.created_at or iso_utc(self._clock())})
+        stored = registration.model_copy(
+            update={"created_at": registration.created_at or iso_utc(self._clock())}
+        )
         self._client.put_item(
             TableName=self._table,
             Item={

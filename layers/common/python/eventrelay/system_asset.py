@@ -17,28 +17,28 @@ class SystemAssetEvent(BaseModel):
 
     model_config = ConfigDict(extra="allow", strict=True)
 
-    tenantId: RequiredText  # noqa: N815 - the wire names are the contract's
-    assetType: Literal["OBJECTS", "RULES", "DD"]  # noqa: N815
-    assetId: RequiredText  # noqa: N815
+    tenantId: RequiredText
+    assetType: Literal["OBJECTS", "RULES", "DD"]
+    assetId: RequiredText
     operation: Literal["INSERT", "UPDATE", "UPSERT", "DELETE"]
-    operationType: Literal["DATA", "METADATA"] | None = None  # noqa: N815
-    objectType: OptionalText = None  # noqa: N815
-    objectName: OptionalText = None  # noqa: N815
+    operationType: Literal["DATA", "METADATA"] | None = None
+    objectType: OptionalText = None
+    objectName: OptionalText = None
     consumer: OptionalText = None
-    dbCollectionName: OptionalText = None  # noqa: N815
-    dataStoreType: OptionalText = None  # noqa: N815
+    dbCollectionName: OptionalText = None
+    dataStoreType: OptionalText = None
     status: OptionalText = None
-    bucketName: OptionalText = None  # noqa: N815
-    successFilePath: OptionalText = None  # noqa: N815
-    errorFilePath: OptionalText = None  # noqa: N815
-    errorMessage: OptionalText = None  # noqa: N815
-    jobId: OptionalText = None  # noqa: N815
-    requestId: OptionalText = None  # noqa: N815
-    consumerProperties: dict[str, Any] | None = None  # noqa: N815
-    recordCount: NonNegativeCount | None = None  # noqa: N815
-    successCount: NonNegativeCount | None = None  # noqa: N815
-    errorCount: NonNegativeCount | None = None  # noqa: N815
-    totalCount: NonNegativeCount | None = None  # noqa: N815
+    bucketName: OptionalText = None
+    successFilePath: OptionalText = None
+    errorFilePath: OptionalText = None
+    errorMessage: OptionalText = None
+    jobId: OptionalText = None
+    requestId: OptionalText = None
+    consumerProperties: dict[str, Any] | None = None
+    recordCount: NonNegativeCount | None = None
+    successCount: NonNegativeCount | None = None
+    errorCount: NonNegativeCount | None = None
+    totalCount: NonNegativeCount | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -51,7 +51,9 @@ class SystemAssetEvent(BaseModel):
     def _counts_are_non_negative_integers(self) -> SystemAssetEvent:
         # Any other field named *Count is a count too: an integer >= 0.
         for name, value in (self.model_extra or {}).items():
-            if name.endswith("Count") and not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+            if name.endswith("Count") and not (
+                isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            ):
                 raise ValueError(f"{name} must be an integer >= 0")
         return self
 

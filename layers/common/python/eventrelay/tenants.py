@@ -70,7 +70,11 @@ class TenantSecret:
 
     def to_json(self) -> str:
         return json.dumps(
-            {"current": self.current, "previous": self.previous, "previousExpiresAt": self.previous_expires_at}
+            {
+                "current": self.current,
+                "previous": self.previous,
+                "previousExpiresAt": self.previous_expires_at,
+            }
         )
 
     @classmethod
@@ -81,7 +85,9 @@ class TenantSecret:
     def accepts(self, presented: str, now: float) -> bool:
         """Constant-time check against the current and (during the overlap) the previous secret."""
         presented_digest = hashlib.sha256(presented.encode("utf-8", "surrogatepass")).digest()
-        matches_current = hmac.compare_digest(presented_digest, hashlib.sha256(self.current.encode()).digest())
+        matches_current = hmac.compare_digest(
+            presented_digest, hashlib.sha256(self.current.encode()).digest()
+        )
         previous = self.previous or ""
         previous_valid = bool(self.previous) and (self.previous_expires_at or 0) > now
         matches_previous = hmac.compare_digest(presented_digest, hashlib.sha256(previous.encode()).digest())
@@ -112,7 +118,9 @@ class TenantSecretStore:
     def get(self, tenant_id: str) -> TenantSecret | None:
         """The tenant's secrets, or None when the tenant has none. AWS failures raise DependencyFailure."""
         try:
-            response = self._client.get_secret_value(SecretId=self.secret_name(tenant_id), VersionStage="AWSCURRENT")
+            response = self._client.get_secret_value(
+                SecretId=self.secret_name(tenant_id), VersionStage="AWSCURRENT"
+            )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ResourceNotFoundException":
                 return None
@@ -125,7 +133,9 @@ class TenantSecretStore:
         existing = self.get(tenant_id)
         if existing is None:
             raise TenantNotFound(tenant_id)
-        rotated = TenantSecret(new_secret, existing.current, now + overlap_seconds if overlap_seconds > 0 else None)
+        rotated = TenantSecret(
+            new_secret, existing.current, now + overlap_seconds if overlap_seconds > 0 else None
+        )
         # put_secret_value moves AWSCURRENT to the new version in one call (AWS and moto alike).
         self._client.put_secret_value(SecretId=self.secret_name(tenant_id), SecretString=rotated.to_json())
         return rotated

@@ -41,7 +41,9 @@ def build_event_services(settings: Settings, clock: Clock = system_clock) -> Eve
     registrations = RegistrationStore(settings.config_table, dynamodb, settings.config_cache_seconds, clock)
     events_queue = MessageQueue(settings.events_queue_url, sqs)
     jobs = JobStore(settings.config_table, dynamodb)
-    publish = PublishService(gatekeeper, registrations, IdempotencyStore(settings.config_table, dynamodb), events_queue, clock)
+    publish = PublishService(
+        gatekeeper, registrations, IdempotencyStore(settings.config_table, dynamodb), events_queue, clock
+    )
     return EventServices(
         publish=publish,
         bulk=BulkService(gatekeeper, jobs, MessageQueue(settings.jobs_queue_url, sqs), clock),

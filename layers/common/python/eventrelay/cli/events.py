@@ -49,20 +49,30 @@ def event_register(args: argparse.Namespace) -> int:
         raise CliError(f"tenant {args.tenant_id!r} not found", EXIT_NOT_FOUND) from None
     except ValidationError as exc:
         raise CliError("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors()), EXIT_USAGE) from None
-    args.context.emit(_view(registration), lambda v: f"registered {v['eventName']}/{v['eventVersion']} ({v['kind']}) for {v['tenantId']}")
+    args.context.emit(
+        _view(registration),
+        lambda v: f"registered {v['eventName']}/{v['eventVersion']} ({v['kind']}) for {v['tenantId']}",
+    )
     return 0
 
 
 def event_list(args: argparse.Namespace) -> int:
     rows = [_view(r) for r in EventsAdmin(args.context.settings).registrations.list(args.tenant_id)]
-    args.context.emit(rows, lambda rs: "\n".join(f"{r['eventName']}\t{r['eventVersion']}\t{r['kind']}" for r in rs) or "(none)")
+    args.context.emit(
+        rows,
+        lambda rs: "\n".join(f"{r['eventName']}\t{r['eventVersion']}\t{r['kind']}" for r in rs) or "(none)",
+    )
     return 0
 
 
 def event_delete(args: argparse.Namespace) -> int:
-    deleted = EventsAdmin(args.context.settings).registrations.delete(args.tenant_id, args.event_name, args.event_version)
+    deleted = EventsAdmin(args.context.settings).registrations.delete(
+        args.tenant_id, args.event_name, args.event_version
+    )
     if not deleted:
-        raise CliError(f"{args.event_name}/{args.event_version} is not registered for {args.tenant_id}", EXIT_NOT_FOUND)
+        raise CliError(
+            f"{args.event_name}/{args.event_version} is not registered for {args.tenant_id}", EXIT_NOT_FOUND
+        )
     args.context.emit({"deleted": True}, lambda _: f"deleted {args.event_name}/{args.event_version}")
     return 0
 
@@ -75,8 +85,12 @@ def register(subparsers: Any) -> None:
     reg.add_argument("tenant_id")
     reg.add_argument("event_name")
     reg.add_argument("event_version", help="like v01")
-    reg.add_argument("--kind", choices=[k.value for k in RegistrationKind], default="open",
-                     help="open (any JSON object), json_schema (with --schema) or system_asset")
+    reg.add_argument(
+        "--kind",
+        choices=[k.value for k in RegistrationKind],
+        default="open",
+        help="open (any JSON object), json_schema (with --schema) or system_asset",
+    )
     reg.add_argument("--schema", help="a JSON Schema file payloads must satisfy")
     reg.add_argument("--description")
     reg.set_defaults(handler=event_register)

@@ -38,14 +38,19 @@ def register(subparsers: Any) -> None:
     local = subparsers.add_parser(
         "local", help="run the local stack: embedded AWS, the HTTP API on 127.0.0.1 and the workers"
     )
-    local.add_argument("--port", type=int, default=3000, help="HTTP API port (default 3000; 0 picks a free one)")
+    local.add_argument(
+        "--port", type=int, default=3000, help="HTTP API port (default 3000; 0 picks a free one)"
+    )
     local.add_argument("--template", help="template.yaml to run (default: the nearest one)")
     local.add_argument(
-        "--dynamodb", choices=["auto", "local", "moto"], default="auto",
+        "--dynamodb",
+        choices=["auto", "local", "moto"],
+        default="auto",
         help="tables on DynamoDB Local (when installed) or moto (default: auto)",
     )
     local.add_argument(
-        "--state-dir", help="where .eventrelay/local.json (endpoints for the CLI) is written (default: the checkout)"
+        "--state-dir",
+        help="where .eventrelay/local.json (endpoints for the CLI) is written (default: the checkout)",
     )
     local.add_argument("--demo-secret", help="the demo tenant's shared secret (default: generated, printed)")
     local.set_defaults(handler=run_local, needs_context=False)

@@ -23,7 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Administer and use an eventrelay stack (the local one or a deployed one).",
     )
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    parser.add_argument("--stack", help="a deployed stack's name (default: $EVENTRELAY_STACK, else the local stack)")
+    parser.add_argument(
+        "--stack", help="a deployed stack's name (default: $EVENTRELAY_STACK, else the local stack)"
+    )
     parser.add_argument("--local", action="store_true", help="target the running local stack")
     parser.add_argument("--region", help="AWS region of the deployed stack")
     parser.add_argument("--api-url", help="override the Events API base URL")
@@ -40,7 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "needs_context", True):
             args.context = resolve_context(
-                json_output=args.json, stack=args.stack, local=args.local, region=args.region, api_url=args.api_url
+                json_output=args.json,
+                stack=args.stack,
+                local=args.local,
+                region=args.region,
+                api_url=args.api_url,
             )
         result: int = args.handler(args)
         return result

@@ -13,7 +13,7 @@ import requests
 
 from eventrelay.cli.context import EXIT_FAILURE, EXIT_USAGE, CliError
 
-SECRET_ENVIRONMENT_VARIABLE = "EVENTRELAY_SHARED_SECRET"
+SECRET_ENVIRONMENT_VARIABLE = "EVENTRELAY_SHARED_SECRET"  # noqa: S105 - a variable name, not a secret
 
 
 def _secret(args: argparse.Namespace) -> str:
@@ -62,7 +62,9 @@ def publish(args: argparse.Namespace) -> int:
     if args.idempotency_key:
         headers["Idempotency-Key"] = args.idempotency_key
     try:
-        response = requests.post(f"{_api_url(args)}/v1/eventManager/event", data=_body(args), headers=headers, timeout=30)
+        response = requests.post(
+            f"{_api_url(args)}/v1/eventManager/event", data=_body(args), headers=headers, timeout=30
+        )
     except requests.RequestException as exc:
         raise CliError(f"cannot reach the Events API: {exc.__class__.__name__}") from None
     return _answer(args, response)
@@ -71,7 +73,9 @@ def publish(args: argparse.Namespace) -> int:
 def job_show(args: argparse.Namespace) -> int:
     headers = {"tenantId": args.tenant_id, "sharedSecret": _secret(args)}
     try:
-        response = requests.get(f"{_api_url(args)}/v1/eventManager/jobs/{args.job_id}", headers=headers, timeout=30)
+        response = requests.get(
+            f"{_api_url(args)}/v1/eventManager/jobs/{args.job_id}", headers=headers, timeout=30
+        )
     except requests.RequestException as exc:
         raise CliError(f"cannot reach the Events API: {exc.__class__.__name__}") from None
     return _answer(args, response)
@@ -88,9 +92,13 @@ def register(subparsers: Any) -> None:
     pub.add_argument("--idempotency-key")
     pub.set_defaults(handler=publish)
 
-    job = subparsers.add_parser("job", help="bulk jobs").add_subparsers(dest="action", metavar="ACTION", required=True)
+    job = subparsers.add_parser("job", help="bulk jobs").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
     show = job.add_parser("show", help="a bulk job's status, counts and item errors")
     show.add_argument("tenant_id")
     show.add_argument("job_id")
-    show.add_argument("--secret", help=f"the tenant's shared secret (default: ${SECRET_ENVIRONMENT_VARIABLE})")
+    show.add_argument(
+        "--secret", help=f"the tenant's shared secret (default: ${SECRET_ENVIRONMENT_VARIABLE})"
+    )
     show.set_defaults(handler=job_show)

@@ -10,7 +10,13 @@ from pydantic import ValidationError
 from eventrelay.admin import EventsAdmin, TenantWithSecret
 from eventrelay.cli.context import EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from eventrelay.clock import iso_utc
-from eventrelay.tenants import DEFAULT_ROTATION_OVERLAP_SECONDS, LimitOverrides, Tenant, TenantExists, TenantNotFound
+from eventrelay.tenants import (
+    DEFAULT_ROTATION_OVERLAP_SECONDS,
+    LimitOverrides,
+    Tenant,
+    TenantExists,
+    TenantNotFound,
+)
 
 
 def _admin(args: argparse.Namespace) -> EventsAdmin:
@@ -47,14 +53,21 @@ def tenant_create(args: argparse.Namespace) -> int:
     except TenantExists:
         raise CliError(f"tenant {args.tenant_id!r} already exists", EXIT_CONFLICT) from None
     except ValidationError:
-        raise CliError("tenant id: letters, digits, _ . - (at most 64, starting with a letter or digit)", EXIT_USAGE) from None
+        raise CliError(
+            "tenant id: letters, digits, _ . - (at most 64, starting with a letter or digit)", EXIT_USAGE
+        ) from None
     args.context.emit(_secret_view(created), _show_secret_once)
     return 0
 
 
 def tenant_list(args: argparse.Namespace) -> int:
     tenants = [_tenant_view(t) for t in _admin(args).tenants.list()]
-    args.context.emit(tenants, lambda rows: "\n".join(f"{r['tenantId']}\t{r['name']}\t{r['createdAt']}" for r in rows) or "(no tenants)")
+    args.context.emit(
+        tenants,
+        lambda rows: (
+            "\n".join(f"{r['tenantId']}\t{r['name']}\t{r['createdAt']}" for r in rows) or "(no tenants)"
+        ),
+    )
     return 0
 
 
@@ -101,8 +114,13 @@ def limits_show(args: argparse.Namespace) -> int:
     usage = admin.window_usage(args.tenant_id)
     view = {
         kind: [
-            {"window": w.limit_item.describe(), "limit": w.limit_item.amount, "used": w.count, "remaining": w.remaining,
-             "resetsAt": iso_utc(w.reset_at)}
+            {
+                "window": w.limit_item.describe(),
+                "limit": w.limit_item.amount,
+                "used": w.count,
+                "remaining": w.remaining,
+                "resetsAt": iso_utc(w.reset_at),
+            }
             for w in windows
         ]
         for kind, windows in usage.items()
@@ -141,7 +159,9 @@ def register(subparsers: Any) -> None:
     )
     rotate.add_argument("tenant_id")
     rotate.add_argument(
-        "--overlap", type=int, default=DEFAULT_ROTATION_OVERLAP_SECONDS,
+        "--overlap",
+        type=int,
+        default=DEFAULT_ROTATION_OVERLAP_SECONDS,
         help="seconds the previous secret stays valid (default 86400 = 24 h; 0 revokes it at once)",
     )
     rotate.set_defaults(handler=secret_rotate)

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 
 # moto and DynamoDB Local accept any credentials; these only keep boto3 from searching for real ones.
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}  # noqa: S105
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 
 def free_port() -> int:
@@ -48,7 +48,10 @@ class MotoServer:
         # moto's server logs every request through werkzeug: keep the local stack's terminal readable.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server.start()
-        self.port = self._server._server.server_port  # noqa: SLF001 - moto exposes no public getter
+        server = self._server._server
+        if server is None:
+            raise RuntimeError("moto server did not start")
+        self.port = server.server_port
         return self.url
 
     @property

@@ -64,7 +64,10 @@ class LocalStack:
             return True
         if choice == "moto":
             return False
-        return find_dynamodb_local_jar(self.options.template.parent) is not None and shutil.which("java") is not None
+        return (
+            find_dynamodb_local_jar(self.options.template.parent) is not None
+            and shutil.which("java") is not None
+        )
 
     def start(self) -> LocalStack:
         self.aws = LocalAws(
@@ -136,9 +139,10 @@ class LocalStack:
                 "",
                 "Publish an event:",
                 f"  curl -s -X POST {self.api_url}/v1/eventManager/event \\",
-                "    -H 'Content-Type: application/json' -H 'eventName: OrderPlaced' -H 'eventVersion: v01' \\",
+                "    -H 'Content-Type: application/json' \\",
+                "    -H 'eventName: OrderPlaced' -H 'eventVersion: v01' \\",
                 f"    -H 'tenantId: {DEMO_TENANT}' -H 'sharedSecret: {secret}' \\",
-                "    -d '{\"orderId\": \"o-1\", \"total\": 42}'",
+                '    -d \'{"orderId": "o-1", "total": 42}\'',
                 "",
                 "Administer it from another terminal in this folder: eventrelay --help",
             ]

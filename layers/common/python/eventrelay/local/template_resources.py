@@ -113,7 +113,12 @@ def create_queues(template: dict[str, Any], prefix: str, sqs: SQSClient, created
     for logical_id in ordered:
         properties = queues[logical_id].get("Properties", {})
         attributes: dict[str, str] = {}
-        for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
+        for key in (
+            "VisibilityTimeout",
+            "MessageRetentionPeriod",
+            "DelaySeconds",
+            "ReceiveMessageWaitTimeSeconds",
+        ):
             if key in properties:
                 attributes[key] = str(properties[key])
         if "RedrivePolicy" in properties:
