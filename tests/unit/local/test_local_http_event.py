@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from eventrelay.local.http_gateway import (
     GatewayResponse,
     IncomingRequest,
@@ -16,8 +19,6 @@ from eventrelay.local.http_gateway import (
     encode_body,
     map_result,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 SAMPLE = json.loads((Path(__file__).parent / "http_api_v2_event_sample.json").read_text(encoding="utf-8"))
 
