@@ -73,8 +73,9 @@ def test_event_file_gives_its_documented_answer(files_tenant: str, settings: Set
     assert (answer.status, answer.error_code) == (status, code), answer.body
     assert answer.body["result"] is (code is None)
     if name.startswith("publish_") and status == 200:
-        [envelope] = [m["body"] for m in drain(settings.events_queue_url)]
-        assert envelope["eventId"] == answer.body["data"]["eventId"]
+        event_id = answer.body["data"]["eventId"]
+        [envelope] = [m["body"] for m in drain(settings.events_queue_url) if m["body"]["eventId"] == event_id]
+        assert envelope["tenantId"] == FILES_TENANT
         assert envelope["requestId"] == event["requestContext"]["requestId"]
     if name == "job_status.json":
         assert answer.body["data"]["jobId"] == FILES_JOB_ID
