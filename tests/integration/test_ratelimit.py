@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from botocore.config import Config
+
 from eventrelay.aws import dynamodb_client
 from eventrelay.errors import DependencyFailure
 from eventrelay.ratelimit import (
@@ -28,8 +29,10 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
-# 2024-10-04 (UTC day 20,000), 05:07:30 — well inside a minute, an hour and a day.
-DAY_START = 20_000 * DAY
+# 2079-07-08 (UTC day 40,000), 05:07:30 — well inside a minute, an hour and a day. In the future on
+# purpose: DynamoDB Local's TTL sweeper (every ~10 s) deletes items whose expiresAt is in the real past,
+# which would wipe counters mid-test if the controlled clock were in the past.
+DAY_START = 40_000 * DAY
 MID_DAY = DAY_START + 5 * HOUR + 7 * MINUTE + 30
 
 

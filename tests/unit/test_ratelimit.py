@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from eventrelay.ratelimit import (
     DEFAULT_LIMITS,
     Granularity,
@@ -15,8 +18,6 @@ from eventrelay.ratelimit import (
     key_for,
 )
 from eventrelay.ratelimit.items import normalize_limits, stats, window_start
-from hypothesis import given
-from hypothesis import strategies as st
 
 PER_MINUTE = RateLimitItem(100, Granularity.MINUTE)
 PER_HOUR = RateLimitItem(10, Granularity.HOUR)
