@@ -44,7 +44,11 @@ Algorithm
     `refund(hit)` decrements the windows that still are the ones the hit counted in (conditional on
     their start), never below 0.
     Failures: ConditionalCheckFailed is a domain result; every other botocore error becomes
-    eventrelay.errors.DependencyFailure (fail closed: the caller answers 1009).
+    eventrelay.errors.DependencyFailure (fail closed: the caller answers 1009). `refund` raises it too;
+    a caller already answering 1009 should log it and carry on (the call then stays counted).
+    Exactness holds for every request DynamoDB answers. If the SDK retries an increment whose response
+    was lost (timeout, connection reset), the call may be counted twice: a tenant can lose one call,
+    never gain one.
 
 Cost model (DynamoDB on-demand; the item is ~150 bytes, so every write is 1 WRU and a read 1 RRU)
     - admitted call, common case: 1 write (the fast path), no read;
