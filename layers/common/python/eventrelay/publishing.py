@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from eventrelay.clock import Clock, iso_utc, system_clock
 from eventrelay.envelopes import EventEnvelope, MessageQueue
 from eventrelay.errors import (
@@ -25,6 +27,7 @@ from eventrelay.errors import (
     Unavailable,
 )
 from eventrelay.idempotency import IdempotencyStore, fingerprint
+from eventrelay.observability import logger
 from eventrelay.ratelimit import (
     DEFAULT_LIMITS,
     FixedWindowRateLimiter,
@@ -152,12 +155,19 @@ class Gatekeeper:
             raise RateLimited(hit.refusal_description(), hit.headers())
         return hit
 
+    def _refund(self, hit: HitResult) -> None:
+        try:
+            self._limiter.refund(hit)
+        except DependencyFailure:
+            # The caller still hears 1009; the window then over-counts this one call until it resets.
+            logger.warning("rate-limit refund failed", extra={"tenant_id": hit.tenant_id})
+
     def run_admitted(self, hit: HitResult, work: Callable[[], T]) -> T:
         """Run the admitted call's work: 4xx answers keep the count; a failure to accept refunds it."""
         try:
             return work()
         except (DependencyFailure, Unavailable) as exc:
-            self._limiter.refund(hit)
+            self._refund(hit)
             error = exc if isinstance(exc, Unavailable) else Unavailable()
             error.headers = {**hit.headers(), **(error.headers or {})}
             raise error from None
@@ -227,10 +237,6 @@ class PublishService:
         return Accepted(event_id)
 
     def _complete_claim(self, tenant_id: str, key: str) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        from eventrelay.observability import logger
-
         try:
             self._idempotency.complete(tenant_id, key)
         except (BotoCoreError, ClientError):
