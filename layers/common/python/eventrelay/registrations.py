@@ -13,8 +13,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, Field
 
 from eventrelay.clock import Clock, iso_utc, system_clock
@@ -23,11 +21,28 @@ from eventrelay.system_asset import system_asset_problems
 from eventrelay.tenants import tenant_pk
 
 if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
     from mypy_boto3_dynamodb import DynamoDBClient
 
 EVENT_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 EVENT_VERSION_PATTERN = re.compile(r"^v[0-9]{1,6}$")
 MAX_SCHEMA_PROBLEMS = 20
+_MAX_CACHED_VALIDATORS = 256
+_validators: dict[str, Validator] = {}
+
+
+def _validator(schema: dict[str, Any]) -> Validator:
+    """A compiled validator per schema, reused across calls (jsonschema is imported on first use:
+    ~200 ms that publishers of schema-less registrations never pay at cold start)."""
+    key = json.dumps(schema, sort_keys=True)
+    validator = _validators.get(key)
+    if validator is None:
+        from jsonschema import Draft202012Validator
+
+        if len(_validators) >= _MAX_CACHED_VALIDATORS:
+            _validators.clear()
+        validator = _validators[key] = Draft202012Validator(schema)
+    return validator
 
 
 class RegistrationKind(StrEnum):
@@ -54,7 +69,7 @@ class Registration(BaseModel):
         if self.kind is RegistrationKind.SYSTEM_ASSET:
             return system_asset_problems(payload, header_tenant_id)
         if self.kind is RegistrationKind.JSON_SCHEMA and self.json_schema is not None:
-            validator = Draft202012Validator(self.json_schema)
+            validator = _validator(self.json_schema)
             problems = []
             for error in sorted(validator.iter_errors(payload), key=lambda e: list(e.absolute_path)):
                 where = ".".join(str(part) for part in error.absolute_path) or "body"
@@ -66,6 +81,9 @@ class Registration(BaseModel):
 
 
 def check_schema(schema: Any) -> dict[str, Any]:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
     if not isinstance(schema, dict):
         raise InvalidSchema("a JSON Schema must be a JSON object")
     try:
