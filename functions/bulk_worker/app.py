@@ -16,6 +16,8 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def expand_job(record: SQSRecord) -> None:
     job = event_services().bulk_worker.process(record.body)
+    metrics.add_metric(name="BulkEventsEnqueued", unit="Count", value=job.successCount)
+    metrics.add_metric(name="BulkEventsRefused", unit="Count", value=job.failureCount)
     logger.info("bulk job processed", extra={"job_id": job.jobId, "job_status": job.status.value})
 
 

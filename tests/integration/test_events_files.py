@@ -88,3 +88,36 @@ def test_sqs_event_files_are_lambda_sqs_events() -> None:
         records = json.loads(path.read_text())["Records"]
         assert records, path.name
         assert all(r["eventSource"] == "aws:sqs" for r in records), path.name
+
+
+def test_the_bulk_job_sqs_event_is_expanded_by_the_bulk_worker(files_tenant: str, settings: Settings) -> None:
+    # Given the job record the API wrote when it accepted the bulk call
+    event = json.loads((EVENTS_DIR / "sqs_bulk_job.json").read_text())
+    job_id = json.loads(event["Records"][0]["body"])["jobId"]
+    jobs = JobStore(settings.config_table, dynamodb_client(settings.region))
+    stamp = "2026-11-23T10:15:00.000Z"
+    jobs.put(
+        Job(
+            jobId=job_id,
+            tenantId=files_tenant,
+            status=JobStatus.ACCEPTED,
+            totalCount=2,
+            createdAt=stamp,
+            updatedAt=stamp,
+            requestId="req-bulk",
+        ),
+        now=1_795_436_100,
+    )
+    # When the bulk worker Lambda receives the SQS event
+    handler = load_handler(REPO_ROOT / "functions" / "bulk_worker")
+    response = handler(event, make_context("BulkWorkerFunction", 60))
+    # Then the batch succeeded and the job reports one event enqueued and one refused
+    assert response == {"batchItemFailures": []}
+    job = jobs.get(files_tenant, job_id)
+    assert job is not None
+    assert (job.status, job.successCount, job.failureCount) == (JobStatus.PARTIAL_SUCCESS, 1, 1)
+    [accepted] = job.accepted
+    envelopes = [
+        m["body"] for m in drain(settings.events_queue_url) if m["body"]["eventId"] == accepted.eventId
+    ]
+    assert [e["payload"] for e in envelopes] == [{"opportunityId": "OPP-1"}]
