@@ -1,0 +1,32 @@
+"""Lambda entry point of the action runner: each SQS record is an event envelope or a delivery message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from eventrelay.delivery.batch import ConcurrentBatchProcessor
+from eventrelay.delivery.wiring import delivery_services
+from eventrelay.observability import logger, metrics, tracer
+
+processor = ConcurrentBatchProcessor(max_concurrency=10)
+
+
+def handle_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    def seconds_left() -> float:
+        return lambda_context.get_remaining_time_in_millis() / 1000
+
+    delivery_services().runner.handle_message(record.body, seconds_left)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response = process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )
+    return dict(response)

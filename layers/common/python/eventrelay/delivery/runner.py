@@ -1,0 +1,474 @@
+"""The action runner: turns each event on the queue into deliveries, and drives each delivery.
+
+Two kinds of message arrive on the events queue: an event envelope (from the publish path) and a
+delivery message (`DeliveryMessage`, put back by the runner itself: retries, delays, replays).
+
+For an envelope: the tenant's enabled rules for the event are evaluated; each matching rule gets
+one delivery (deterministic id, created once) and its first attempt. For a delivery message: the
+delivery it names is driven to its next attempt. Deliveries run concurrently on a bounded pool.
+
+How a delivery stays exactly-once successful, and how nothing is lost:
+- A message carries the attempt number it means to start. Attempt k+1 starts only through a
+  conditional claim (attempts k -> k+1, lease taken, attempt item written IN_FLIGHT, one
+  transaction), so two runners holding copies of a message cannot both call the target.
+- After the call: the attempt's outcome is written, then the delivery is settled (SUCCEEDED,
+  FAILED, or RETRYING with its next time), both conditional on the claim's lease token; for
+  RETRYING a message for attempt k+2 is put on the queue with the delay (never a sleep).
+- A runner that dies mid-call leaves the delivery in flight with a lease. The message it was
+  processing returns after the queue's visibility timeout (longer than the lease); whoever sees
+  an expired lease records the attempt ABANDONED (or keeps the outcome if it was written) and
+  continues. A message arriving while the lease is held is sent again for when it ends.
+- A message for attempt k (the one that drove attempt k) arriving again acts as a watchdog: it
+  starts attempt k+1 only if that is overdue by `watch_grace_seconds` (its own message was lost).
+Anything the runner cannot do (AWS unavailable, an unreadable message) raises: the record is
+reported failed, SQS delivers it again, and after the queue's maxReceiveCount it goes to the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from functools import partial
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from eventrelay.actions import Action, ActionError, ActionNotFound
+from eventrelay.clock import Clock, system_clock
+from eventrelay.connectors.errors import ConnectorError
+from eventrelay.connectors.models import Connector
+from eventrelay.delivery import metrics
+from eventrelay.delivery.models import (
+    DELIVERY_MESSAGE_KIND,
+    AttemptOutcome,
+    AttemptResult,
+    Delivery,
+    DeliveryMessage,
+    DeliveryState,
+    delivery_id_for,
+)
+from eventrelay.delivery.schedule import RetryPolicy, sqs_delay_seconds
+from eventrelay.delivery.store import DeliveryStore
+from eventrelay.envelopes import EventEnvelope
+from eventrelay.errors import DependencyFailure
+from eventrelay.observability import logger
+from eventrelay.outbound.outcome import Outcome, OutcomeKind
+from eventrelay.outbound.request import OutboundRequest
+from eventrelay.rules import MappingError, Rule, RuleError, RuleNotFound, evaluate, render_request
+
+DEFAULT_LEASE_SECONDS = 90.0
+DEFAULT_WATCH_GRACE_SECONDS = 60.0
+DEFAULT_MAX_CONCURRENT_CALLS = 16
+# SQS delays are whole seconds: a delivery due within this margin is started now.
+DUE_TOLERANCE_SECONDS = 1.0
+_MAX_RACES = 4
+
+
+class RuleLookup(Protocol):
+    def get(self, tenant_id: str, name: str) -> Rule: ...
+
+    def rules_for_event(self, tenant_id: str, event_name: str, event_version: str) -> list[Rule]: ...
+
+
+class ActionLookup(Protocol):
+    def get(self, tenant_id: str, name: str) -> Action: ...
+
+
+class ConnectorLookup(Protocol):
+    def get(self, tenant_id: str, name: str) -> Connector: ...
+
+
+class Caller(Protocol):
+    """Performs a rendered request through a connector (`ConnectorCaller` fits)."""
+
+    def call(
+        self, connector: Connector, request: OutboundRequest, idempotency_key: str | None = None
+    ) -> Outcome: ...
+
+
+class Queue(Protocol):
+    """Where delivery messages go (`envelopes.MessageQueue` on the events queue fits)."""
+
+    def send(self, body: str, attributes: dict[str, Any] | None = None, delay_seconds: int = 0) -> None: ...
+
+
+class Step(StrEnum):
+    """What handling a message did to one delivery."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    RETRY_SCHEDULED = "RETRY_SCHEDULED"
+    DEFERRED = "DEFERRED"  # not due, or running elsewhere: a message was sent for later
+    STALE = "STALE"  # nothing to do: finished, or another message drives it
+    LOST_RACE = "LOST_RACE"  # another runner changed it under us; its message carries on
+
+
+@dataclass(frozen=True)
+class DeliveryStep:
+    delivery_id: str
+    rule_name: str
+    step: Step
+
+
+@dataclass(frozen=True)
+class MessageReport:
+    """What one queue message led to (for logs and tests)."""
+
+    kind: str
+    steps: tuple[DeliveryStep, ...] = ()
+
+    def step_of(self, rule_name: str) -> Step:
+        return next(s.step for s in self.steps if s.rule_name == rule_name)
+
+
+class NotEnoughTime(Exception):
+    """Too little of the invocation is left to start a call; the message will come back."""
+
+
+@dataclass
+class _Prepared:
+    rule: Rule | None = None
+    action: Action | None = None
+
+
+_PERMANENT_CONFIG_ERRORS = (ActionError, RuleError, ConnectorError)
+_DEPENDENCY_ERRORS = (DependencyFailure, BotoCoreError, ClientError)
+
+
+@dataclass
+class ActionRunner:
+    rules: RuleLookup
+    actions: ActionLookup
+    connectors: ConnectorLookup
+    caller: Caller
+    deliveries: DeliveryStore
+    queue: Queue
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    clock: Clock = system_clock
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    watch_grace_seconds: float = DEFAULT_WATCH_GRACE_SECONDS
+    max_concurrent_calls: int = DEFAULT_MAX_CONCURRENT_CALLS
+    # Seconds an attempt may need at most (the outbound deadline plus bookkeeping).
+    attempt_time_seconds: float = 20.0
+    _pool: ThreadPoolExecutor = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.max_concurrent_calls < 1:
+            raise ValueError("max_concurrent_calls must be at least 1")
+        self._pool = ThreadPoolExecutor(self.max_concurrent_calls, thread_name_prefix="delivery")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    # ---- messages
+
+    def handle_message(self, body: str, time_left: Callable[[], float] | None = None) -> MessageReport:
+        """Process one queue message; raises if it could not be processed (the record then fails)."""
+        data = json.loads(body)
+        if not isinstance(data, dict):
+            raise ValueError("a queue message must be a JSON object")
+        if data.get("kind") == DELIVERY_MESSAGE_KIND:
+            return self.handle_delivery_message(DeliveryMessage.from_dict(data), time_left)
+        return self.handle_envelope(EventEnvelope.model_validate(data), time_left)
+
+    def handle_envelope(
+        self, envelope: EventEnvelope, time_left: Callable[[], float] | None = None
+    ) -> MessageReport:
+        rules = self.rules.rules_for_event(envelope.tenantId, envelope.eventName, envelope.eventVersion)
+        matched = [rule for rule in rules if evaluate(rule.condition, envelope.payload)]
+        steps = self._run_all([partial(self._deliver, envelope, rule, time_left) for rule in matched])
+        if rules:
+            logger.info(
+                "event processed",
+                extra={
+                    "tenant_id": envelope.tenantId,
+                    "event_id": envelope.eventId,
+                    "rules": len(rules),
+                    "matched": len(matched),
+                },
+            )
+        return MessageReport("envelope", tuple(steps))
+
+    def handle_delivery_message(
+        self, message: DeliveryMessage, time_left: Callable[[], float] | None = None
+    ) -> MessageReport:
+        delivery = self.deliveries.get(message.delivery_id)
+        if delivery is None or delivery.tenant_id != message.tenant_id:
+            logger.warning(
+                "delivery message for an unknown delivery", extra={"delivery_id": message.delivery_id}
+            )
+            return MessageReport("delivery")
+        step = self._advance(delivery, message.attempt, _Prepared(), time_left)
+        return MessageReport("delivery", (DeliveryStep(delivery.delivery_id, delivery.rule_name, step),))
+
+    def _run_all(self, tasks: Sequence[Callable[[], DeliveryStep]]) -> list[DeliveryStep]:
+        """Run tasks on the pool; wait for all of them, then re-raise the first failure."""
+        futures: list[Future[DeliveryStep]] = [self._pool.submit(task) for task in tasks]
+        results: list[DeliveryStep] = []
+        failure: BaseException | None = None
+        for future in futures:
+            try:
+                results.append(future.result())
+            except BaseException as exc:  # re-raised below, once the others have finished
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+        return results
+
+    # ---- one delivery
+
+    def _deliver(
+        self, envelope: EventEnvelope, rule: Rule, time_left: Callable[[], float] | None
+    ) -> DeliveryStep:
+        prepared = _Prepared(rule=rule)
+        now = self.clock()
+        try:
+            prepared.action = self.actions.get(envelope.tenantId, rule.action)
+            attempt_limit = 1 + prepared.action.max_retries
+        except ActionNotFound:
+            attempt_limit = 1  # the attempt records the missing action as a permanent failure
+        delivery, _created = self.deliveries.create(
+            Delivery(
+                delivery_id=delivery_id_for(envelope.tenantId, envelope.eventId, rule.name),
+                tenant_id=envelope.tenantId,
+                event_id=envelope.eventId,
+                event_name=envelope.eventName,
+                event_version=envelope.eventVersion,
+                rule_name=rule.name,
+                action=rule.action,
+                state=DeliveryState.PENDING,
+                created_at=now,
+                updated_at=now,
+                attempt_limit=attempt_limit,
+                next_attempt_at=now,
+                envelope=envelope,
+            )
+        )
+        step = self._advance(delivery, 1, prepared, time_left)
+        return DeliveryStep(delivery.delivery_id, rule.name, step)
+
+    def _advance(
+        self,
+        delivery: Delivery,
+        expected: int,
+        prepared: _Prepared,
+        time_left: Callable[[], float] | None,
+    ) -> Step:
+        """Start attempt `expected` (or take over) when due; otherwise say why not."""
+        current: Delivery | None = delivery
+        for _ in range(_MAX_RACES):
+            if current is None:
+                return Step.STALE
+            if current.in_flight:
+                step, current, expected = self._unblock(current, expected)
+                if step is not None:
+                    return step
+                continue
+            step = self._wait(current, expected)
+            if step is not None:
+                return step
+            if time_left is not None and time_left() < self.attempt_time_seconds:
+                raise NotEnoughTime
+            token = uuid.uuid4().hex
+            claimed = self.deliveries.claim(current, token, self.lease_seconds)
+            if claimed is None:
+                current = self.deliveries.get(current.delivery_id)
+                continue
+            return self._perform(claimed, token, prepared)
+        return Step.LOST_RACE
+
+    def _unblock(self, current: Delivery, expected: int) -> tuple[Step | None, Delivery | None, int]:
+        """An attempt is in flight: wait for its lease, or recover it once the lease has expired."""
+        if expected not in (current.attempts, current.attempts + 1):
+            return Step.STALE, current, expected
+        now = self.clock()
+        lease_until = current.lease_until or 0.0
+        if lease_until > now:
+            self._send(current, expected, lease_until - now + DUE_TOLERANCE_SECONDS, "lease")
+            return Step.DEFERRED, current, expected
+        recovered = self._recover(current)
+        if recovered is None:
+            return None, self.deliveries.get(current.delivery_id), expected
+        # This message now drives the next attempt (if the recovered delivery has one left).
+        return None, recovered, recovered.attempts + 1
+
+    def _wait(self, current: Delivery, expected: int) -> Step | None:
+        """None when attempt attempts+1 should start now; else STALE or DEFERRED (a message was sent)."""
+        attempts = current.attempts
+        if current.state.finished:
+            return Step.STALE
+        if expected == attempts + 1:
+            due, reason = current.next_attempt_at, "delay"
+        elif expected == attempts and attempts > 0:
+            due, reason = current.next_attempt_at + self.watch_grace_seconds, "watch"
+        else:
+            return Step.STALE
+        if attempts + 1 > current.attempt_limit:
+            logger.error("delivery has no attempt left but is not finished", extra=_ids(current))
+            return Step.STALE
+        now = self.clock()
+        if due > now + DUE_TOLERANCE_SECONDS:
+            self._send(current, expected, due - now, reason)
+            return Step.DEFERRED
+        return None
+
+    def _perform(self, delivery: Delivery, token: str, prepared: _Prepared) -> Step:
+        started = time.monotonic()
+        outcome = self._call(delivery, prepared)
+        finished_at = self.clock()
+        duration_ms = outcome.duration_ms or int((time.monotonic() - started) * 1000)
+        result = AttemptResult(
+            outcome=AttemptOutcome(outcome.kind.value),
+            finished_at=finished_at,
+            status_code=outcome.status,
+            duration_ms=duration_ms,
+            response_body=outcome.body_text() if outcome.status is not None else None,
+            response_truncated=outcome.body_truncated,
+            error=outcome.error,
+            retry_after_seconds=outcome.retry_after_seconds,
+        )
+        metrics.milliseconds(metrics.ATTEMPT_DURATION, duration_ms)
+        if not self.deliveries.record_attempt(delivery.delivery_id, delivery.attempts, token, result):
+            logger.warning("attempt taken over before its outcome was recorded", extra=_ids(delivery))
+            return Step.LOST_RACE
+        return self._settle(delivery, token, result)
+
+    def _call(self, delivery: Delivery, prepared: _Prepared) -> Outcome:
+        """Render and perform the delivery's request with the current rule, action and connector."""
+        try:
+            envelope = delivery.envelope
+            if envelope is None:
+                raise ValueError("delivery without its event")
+            rule = prepared.rule or self.rules.get(delivery.tenant_id, delivery.rule_name)
+            action = prepared.action or self.actions.get(delivery.tenant_id, delivery.action)
+            connector = self.connectors.get(delivery.tenant_id, action.connector)
+            request = render_request(rule, action, envelope.payload, connector.base_url)
+        except RuleNotFound:
+            return Outcome(OutcomeKind.PERMANENT, error=f"rule '{delivery.rule_name}' no longer exists")
+        except MappingError as exc:
+            return Outcome(OutcomeKind.PERMANENT, error=f"cannot build the request: {exc}")
+        except _PERMANENT_CONFIG_ERRORS as exc:
+            return Outcome(OutcomeKind.PERMANENT, error=_config_error(exc))
+        except _DEPENDENCY_ERRORS:
+            return Outcome(
+                OutcomeKind.RETRYABLE, error="could not read the configuration (dependency unavailable)"
+            )
+        return self.caller.call(connector, request, delivery.idempotency_key)
+
+    def _settle(self, delivery: Delivery, token: str, result: AttemptResult) -> Step:
+        state, next_attempt_at, recorded = self._decide(delivery, result)
+        settled = self.deliveries.settle(delivery, token, state, recorded, next_attempt_at)
+        if settled is None:
+            logger.warning("delivery taken over before it was settled", extra=_ids(delivery))
+            return Step.LOST_RACE
+        log = {
+            **_ids(settled),
+            "attempt": settled.attempts,
+            "delivery_state": state.value,
+            "outcome": result.outcome.value,
+            "status": result.status_code,
+        }
+        if state is DeliveryState.SUCCEEDED:
+            metrics.count(metrics.SUCCEEDED)
+            latency = _since_received(settled, self.clock())
+            if latency is not None:
+                metrics.milliseconds(metrics.LATENCY, latency * 1000)
+            logger.info("delivery succeeded", extra=log)
+            return Step.SUCCEEDED
+        if state is DeliveryState.FAILED:
+            metrics.count(metrics.FAILED)
+            logger.warning("delivery failed", extra={**log, "error": recorded.error})
+            return Step.FAILED
+        metrics.count(metrics.RETRIED)
+        logger.info("delivery retry scheduled", extra={**log, "next_attempt_at": next_attempt_at})
+        self._send(settled, settled.attempts + 1, settled.next_attempt_at - self.clock(), "retry")
+        return Step.RETRY_SCHEDULED
+
+    def _decide(
+        self, delivery: Delivery, result: AttemptResult
+    ) -> tuple[DeliveryState, float | None, AttemptResult]:
+        if result.outcome is AttemptOutcome.SUCCESS:
+            return DeliveryState.SUCCEEDED, None, result
+        if result.outcome is AttemptOutcome.PERMANENT:
+            return DeliveryState.FAILED, None, result
+        if delivery.attempts >= delivery.attempt_limit:
+            used = delivery.attempts - delivery.round_start
+            exhausted = f"{result.error or result.outcome.value}; gave up after {used} attempt(s)"
+            return DeliveryState.FAILED, None, replace(result, error=exhausted)
+        if result.outcome is AttemptOutcome.ABANDONED:
+            return DeliveryState.RETRYING, self.clock(), result
+        retry_number = delivery.attempts - delivery.round_start
+        wait = self.policy.delay(retry_number, result.retry_after_seconds)
+        return DeliveryState.RETRYING, result.finished_at + wait, result
+
+    def _recover(self, delivery: Delivery) -> Delivery | None:
+        """Finish the bookkeeping of an attempt whose runner stopped (its lease expired)."""
+        token = delivery.lease_token or ""
+        abandoned = AttemptResult(
+            outcome=AttemptOutcome.ABANDONED,
+            finished_at=self.clock(),
+            error="the runner stopped before recording an outcome (its lease expired)",
+        )
+        result = abandoned
+        if not self.deliveries.record_attempt(delivery.delivery_id, delivery.attempts, token, abandoned):
+            attempt = self.deliveries.attempt(delivery.delivery_id, delivery.attempts)
+            if attempt is not None and attempt.outcome is not AttemptOutcome.IN_FLIGHT:
+                result = AttemptResult(
+                    outcome=attempt.outcome,
+                    finished_at=attempt.finished_at or self.clock(),
+                    status_code=attempt.status_code,
+                    duration_ms=attempt.duration_ms or 0,
+                    error=attempt.error,
+                    retry_after_seconds=attempt.retry_after_seconds,
+                )
+        logger.warning(
+            "recovering an interrupted attempt",
+            extra={**_ids(delivery), "attempt": delivery.attempts, "outcome": result.outcome.value},
+        )
+        state, next_attempt_at, recorded = self._decide(delivery, result)
+        settled = self.deliveries.settle(delivery, token, state, recorded, next_attempt_at)
+        if settled is not None and state is DeliveryState.SUCCEEDED:
+            metrics.count(metrics.SUCCEEDED)
+        elif settled is not None and state is DeliveryState.FAILED:
+            metrics.count(metrics.FAILED)
+        return settled
+
+    def _send(self, delivery: Delivery, attempt: int, wait: float, reason: str) -> None:
+        message = DeliveryMessage(delivery.delivery_id, delivery.tenant_id, attempt, reason)
+        self.queue.send(
+            message.to_body(),
+            {"messageType": {"DataType": "String", "StringValue": DELIVERY_MESSAGE_KIND}},
+            sqs_delay_seconds(wait),
+        )
+
+
+def _ids(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "delivery_id": delivery.delivery_id,
+        "tenant_id": delivery.tenant_id,
+        "event_id": delivery.event_id,
+        "rule": delivery.rule_name,
+        "action": delivery.action,
+    }
+
+
+def _config_error(exc: Exception) -> str:
+    message = getattr(exc, "message", None)
+    return str(message) if isinstance(message, str) else str(exc)
+
+
+def _since_received(delivery: Delivery, now: float) -> float | None:
+    envelope = delivery.envelope
+    if envelope is None:
+        return None
+    try:
+        received = datetime.fromisoformat(envelope.receivedAt.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+    return now - received
