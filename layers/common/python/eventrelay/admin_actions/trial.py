@@ -1,0 +1,224 @@
+"""Test action: render an action with sample values, perform it through its connector, report.
+
+The call is the real one: the action is rendered exactly as the runner renders it, the connector
+applies its authentication (refreshing an OAuth token once on a 401), and the one outbound client
+performs it (SSRF guard, timeouts, size cap). The report shows what was sent and what came back,
+with every credential of the connector redacted:
+- headers that carry credentials by nature (Authorization, the connector's token headers,
+  cookies) are shown as `[REDACTED]`;
+- any credential value (password, token header value, client secret, access and refresh tokens,
+  in plain, percent-, JSON- or Basic-encoded spelling) appearing anywhere in the URL, headers,
+  body, response or error is replaced by `[REDACTED]`;
+- the `curl` line is built from the redacted request, so it carries placeholders, never secrets.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from eventrelay.actions import Action, ActionStore, render, resolve_value
+from eventrelay.admin_actions.curl import curl_command
+from eventrelay.connectors.auth import authenticated_request, merge_headers
+from eventrelay.connectors.caller import ConnectorCaller
+from eventrelay.connectors.models import AuthType, Connector, Credentials
+from eventrelay.connectors.redaction import REDACTED, Redactor
+from eventrelay.connectors.store import ConnectorStore
+from eventrelay.errors import DependencyFailure
+from eventrelay.outbound.client import USER_AGENT
+from eventrelay.outbound.outcome import DEFAULT_BODY_PREVIEW_CHARS, Outcome
+from eventrelay.outbound.request import OutboundRequest
+
+if TYPE_CHECKING:
+    from eventrelay.settings import Settings
+
+ValueSource = Literal["given", "default"]
+
+
+class ActionTestError(Exception):
+    """The test could not be performed as asked; `str()` names fields, never values."""
+
+
+class MissingFieldValues(ActionTestError):
+    """Fields without a sample value and without a default."""
+
+    def __init__(self, action: str, fields: list[str]) -> None:
+        self.action = action
+        self.fields = fields
+        super().__init__(
+            f"action '{action}': no value and no default for "
+            + ("field " if len(fields) == 1 else "fields ")
+            + ", ".join(f"'{name}'" for name in fields)
+        )
+
+
+class UnknownFields(ActionTestError):
+    """Sample values given for names that are not fields of the action (most likely a typo)."""
+
+    def __init__(self, action: str, unknown: list[str], known: list[str]) -> None:
+        self.action = action
+        self.unknown = unknown
+        super().__init__(
+            f"action '{action}' has no field "
+            + ", ".join(f"'{name}'" for name in unknown)
+            + f" (its fields: {', '.join(known) or 'none'})"
+        )
+
+
+@dataclass(frozen=True)
+class SampleValue:
+    """The value a field was rendered with (its canonical text, redacted) and where it came from."""
+
+    type: str
+    text: str
+    source: ValueSource
+
+
+@dataclass(frozen=True)
+class ActionTestReport:
+    """What "test action" did: the redacted request, the (redacted) outcome and a curl line."""
+
+    tenant_id: str
+    action: str
+    connector: str
+    values: dict[str, SampleValue]
+    request: OutboundRequest
+    idempotency_key: str
+    outcome: Outcome
+    curl: str
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome.ok
+
+    def to_dict(self, body_limit: int = DEFAULT_BODY_PREVIEW_CHARS) -> dict[str, Any]:
+        body = self.request.body
+        return {
+            "tenantId": self.tenant_id,
+            "action": self.action,
+            "connector": self.connector,
+            "ok": self.ok,
+            "values": {
+                name: {"type": value.type, "value": value.text, "source": value.source}
+                for name, value in self.values.items()
+            },
+            "request": {
+                "method": self.request.method,
+                "url": self.request.url,
+                "headers": dict(self.request.headers),
+                "body": body.decode("utf-8", errors="replace") if body is not None else None,
+            },
+            "idempotencyKey": self.idempotency_key,
+            "response": self.outcome.to_dict(body_limit),
+            "curl": self.curl,
+        }
+
+
+def sample_values(action: Action, values: Mapping[str, object]) -> dict[str, ValueSource]:
+    """Where each field's value comes from; UnknownFields / MissingFieldValues when it cannot."""
+    names = [field.name for field in action.fields]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise UnknownFields(action.name, unknown, names)
+    sources: dict[str, ValueSource] = {}
+    missing: list[str] = []
+    for field in action.fields:
+        if values.get(field.name) is not None:
+            sources[field.name] = "given"
+        elif field.default is not None:
+            sources[field.name] = "default"
+        else:
+            missing.append(field.name)
+    if missing:
+        raise MissingFieldValues(action.name, missing)
+    return sources
+
+
+def _new_idempotency_key() -> str:
+    return f"eventrelay-test-{uuid.uuid4()}"
+
+
+class ActionTester:
+    """Performs "test action" for admins (the CLI's `action test`)."""
+
+    def __init__(
+        self,
+        actions: ActionStore,
+        connectors: ConnectorStore,
+        caller: ConnectorCaller,
+        *,
+        idempotency_keys: Callable[[], str] = _new_idempotency_key,
+        max_time_seconds: float | None = None,
+    ) -> None:
+        self._actions = actions
+        self._connectors = connectors
+        self._caller = caller
+        self._keys = idempotency_keys
+        self._max_time = max_time_seconds
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ActionTester:
+        from eventrelay.connectors.wiring import build_connector_services
+
+        services = build_connector_services(settings)
+        return cls(
+            ActionStore.from_settings(settings),
+            services.store,
+            services.caller,
+            max_time_seconds=services.client.deadline,
+        )
+
+    def run(self, tenant_id: str, action_name: str, values: Mapping[str, object]) -> ActionTestReport:
+        """Render `action_name` with `values` (else the field defaults), perform it, report.
+
+        Raises ActionNotFound, ConnectorNotFound, UnknownFields, MissingFieldValues, RenderError
+        (a value that does not fit its field) or DependencyFailure before anything is sent; a
+        call that was made always yields a report, whatever its outcome.
+        """
+        action = self._actions.get(tenant_id, action_name)
+        connector = self._connectors.get(tenant_id, action.connector)
+        sources = sample_values(action, values)
+        rendered = render(action, values, connector.base_url)
+        before = self._connectors.load_credentials(connector)
+        key = self._keys()
+        outcome = self._caller.call(connector, rendered, idempotency_key=key)
+        after = self._credentials_after_call(connector)
+        redactor = Redactor.for_credentials(after or before).with_secrets(before.secret_values())
+        shown = redactor.request(_as_sent(connector, rendered, before, key))
+        typed = {field.name: resolve_value(field, values) for field in action.fields}
+        return ActionTestReport(
+            tenant_id=tenant_id,
+            action=action.name,
+            connector=connector.name,
+            values={
+                name: SampleValue(typed[name].type.value, redactor.text(typed[name].text), sources[name])
+                for name in sources
+            },
+            request=shown,
+            idempotency_key=key,
+            outcome=redactor.outcome(outcome),
+            curl=curl_command(shown, max_time_seconds=self._max_time),
+        )
+
+    def _credentials_after_call(self, connector: Connector) -> Credentials | None:
+        # The call may have obtained or rotated OAuth tokens: redact those too.
+        try:
+            return self._connectors.load_credentials(connector)
+        except DependencyFailure:
+            return None
+
+
+def _as_sent(
+    connector: Connector, rendered: OutboundRequest, credentials: Credentials, idempotency_key: str
+) -> OutboundRequest:
+    """The request as the connector sends it, with its authentication headers as placeholders."""
+    auth: dict[str, str] = {}
+    if connector.auth_type in (AuthType.BASIC, AuthType.OAUTH2):
+        auth["Authorization"] = REDACTED
+    elif connector.auth_type is AuthType.TOKEN:
+        auth = dict.fromkeys(credentials.token_headers, REDACTED)
+    sent = authenticated_request(connector, rendered, auth)
+    headers = merge_headers({"User-Agent": USER_AGENT}, sent.headers, {"Idempotency-Key": idempotency_key})
+    return OutboundRequest(method=sent.method, url=sent.url, headers=headers, body=sent.body)
