@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+
 from eventrelay.actions.errors import RenderError
 from eventrelay.actions.fields import FieldType, coerce
 

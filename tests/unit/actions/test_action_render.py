@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
+
 from eventrelay.actions import Action, RenderError, compile_action, parse_draft, render
 from eventrelay.outbound.request import OutboundRequest
 

@@ -9,9 +9,10 @@ from decimal import Decimal
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from eventrelay.actions import Action, FieldType, RenderError, compile_action, parse_draft, render
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from eventrelay.actions import Action, FieldType, RenderError, compile_action, parse_draft, render
 
 BASE = "http://127.0.0.1:8080/api"
 PROPERTY = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from eventrelay.actions.errors import TemplateError
 from eventrelay.actions.templates import (
     Slot,
