@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import ssl
+import threading
 from pathlib import Path
 
 import pytest
@@ -217,3 +218,27 @@ def test_https_without_the_test_ca_is_refused_by_the_default_trust_store(tmp_pat
     assert outcome.error is not None
     assert outcome.error.startswith("TLS error")
     assert server.requests == []
+
+
+def test_concurrent_calls_from_threads_each_reach_their_own_destination(client: OutboundClient) -> None:
+    # Given two servers and eight threads sharing one client
+    with (
+        RecordingServer(lambda _r: Reply(status=201)) as first,
+        RecordingServer(lambda _r: Reply(status=202)) as second,
+    ):
+        statuses: dict[int, list[int | None]] = {first.port: [], second.port: []}
+
+        def work(server: RecordingServer) -> None:
+            for index in range(10):
+                outcome = client.send(OutboundRequest("GET", server.url(f"/{index}")))
+                statuses[server.port].append(outcome.status)
+
+        threads = [threading.Thread(target=work, args=(first if i % 2 else second,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    # Then every call reached the server its URL named
+    assert statuses[first.port] == [201] * 40
+    assert statuses[second.port] == [202] * 40
+    assert len(first.requests) == len(second.requests) == 40

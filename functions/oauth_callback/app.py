@@ -1,0 +1,20 @@
+"""GET /oauth/callback: completes an OAuth 2.0 authorization-code grant for a connector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from eventrelay.connectors.http_api import build_callback_app
+from eventrelay.connectors.wiring import connector_services
+from eventrelay.observability import logger, tracer
+
+app = build_callback_app(connector_services)
+
+
+# The query string carries the authorization code: never log the event or capture the response.
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,7 @@
+"""Connectors: per-tenant external APIs, their credentials (Secrets Manager) and authentication.
+
+Modules: `models` (spec, credentials, health), `store` (config table + secrets), `auth` (applying
+auth to a request), `oauth2` (token endpoint), `authorization` (authorization-code flow),
+`caller` (perform a call through a connector; test connection), `health`, `redaction`,
+`http_api` (the `GET /oauth/callback` route), `wiring` (services from settings).
+"""

@@ -1,0 +1,320 @@
+"""Performing a request through a connector: authenticate, send, refresh once on 401, record health.
+
+`ConnectorCaller.call` is what the action runner and "test action" use; `test_connection` is the
+admin's "test connection". Every outcome returned has the connector's secrets redacted.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from eventrelay.clock import Clock, system_clock
+from eventrelay.connectors.auth import authenticated_request, bearer_authorization, static_auth_headers
+from eventrelay.connectors.errors import ConnectorError
+from eventrelay.connectors.health import DEFAULT_AUTH_FAILURE_LIMIT, HealthRecorder
+from eventrelay.connectors.models import AuthType, Connector, Credentials, HealthState, OAuth2Grant
+from eventrelay.connectors.oauth2 import (
+    TokenEndpoint,
+    TokenEndpointUnavailable,
+    TokenGrant,
+    TokenRequestRefused,
+)
+from eventrelay.connectors.redaction import Redactor
+from eventrelay.connectors.store import ConnectorStore
+from eventrelay.errors import DependencyFailure
+from eventrelay.observability import logger
+from eventrelay.outbound.client import OutboundClient
+from eventrelay.outbound.outcome import DEFAULT_BODY_PREVIEW_CHARS, Outcome, OutcomeKind
+from eventrelay.outbound.request import OutboundRequest
+
+# Access tokens are renewed this long before they expire.
+DEFAULT_REFRESH_MARGIN_SECONDS = 60.0
+_T = TypeVar("_T")
+
+
+class NotYetAuthorized(Exception):
+    """An authorization-code connector has no refresh token: an admin must authorize it first."""
+
+
+@dataclass
+class _Cached:
+    revision: int
+    value: Any = field(repr=False)
+    at: float
+
+
+class _PerConnector:
+    """Small per-process cache keyed by connector, invalidated by a new connector revision."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], _Cached] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, connector: Connector) -> _Cached | None:
+        entry = self._entries.get((connector.tenant_id, connector.name))
+        return entry if entry is not None and entry.revision == connector.revision else None
+
+    def put(self, connector: Connector, value: Any, at: float) -> None:
+        self._entries[(connector.tenant_id, connector.name)] = _Cached(connector.revision, value, at)
+
+    def drop(self, connector: Connector) -> None:
+        self._entries.pop((connector.tenant_id, connector.name), None)
+
+    def lock(self, connector: Connector) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault((connector.tenant_id, connector.name), threading.Lock())
+
+
+def _same_secret(left: str, right: str) -> bool:
+    return hmac.compare_digest(left.encode("utf-8"), right.encode("utf-8"))
+
+
+class AccessTokens:
+    """OAuth 2.0 access tokens per connector: cached in process and in the secret, renewed early."""
+
+    def __init__(
+        self,
+        store: ConnectorStore,
+        endpoint: TokenEndpoint,
+        clock: Clock = system_clock,
+        refresh_margin_seconds: float = DEFAULT_REFRESH_MARGIN_SECONDS,
+    ) -> None:
+        self._store = store
+        self._endpoint = endpoint
+        self._clock = clock
+        self._margin = refresh_margin_seconds
+        self._cache = _PerConnector()
+
+    def token_for(self, connector: Connector, credentials: Credentials) -> tuple[str, Credentials]:
+        """A token valid for at least the refresh margin, and the credentials as they now are."""
+        now = self._clock()
+        cached = self._cache.get(connector)
+        if cached is not None and cached.value[1] - self._margin > now:
+            return str(cached.value[0]), credentials
+        with self._cache.lock(connector):
+            cached = self._cache.get(connector)
+            if cached is not None and cached.value[1] - self._margin > now:
+                return str(cached.value[0]), credentials
+            stored = self._stored_token(connector, credentials, now)
+            if stored is not None:
+                return stored, credentials
+            if connector.uses_authorization_code and credentials.refresh_token is None:
+                # Authorized since these credentials were read (the callback runs elsewhere)?
+                credentials = self._store.load_credentials(connector)
+                stored = self._stored_token(connector, credentials, now)
+                if stored is not None:
+                    return stored, credentials
+            return self._obtain(connector, credentials)
+
+    def _stored_token(self, connector: Connector, credentials: Credentials, now: float) -> str | None:
+        """The access token kept in the secret (by this or another instance), if still fresh."""
+        token, expires_at = credentials.access_token, credentials.access_token_expires_at
+        if token is None or expires_at is None or expires_at - self._margin <= now:
+            return None
+        self._cache.put(connector, (token.get_secret_value(), expires_at), now)
+        return token.get_secret_value()
+
+    def renew(self, connector: Connector, credentials: Credentials, rejected: str) -> tuple[str, Credentials]:
+        """After a 401: a new token, unless another thread already replaced the rejected one."""
+        with self._cache.lock(connector):
+            cached = self._cache.get(connector)
+            if cached is not None and not _same_secret(str(cached.value[0]), rejected):
+                return str(cached.value[0]), credentials
+            self._cache.drop(connector)
+            return self._obtain(connector, credentials)
+
+    def forget(self, connector: Connector) -> None:
+        self._cache.drop(connector)
+
+    def _obtain(self, connector: Connector, credentials: Credentials) -> tuple[str, Credentials]:
+        settings = connector.oauth2
+        if settings is None:
+            raise ValueError("not an oauth2 connector")
+        grant: TokenGrant
+        if settings.grant is OAuth2Grant.CLIENT_CREDENTIALS:
+            grant = self._endpoint.client_credentials(settings, credentials)
+            updated = credentials.with_tokens(grant.access_token, grant.expires_at, None)
+        else:
+            grant, credentials = self._refresh(connector, credentials)
+            # A provider that rotates refresh tokens returns a new one; the old one is then dead.
+            updated = credentials.with_tokens(grant.access_token, grant.expires_at, grant.refresh_token)
+        try:
+            self._store.save_credentials(connector, updated)
+        except DependencyFailure:
+            # The token still works for this process; a later renewal saves again.
+            logger.error(
+                "could not save renewed tokens",
+                extra={"tenant_id": connector.tenant_id, "connector": connector.name},
+            )
+        self._cache.put(connector, (grant.access_token, grant.expires_at), self._clock())
+        return grant.access_token, updated
+
+    def _refresh(self, connector: Connector, credentials: Credentials) -> tuple[TokenGrant, Credentials]:
+        settings = connector.oauth2
+        assert settings is not None
+        if credentials.refresh_token is None:
+            raise NotYetAuthorized
+        try:
+            return self._endpoint.refresh(
+                settings, credentials, credentials.refresh_token.get_secret_value()
+            ), credentials
+        except TokenRequestRefused as refused:
+            if refused.error_code != "invalid_grant":
+                raise
+            # Another instance may have rotated the refresh token since we read it: try the stored one.
+            latest = self._store.load_credentials(connector)
+            if latest.refresh_token is None or _same_secret(
+                latest.refresh_token.get_secret_value(), credentials.refresh_token.get_secret_value()
+            ):
+                raise
+            return self._endpoint.refresh(settings, latest, latest.refresh_token.get_secret_value()), latest
+
+
+@dataclass(frozen=True)
+class ConnectionTest:
+    """The answer to "test connection" (secrets redacted)."""
+
+    url: str
+    outcome: Outcome
+    health: HealthState
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome.ok
+
+    def to_dict(self, body_limit: int = DEFAULT_BODY_PREVIEW_CHARS) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "ok": self.ok,
+            "health": self.health.value,
+            **self.outcome.to_dict(body_limit),
+        }
+
+
+class ConnectorCaller:
+    def __init__(
+        self,
+        store: ConnectorStore,
+        client: OutboundClient,
+        *,
+        clock: Clock = system_clock,
+        credentials_cache_seconds: float = 60,
+        refresh_margin_seconds: float = DEFAULT_REFRESH_MARGIN_SECONDS,
+        auth_failure_limit: int = DEFAULT_AUTH_FAILURE_LIMIT,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._clock = clock
+        self._credentials_ttl = credentials_cache_seconds
+        self._credentials = _PerConnector()
+        self.endpoint = TokenEndpoint(client, clock)
+        self.tokens = AccessTokens(store, self.endpoint, clock, refresh_margin_seconds)
+        self.health = HealthRecorder(store, clock, auth_failure_limit)
+
+    def call(
+        self, connector: Connector, request: OutboundRequest, idempotency_key: str | None = None
+    ) -> Outcome:
+        """Authenticate `request` with the connector and perform it; the outcome has secrets redacted.
+
+        A relative request URL is resolved against the connector's base URL. A 401 on an OAuth
+        connector renews the access token and retries once. A DEAUTHORIZED connector is not called.
+        """
+        if connector.health.state is HealthState.DEAUTHORIZED:
+            reason = connector.health.reason or "an admin must fix its credentials"
+            return Outcome(OutcomeKind.PERMANENT, error=f"connector is deauthorized: {reason}")
+        return self._call(connector, request, idempotency_key)
+
+    def test_connection(self, connector: Connector) -> ConnectionTest:
+        """GET the connector's test URL (or base URL) with its auth, even when it is deauthorized."""
+        url = connector.resolve_url(connector.test_url)
+        outcome = self._call(connector, OutboundRequest("GET", url), None)
+        health = self._best_effort(lambda: self._store.get(connector.tenant_id, connector.name).health.state)
+        credentials = self._best_effort(lambda: self._load_credentials(connector))
+        return ConnectionTest(
+            url=Redactor.for_credentials(credentials).text(url),
+            outcome=outcome,
+            health=health or connector.health.state,
+        )
+
+    def _call(self, connector: Connector, request: OutboundRequest, idempotency_key: str | None) -> Outcome:
+        used_tokens: list[str] = []
+        credentials: Credentials | None = None
+        try:
+            credentials = self._load_credentials(connector)
+            outcome, credentials = self._attempt(
+                connector, request, idempotency_key, credentials, used_tokens
+            )
+        except TokenEndpointUnavailable as unavailable:
+            outcome = Outcome(
+                OutcomeKind.RETRYABLE,
+                error=f"could not obtain an access token: {unavailable.detail}",
+                retry_after_seconds=unavailable.retry_after_seconds,
+            )
+        except TokenRequestRefused as refused:
+            reason = f"the token endpoint refused the grant ({refused.error_code})"
+            self._best_effort(lambda: self.health.deauthorize(connector, reason))
+            outcome = Outcome(OutcomeKind.PERMANENT, error=f"connector deauthorized: {reason}")
+        except NotYetAuthorized:
+            outcome = Outcome(
+                OutcomeKind.PERMANENT,
+                error="connector is not authorized yet: run `eventrelay connector authorize`",
+            )
+        except DependencyFailure as failure:
+            outcome = Outcome(OutcomeKind.RETRYABLE, error=f"dependency unavailable ({failure})")
+        return Redactor.for_credentials(credentials, used_tokens).outcome(outcome)
+
+    def _attempt(
+        self,
+        connector: Connector,
+        request: OutboundRequest,
+        idempotency_key: str | None,
+        credentials: Credentials,
+        used_tokens: list[str],
+    ) -> tuple[Outcome, Credentials]:
+        if connector.auth_type is AuthType.OAUTH2:
+            token, credentials = self.tokens.token_for(connector, credentials)
+            self._remember(connector, credentials)
+            used_tokens.append(token)
+            auth = {"Authorization": bearer_authorization(token)}
+        else:
+            auth = static_auth_headers(connector, credentials)
+        outcome = self._client.send(authenticated_request(connector, request, auth), idempotency_key)
+        if outcome.status == 401 and connector.auth_type is AuthType.OAUTH2:
+            token, credentials = self.tokens.renew(connector, credentials, used_tokens[-1])
+            self._remember(connector, credentials)
+            used_tokens.append(token)
+            auth = {"Authorization": bearer_authorization(token)}
+            outcome = self._client.send(authenticated_request(connector, request, auth), idempotency_key)
+        if outcome.status == 401:
+            self._best_effort(lambda: self.health.auth_failed(connector))
+        elif outcome.ok:
+            self._best_effort(lambda: self.health.succeeded(connector))
+        return outcome, credentials
+
+    def _load_credentials(self, connector: Connector) -> Credentials:
+        now = self._clock()
+        cached = self._credentials.get(connector)
+        if cached is not None and now - cached.at < self._credentials_ttl:
+            return cached.value  # type: ignore[no-any-return]
+        credentials = self._store.load_credentials(connector)
+        self._credentials.put(connector, credentials, now)
+        return credentials
+
+    def _remember(self, connector: Connector, credentials: Credentials) -> None:
+        cached = self._credentials.get(connector)
+        if cached is None or cached.value is not credentials:
+            self._credentials.put(connector, credentials, cached.at if cached else self._clock())
+
+    @staticmethod
+    def _best_effort(action: Callable[[], _T]) -> _T | None:
+        """Health bookkeeping must not turn a call that happened into a failure."""
+        try:
+            return action()
+        except (DependencyFailure, ConnectorError) as exc:
+            logger.warning("connector bookkeeping failed", extra={"error_type": type(exc).__name__})
+            return None

@@ -1,0 +1,109 @@
+"""Redact a connector's secrets from anything shown to people: text, headers, requests, outcomes.
+
+A secret can travel in more than one spelling, so each is also redacted base64-encoded inside a
+Basic header, percent-encoded (URLs, form bodies) and JSON-escaped. Headers that carry
+credentials by nature (Authorization, the connector's token headers, cookies) are redacted whole.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from urllib.parse import quote, quote_plus
+
+from eventrelay.connectors.models import Credentials
+from eventrelay.outbound.outcome import Outcome
+from eventrelay.outbound.request import OutboundRequest
+
+REDACTED = "[REDACTED]"
+ALWAYS_SENSITIVE_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
+)
+# A secret's prefix this long at the end of a cut body is redacted too.
+_MIN_TAIL = 4
+
+
+def _spellings(secret: str) -> set[str]:
+    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret, ensure_ascii=False)[1:-1]}
+    forms.add(json.dumps(secret)[1:-1])
+    return {form for form in forms if form}
+
+
+def _basic(user: str, password: str) -> str:
+    return base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+class Redactor:
+    def __init__(self, secrets: Iterable[str] = (), sensitive_headers: Iterable[str] = ()) -> None:
+        spellings: set[str] = set()
+        for secret in secrets:
+            if secret:
+                spellings |= _spellings(secret)
+        # Longest first, so a secret containing another is replaced whole.
+        self._secrets = sorted(spellings, key=len, reverse=True)
+        self._sensitive_headers = ALWAYS_SENSITIVE_HEADERS | {name.lower() for name in sensitive_headers}
+
+    @classmethod
+    def for_credentials(cls, credentials: Credentials | None, extra: Iterable[str] = ()) -> Redactor:
+        if credentials is None:
+            return cls(extra)
+        secrets = [*credentials.secret_values(), *extra]
+        if credentials.username is not None and credentials.password is not None:
+            secrets.append(_basic(credentials.username, credentials.password.get_secret_value()))
+        if credentials.client_id is not None and credentials.client_secret is not None:
+            client_secret = credentials.client_secret.get_secret_value()
+            secrets.append(_basic(credentials.client_id, client_secret))
+            secrets.append(_basic(quote_plus(credentials.client_id), quote_plus(client_secret)))
+        return cls(secrets, sensitive_headers=credentials.token_headers.keys())
+
+    def with_secrets(self, secrets: Iterable[str]) -> Redactor:
+        merged = Redactor(secrets, self._sensitive_headers)
+        merged._secrets = sorted(set(merged._secrets) | set(self._secrets), key=len, reverse=True)
+        return merged
+
+    def text(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def binary(self, data: bytes) -> bytes:
+        for secret in self._secrets:
+            encoded = secret.encode("utf-8")
+            if encoded in data:
+                data = data.replace(encoded, REDACTED.encode())
+        return data
+
+    def truncated_binary(self, data: bytes) -> bytes:
+        """Like `binary`, and also redacts a secret cut off at the end of a truncated body."""
+        data = self.binary(data)
+        for secret in self._secrets:
+            encoded = secret.encode("utf-8")
+            for length in range(len(encoded) - 1, _MIN_TAIL - 1, -1):
+                if data.endswith(encoded[:length]):
+                    return data[: len(data) - length] + REDACTED.encode()
+        return data
+
+    def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        return {
+            name: REDACTED if name.lower() in self._sensitive_headers else self.text(value)
+            for name, value in headers.items()
+        }
+
+    def request(self, request: OutboundRequest) -> OutboundRequest:
+        return OutboundRequest(
+            method=request.method,
+            url=self.text(request.url),
+            headers=self.headers(request.headers),
+            body=self.binary(request.body) if request.body is not None else None,
+        )
+
+    def outcome(self, outcome: Outcome) -> Outcome:
+        return replace(
+            outcome,
+            headers=self.headers(outcome.headers),
+            body=self.truncated_binary(outcome.body) if outcome.body_truncated else self.binary(outcome.body),
+            error=self.text(outcome.error) if outcome.error is not None else None,
+        )

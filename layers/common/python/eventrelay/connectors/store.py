@@ -1,0 +1,452 @@
+"""Connector storage: configuration in the config table, credentials in Secrets Manager.
+
+Item: `pk = TENANT#<tenantId>`, `sk = CONNECTOR#<name>`, the spec's fields, health attributes
+(`healthState`, `healthReason`, `healthChangedAt`, `authFailures`) and a `revision` that every
+configuration change increments (writes are conditional on it). Credentials: one JSON secret
+`<prefix>connectors/<tenantId>/<name>`, updated with PutSecretValue.
+
+OAuth authorization-code `state` values are kept (hashed, with a TTL) as
+`pk = OAUTH_STATE#<sha256(state)>`, `sk = OAUTH_STATE`: the callback only knows the state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from eventrelay.clock import Clock, iso_utc, system_clock
+from eventrelay.connectors.errors import (
+    ConnectorConflict,
+    ConnectorExists,
+    ConnectorNotFound,
+    InvalidCredentials,
+)
+from eventrelay.connectors.models import (
+    AuthType,
+    Connector,
+    ConnectorHealth,
+    ConnectorSpec,
+    Credentials,
+    HealthState,
+    OAuth2Settings,
+    credential_problems,
+    needs_secret,
+)
+from eventrelay.errors import DependencyFailure
+from eventrelay.tenants import tenant_pk
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+CONNECTOR_SK_PREFIX = "CONNECTOR#"
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def connector_key(tenant_id: str, name: str) -> dict[str, Any]:
+    return {"pk": {"S": tenant_pk(tenant_id)}, "sk": {"S": f"{CONNECTOR_SK_PREFIX}{name}"}}
+
+
+def _state_key(state: str) -> dict[str, Any]:
+    digest = hashlib.sha256(state.encode("utf-8")).hexdigest()
+    return {"pk": {"S": f"OAUTH_STATE#{digest}"}, "sk": {"S": "OAUTH_STATE"}}
+
+
+def spec_fields(spec: ConnectorSpec) -> dict[str, Any]:
+    """Only the configurable fields (a stored Connector passed as a spec brings more)."""
+    return spec.model_dump(include=set(ConnectorSpec.model_fields))
+
+
+def initial_health(spec: ConnectorSpec, credentials: Credentials | None, now: float) -> ConnectorHealth:
+    if spec.uses_authorization_code and (credentials is None or credentials.refresh_token is None):
+        return ConnectorHealth(state=HealthState.PENDING_AUTHORIZATION, changed_at=iso_utc(now))
+    return ConnectorHealth(state=HealthState.AUTHORIZED, changed_at=iso_utc(now))
+
+
+@dataclass(frozen=True)
+class PendingAuthorization:
+    tenant_id: str
+    connector_name: str
+    expires_at: float
+
+
+class ConnectorStore:
+    def __init__(
+        self,
+        table_name: str,
+        secret_prefix: str,
+        dynamodb: DynamoDBClient,
+        secrets: SecretsManagerClient,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._table = table_name
+        self._prefix = secret_prefix
+        self._dynamodb = dynamodb
+        self._secrets = secrets
+        self._clock = clock
+
+    def secret_id(self, tenant_id: str, name: str) -> str:
+        return f"{self._prefix}connectors/{tenant_id}/{name}"
+
+    # Configuration
+
+    def create(
+        self, tenant_id: str, spec: ConnectorSpec, credentials: Credentials | None = None
+    ) -> Connector:
+        problems = credential_problems(spec, credentials)
+        if problems:
+            raise InvalidCredentials(problems)
+        now = self._clock()
+        connector = Connector(
+            **spec_fields(spec),
+            tenant_id=tenant_id,
+            health=initial_health(spec, credentials, now),
+            revision=1,
+            created_at=iso_utc(now),
+            updated_at=iso_utc(now),
+            secret_id=self.secret_id(tenant_id, spec.name) if needs_secret(spec.auth_type) else None,
+        )
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table,
+                Item=self._to_item(connector),
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": "pk"},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConnectorExists(tenant_id, spec.name) from None
+            raise DependencyFailure("dynamodb") from None
+        except BotoCoreError:
+            raise DependencyFailure("dynamodb") from None
+        if needs_secret(spec.auth_type):
+            try:
+                self._write_secret(tenant_id, spec.name, credentials or Credentials())
+            except DependencyFailure:
+                self._delete_item(tenant_id, spec.name)
+                raise
+        return connector
+
+    def update(
+        self, tenant_id: str, spec: ConnectorSpec, credentials: Credentials | None = None
+    ) -> Connector:
+        """Replace the configuration (and, when given, the configured credentials).
+
+        Idempotent: an update that changes nothing writes nothing. Tokens obtained from a provider
+        survive an update that keeps the same OAuth client; a credentials change resets health.
+        """
+        existing = self.get(tenant_id, spec.name)
+        old_credentials = self.load_credentials(existing) if existing.secret_id else None
+        new_credentials = self._merge_credentials(existing, spec, old_credentials, credentials)
+        problems = credential_problems(spec, new_credentials)
+        if problems:
+            raise InvalidCredentials(problems)
+        spec_changed = spec_fields(existing) != spec_fields(spec)
+        credentials_changed = not _same_credentials(old_credentials, new_credentials)
+        if not spec_changed and not credentials_changed:
+            return existing
+        now = self._clock()
+        auth_changed = (
+            credentials_changed or existing.auth_type is not spec.auth_type or existing.oauth2 != spec.oauth2
+        )
+        health = initial_health(spec, new_credentials, now) if auth_changed else existing.health
+        updated = Connector(
+            **spec_fields(spec),
+            tenant_id=tenant_id,
+            health=health,
+            revision=existing.revision + 1,
+            created_at=existing.created_at,
+            updated_at=iso_utc(now),
+            secret_id=self.secret_id(tenant_id, spec.name) if needs_secret(spec.auth_type) else None,
+        )
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table,
+                Item=self._to_item(updated),
+                ConditionExpression="#revision = :expected",
+                ExpressionAttributeNames={"#revision": "revision"},
+                ExpressionAttributeValues={":expected": {"N": str(existing.revision)}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConnectorConflict(spec.name) from None
+            raise DependencyFailure("dynamodb") from None
+        except BotoCoreError:
+            raise DependencyFailure("dynamodb") from None
+        if needs_secret(spec.auth_type) and new_credentials is not None and credentials_changed:
+            self._write_secret(tenant_id, spec.name, new_credentials)
+        elif not needs_secret(spec.auth_type) and existing.secret_id:
+            self._delete_secret(tenant_id, spec.name)
+        return updated
+
+    @staticmethod
+    def _merge_credentials(
+        existing: Connector, spec: ConnectorSpec, old: Credentials | None, given: Credentials | None
+    ) -> Credentials | None:
+        if not needs_secret(spec.auth_type):
+            return None
+        if given is None:
+            return old
+        merged = given.configured()
+        same_client = (
+            old is not None
+            and existing.oauth2 is not None
+            and spec.oauth2 is not None
+            and existing.oauth2.grant is spec.oauth2.grant
+            and existing.oauth2.token_url == spec.oauth2.token_url
+            and old.client_id == merged.client_id
+        )
+        if old is not None and same_client:
+            # Same OAuth client: the authorization (refresh token) still holds.
+            merged = merged.model_copy(update={"refresh_token": old.refresh_token})
+            if old.configured_fingerprint() == merged.configured_fingerprint():
+                merged = merged.model_copy(
+                    update={
+                        "access_token": old.access_token,
+                        "access_token_expires_at": old.access_token_expires_at,
+                    }
+                )
+        return merged
+
+    def get(self, tenant_id: str, name: str) -> Connector:
+        try:
+            item = self._dynamodb.get_item(
+                TableName=self._table, Key=connector_key(tenant_id, name), ConsistentRead=True
+            ).get("Item")
+        except (BotoCoreError, ClientError):
+            raise DependencyFailure("dynamodb") from None
+        if not item:
+            raise ConnectorNotFound(tenant_id, name)
+        return self._from_item(item)
+
+    def list(self, tenant_id: str) -> list[Connector]:
+        connectors: list[Connector] = []
+        try:
+            paginator = self._dynamodb.get_paginator("query")
+            for page in paginator.paginate(
+                TableName=self._table,
+                KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
+                ExpressionAttributeNames={"#pk": "pk", "#sk": "sk"},
+                ExpressionAttributeValues={
+                    ":pk": {"S": tenant_pk(tenant_id)},
+                    ":prefix": {"S": CONNECTOR_SK_PREFIX},
+                },
+            ):
+                connectors.extend(self._from_item(item) for item in page.get("Items", []))
+        except (BotoCoreError, ClientError):
+            raise DependencyFailure("dynamodb") from None
+        return sorted(connectors, key=lambda connector: connector.name)
+
+    def delete(self, tenant_id: str, name: str) -> None:
+        existing = self.get(tenant_id, name)
+        self._delete_item(tenant_id, name)
+        if existing.secret_id:
+            self._delete_secret(tenant_id, name)
+
+    def _delete_item(self, tenant_id: str, name: str) -> None:
+        try:
+            self._dynamodb.delete_item(TableName=self._table, Key=connector_key(tenant_id, name))
+        except (BotoCoreError, ClientError):
+            raise DependencyFailure("dynamodb") from None
+
+    # Health
+
+    def set_health(self, tenant_id: str, name: str, health: ConnectorHealth) -> None:
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key=connector_key(tenant_id, name),
+                UpdateExpression=(
+                    "SET #state = :state, #reason = :reason, #changed = :changed, #failures = :failures"
+                ),
+                ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames={
+                    "#state": "healthState",
+                    "#reason": "healthReason",
+                    "#changed": "healthChangedAt",
+                    "#failures": "authFailures",
+                    "#pk": "pk",
+                },
+                ExpressionAttributeValues={
+                    ":state": {"S": health.state.value},
+                    ":reason": {"S": health.reason} if health.reason else {"NULL": True},
+                    ":changed": {"S": health.changed_at},
+                    ":failures": {"N": str(health.auth_failures)},
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConnectorNotFound(tenant_id, name) from None
+            raise DependencyFailure("dynamodb") from None
+        except BotoCoreError:
+            raise DependencyFailure("dynamodb") from None
+
+    def record_auth_failure(self, tenant_id: str, name: str) -> int:
+        """Count one more consecutive authentication failure; returns the new count."""
+        try:
+            response = self._dynamodb.update_item(
+                TableName=self._table,
+                Key=connector_key(tenant_id, name),
+                UpdateExpression="ADD #failures :one",
+                ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames={"#failures": "authFailures", "#pk": "pk"},
+                ExpressionAttributeValues={":one": {"N": "1"}},
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConnectorNotFound(tenant_id, name) from None
+            raise DependencyFailure("dynamodb") from None
+        except BotoCoreError:
+            raise DependencyFailure("dynamodb") from None
+        return int(response["Attributes"]["authFailures"]["N"])
+
+    # Credentials
+
+    def load_credentials(self, connector: Connector) -> Credentials:
+        if not needs_secret(connector.auth_type):
+            return Credentials()
+        try:
+            response = self._secrets.get_secret_value(
+                SecretId=self.secret_id(connector.tenant_id, connector.name), VersionStage="AWSCURRENT"
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                return Credentials()
+            raise DependencyFailure("secrets manager") from None
+        except BotoCoreError:
+            raise DependencyFailure("secrets manager") from None
+        return Credentials.from_secret_json(response["SecretString"])
+
+    def save_credentials(self, connector: Connector, credentials: Credentials) -> None:
+        self._write_secret(connector.tenant_id, connector.name, credentials)
+
+    def _write_secret(self, tenant_id: str, name: str, credentials: Credentials) -> None:
+        secret_id = self.secret_id(tenant_id, name)
+        document = credentials.to_secret_json()
+        try:
+            try:
+                # PutSecretValue moves AWSCURRENT to the new version in one call.
+                self._secrets.put_secret_value(SecretId=secret_id, SecretString=document)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                    raise
+                self._secrets.create_secret(
+                    Name=secret_id,
+                    SecretString=document,
+                    Description=f"eventrelay credentials of connector {name} (tenant {tenant_id})",
+                )
+        except (BotoCoreError, ClientError):
+            raise DependencyFailure("secrets manager") from None
+
+    def _delete_secret(self, tenant_id: str, name: str) -> None:
+        try:
+            self._secrets.delete_secret(
+                SecretId=self.secret_id(tenant_id, name), ForceDeleteWithoutRecovery=True
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise DependencyFailure("secrets manager") from None
+        except BotoCoreError:
+            raise DependencyFailure("secrets manager") from None
+
+    # OAuth authorization-code state
+
+    def put_authorization_state(self, state: str, tenant_id: str, name: str, expires_at: float) -> None:
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table,
+                Item={
+                    **_state_key(state),
+                    "tenantId": {"S": tenant_id},
+                    "connector": {"S": name},
+                    "expiresAt": {"N": str(int(expires_at))},
+                },
+            )
+        except (BotoCoreError, ClientError):
+            raise DependencyFailure("dynamodb") from None
+
+    def take_authorization_state(self, state: str) -> PendingAuthorization | None:
+        """The pending authorization for `state`, consumed (a state works once); None if unknown."""
+        try:
+            response = self._dynamodb.delete_item(
+                TableName=self._table, Key=_state_key(state), ReturnValues="ALL_OLD"
+            )
+        except (BotoCoreError, ClientError):
+            raise DependencyFailure("dynamodb") from None
+        item = response.get("Attributes")
+        if not item:
+            return None
+        return PendingAuthorization(
+            tenant_id=item["tenantId"]["S"],
+            connector_name=item["connector"]["S"],
+            expires_at=float(item["expiresAt"]["N"]),
+        )
+
+    # Item mapping
+
+    @staticmethod
+    def _to_item(connector: Connector) -> dict[str, Any]:
+        plain: dict[str, Any] = {
+            "kind": "CONNECTOR",
+            "tenantId": connector.tenant_id,
+            "name": connector.name,
+            "baseUrl": connector.base_url,
+            "authType": connector.auth_type.value,
+            "headers": dict(connector.headers),
+            "description": connector.description,
+            "testUrl": connector.test_url,
+            "revision": connector.revision,
+            "createdAt": connector.created_at,
+            "updatedAt": connector.updated_at,
+            "healthState": connector.health.state.value,
+            "healthReason": connector.health.reason,
+            "healthChangedAt": connector.health.changed_at,
+            "authFailures": connector.health.auth_failures,
+        }
+        if connector.oauth2 is not None:
+            plain["oauth2"] = connector.oauth2.model_dump(mode="json", exclude_none=True)
+        if connector.secret_id:
+            plain["secretId"] = connector.secret_id
+        item = {key: _serializer.serialize(value) for key, value in plain.items()}
+        item.update(connector_key(connector.tenant_id, connector.name))
+        return item
+
+    @staticmethod
+    def _from_item(item: dict[str, Any]) -> Connector:
+        plain = {key: _deserializer.deserialize(value) for key, value in item.items()}
+        oauth2 = plain.get("oauth2")
+        return Connector(
+            tenant_id=plain["tenantId"],
+            name=plain["name"],
+            base_url=plain["baseUrl"],
+            auth_type=AuthType(plain["authType"]),
+            headers=plain.get("headers") or {},
+            description=plain.get("description") or "",
+            test_url=plain.get("testUrl") or "",
+            oauth2=OAuth2Settings.model_validate(oauth2) if oauth2 else None,
+            health=ConnectorHealth(
+                state=HealthState(plain["healthState"]),
+                reason=plain.get("healthReason"),
+                changed_at=plain["healthChangedAt"],
+                auth_failures=int(plain.get("authFailures") or 0),
+            ),
+            revision=int(plain["revision"]),
+            created_at=plain["createdAt"],
+            updated_at=plain["updatedAt"],
+            secret_id=plain.get("secretId"),
+        )
+
+
+def _same_credentials(old: Credentials | None, new: Credentials | None) -> bool:
+    if old is None or new is None:
+        return old is new
+    old_document = old.to_secret_json().encode("utf-8")
+    new_document = new.to_secret_json().encode("utf-8")
+    return hmac.compare_digest(old_document, new_document)
