@@ -147,3 +147,18 @@ def test_a_success_clears_earlier_401s(connectors: ConnectorServices, tenant_id:
     health = connectors.store.get(tenant_id, "crm").health
     assert health.state is HealthState.AUTHORIZED
     assert health.auth_failures == 0
+
+
+def test_preview_shows_the_request_as_sent_with_credentials_redacted(
+    connectors: ConnectorServices, tenant_id: str, api: RecordingServer
+) -> None:
+    spec = ConnectorSpec(
+        name="tickets", base_url=api.url("/v1"), auth_type=AuthType.TOKEN, headers={"X-Team": "ops"}
+    )
+    connector = connectors.store.create(tenant_id, spec, Credentials(token_headers={"X-Api-Key": API_KEY}))
+    body = json.dumps({"note": f"key is {API_KEY}"}).encode()
+    preview = connectors.caller.preview(connector, OutboundRequest("POST", f"/tickets?k={API_KEY}", {}, body))
+    assert preview.url == api.url("/v1/tickets?k=[REDACTED]")
+    assert preview.headers == {"X-Team": "ops", "X-Api-Key": "[REDACTED]"}
+    assert preview.body == b'{"note": "key is [REDACTED]"}'
+    assert api.requests == []

@@ -16,8 +16,13 @@ import pytest
 from eventrelay.connectors.caller import ConnectorCaller
 from eventrelay.connectors.errors import NotAuthorizationCode
 from eventrelay.connectors.models import (
+    AuthType,
     ClientAuthMethod,
+    ConnectorSpec,
+    Credentials,
     HealthState,
+    OAuth2Grant,
+    OAuth2Settings,
 )
 from eventrelay.connectors.wiring import ConnectorServices
 from eventrelay.outbound.outcome import OutcomeKind
@@ -366,3 +371,55 @@ def test_test_connection_reports_status_duration_and_body(
     assert isinstance(summary["durationMs"], int)
     assert json.loads(summary["body"]) == {"ok": True, "path": "/api/me"}
     assert oauth_server.resource_requests[-1][0].method == "GET"
+
+
+def test_a_token_url_the_guard_refuses_deauthorizes_without_any_request(
+    connectors: ConnectorServices, tenant_id: str, oauth_server: AuthorizationServer, client_secret: str
+) -> None:
+    spec = ConnectorSpec(
+        name="metadata-thief",
+        base_url=oauth_server.resource_url("/api"),
+        auth_type=AuthType.OAUTH2,
+        oauth2=OAuth2Settings(
+            grant=OAuth2Grant.CLIENT_CREDENTIALS, token_url="http://169.254.169.254/latest/api/token"
+        ),
+    )
+    connector = connectors.store.create(
+        tenant_id, spec, Credentials(client_id=CLIENT_ID, client_secret=client_secret)
+    )
+    outcome = connectors.caller.call(connector, OutboundRequest("GET", "/orders"))
+    assert outcome.kind is OutcomeKind.PERMANENT
+    assert outcome.error == "connector deauthorized: the outbound SSRF guard refuses the token URL"
+    assert oauth_server.http.requests == []
+
+
+def test_reapplying_the_same_oauth_configuration_keeps_the_authorization(
+    connectors: ConnectorServices,
+    settings: Settings,
+    tenant_id: str,
+    oauth_server: AuthorizationServer,
+    client_secret: str,
+) -> None:
+    created = authorization_code_connector(connectors, tenant_id, oauth_server, client_secret)
+    authorized = authorize(connectors, tenant_id)
+    refresh_token = secret_of(settings, authorized)["refreshToken"]
+    spec = ConnectorSpec(**created.model_dump(include=set(ConnectorSpec.model_fields)))
+    # Applying the same configuration again changes nothing
+    again = connectors.store.update(
+        tenant_id, spec, Credentials(client_id=CLIENT_ID, client_secret=client_secret)
+    )
+    assert again.revision == authorized.revision
+    assert secret_of(settings, again)["refreshToken"] == refresh_token
+    # A new client secret for the same client keeps the refresh token, drops the access token
+    rotated = connectors.store.update(
+        tenant_id, spec, Credentials(client_id=CLIENT_ID, client_secret="new-secret")
+    )
+    document = secret_of(settings, rotated)
+    assert rotated.revision == authorized.revision + 1
+    assert document["refreshToken"] == refresh_token
+    assert "accessToken" not in document
+    assert rotated.health.state is HealthState.AUTHORIZED
+    # Another client id needs a new authorization
+    other = connectors.store.update(tenant_id, spec, Credentials(client_id="other-client", client_secret="x"))
+    assert "refreshToken" not in secret_of(settings, other)
+    assert other.health.state is HealthState.PENDING_AUTHORIZATION

@@ -103,17 +103,23 @@ class _Server(ThreadingHTTPServer):
         return True
 
 
-class RecordingServer:
-    """An HTTP(S) server on 127.0.0.1 with a test-chosen responder; use as a context manager."""
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
-    def __init__(self, responder: Responder | None = None, tls: ssl.SSLContext | None = None) -> None:
+
+class RecordingServer:
+    """An HTTP(S) server on 127.0.0.1 (or ::1) with a test-chosen responder; use as a context manager."""
+
+    def __init__(
+        self, responder: Responder | None = None, tls: ssl.SSLContext | None = None, bind: str = "127.0.0.1"
+    ) -> None:
         self.responder: Responder = responder or (lambda _request: Reply())
         self.requests: list[RecordedRequest] = []
         self.connections = 0
         self.bytes_streamed = 0
         self.lock = threading.Lock()
         self.stop = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = (_Server6 if ":" in bind else _Server)((bind, 0), _Handler)
         self._server.owner = self
         if tls is not None:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
@@ -126,7 +132,9 @@ class RecordingServer:
     def port(self) -> int:
         return int(self._server.server_address[1])
 
-    def url(self, path: str = "/", host: str = "127.0.0.1") -> str:
+    def url(self, path: str = "/", host: str | None = None) -> str:
+        address = str(self._server.server_address[0])
+        host = host or (f"[{address}]" if ":" in address else address)
         return f"{self._scheme}://{host}:{self.port}{path}"
 
     def start(self) -> RecordingServer:

@@ -242,3 +242,18 @@ def test_concurrent_calls_from_threads_each_reach_their_own_destination(client: 
     assert statuses[first.port] == [201] * 40
     assert statuses[second.port] == [202] * 40
     assert len(first.requests) == len(second.requests) == 40
+
+
+def test_ipv6_destinations_are_pinned_too() -> None:
+    # Given a server on the IPv6 loopback, allowed explicitly, reached by literal and by name
+    resolver = FixedResolver({"v6.example.test": ["::1"]})
+    client = OutboundClient(SsrfGuard("::1/128", resolver), deadline=3)
+    with RecordingServer(bind="::1") as server:
+        by_literal = client.send(OutboundRequest("GET", server.url("/literal")))
+        by_name = client.send(OutboundRequest("GET", f"http://v6.example.test:{server.port}/name"))
+    assert by_literal.ok
+    assert by_name.ok
+    assert [request.header("Host") for request in server.requests] == [
+        f"[::1]:{server.port}",
+        f"v6.example.test:{server.port}",
+    ]

@@ -23,7 +23,7 @@ from eventrelay.connectors.oauth2 import (
     TokenGrant,
     TokenRequestRefused,
 )
-from eventrelay.connectors.redaction import Redactor
+from eventrelay.connectors.redaction import REDACTED, Redactor
 from eventrelay.connectors.store import ConnectorStore
 from eventrelay.errors import DependencyFailure
 from eventrelay.observability import logger
@@ -127,6 +127,10 @@ class AccessTokens:
                 return str(cached.value[0]), credentials
             self._cache.drop(connector)
             return self._obtain(connector, credentials)
+
+    def cached_token(self, connector: Connector) -> str | None:
+        cached = self._cache.get(connector)
+        return str(cached.value[0]) if cached is not None else None
 
     def forget(self, connector: Connector) -> None:
         self._cache.drop(connector)
@@ -241,6 +245,24 @@ class ConnectorCaller:
             health=health or connector.health.state,
         )
 
+    def redactor_for(self, connector: Connector) -> Redactor:
+        """A redactor knowing the connector's credentials and the tokens this process holds for it."""
+        credentials = self._load_credentials(connector)
+        cached = self.tokens.cached_token(connector)
+        return Redactor.for_credentials(credentials, [cached] if cached else [])
+
+    def preview(self, connector: Connector, request: OutboundRequest) -> OutboundRequest:
+        """The request as `call` would send it, with every credential shown as [REDACTED].
+
+        Nothing is sent and no token is requested ("test action" shows this, and a curl command).
+        """
+        credentials = self._load_credentials(connector)
+        if connector.auth_type is AuthType.OAUTH2:
+            auth = {"Authorization": bearer_authorization(REDACTED)}
+        else:
+            auth = dict.fromkeys(static_auth_headers(connector, credentials), REDACTED)
+        return self.redactor_for(connector).request(authenticated_request(connector, request, auth))
+
     def _call(self, connector: Connector, request: OutboundRequest, idempotency_key: str | None) -> Outcome:
         used_tokens: list[str] = []
         credentials: Credentials | None = None
@@ -256,7 +278,11 @@ class ConnectorCaller:
                 retry_after_seconds=unavailable.retry_after_seconds,
             )
         except TokenRequestRefused as refused:
-            reason = f"the token endpoint refused the grant ({refused.error_code})"
+            reason = (
+                "the outbound SSRF guard refuses the token URL"
+                if refused.error_code == "token_url_refused"
+                else f"the token endpoint refused the grant ({refused.error_code})"
+            )
             self._best_effort(lambda: self.health.deauthorize(connector, reason))
             outcome = Outcome(OutcomeKind.PERMANENT, error=f"connector deauthorized: {reason}")
         except NotYetAuthorized:
