@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from eventrelay.cli.context import EXIT_USAGE, CliError, resolve_context
 
 # Modules under eventrelay.cli that add commands; each defines register(subparsers).
-COMMAND_MODULES: tuple[str, ...] = ("local_stack", "tenants", "events", "publishing")
+COMMAND_MODULES: tuple[str, ...] = (
+    "local_stack",
+    "tenants",
+    "events",
+    "publishing",
+    "connectors",
+    "actions",
+    "apply",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

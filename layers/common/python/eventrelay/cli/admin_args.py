@@ -1,0 +1,71 @@
+"""Small helpers shared by the connector, action and apply commands (argument parsing, errors)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from eventrelay.aws import dynamodb_client
+from eventrelay.cli.context import EXIT_NOT_FOUND, EXIT_USAGE, CliError
+from eventrelay.settings import Settings
+from eventrelay.tenants import TenantStore
+
+
+def pairs(values: Iterable[str] | None, flag: str) -> dict[str, str]:
+    """`NAME=VALUE` arguments as a dict (the value may contain `=`); a usage error names the flag."""
+    parsed: dict[str, str] = {}
+    for item in values or ():
+        name, separator, value = item.partition("=")
+        if not separator or not name.strip():
+            raise CliError(f"{flag} expects NAME=VALUE, got {name.strip() or '(empty)'!r}", EXIT_USAGE)
+        parsed[name.strip()] = value
+    return parsed
+
+
+def problems_of(exc: ValidationError) -> str:
+    """`location: message` per problem, without the input (it may be a secret)."""
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        location = ".".join(str(part) for part in error["loc"]) or "input"
+        lines.append(f"{location}: {error['msg'].removeprefix('Value error, ')}")
+    return "; ".join(dict.fromkeys(lines))
+
+
+def require_tenant(settings: Settings, tenant_id: str) -> None:
+    if TenantStore(settings.config_table, dynamodb_client(settings.region)).get(tenant_id) is None:
+        raise CliError(f"tenant {tenant_id!r} not found", EXIT_NOT_FOUND)
+
+
+def read_structured_file(path: str) -> Any:
+    """A YAML or JSON file (JSON is YAML); errors give the line, never the file's text."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}", EXIT_USAGE) from None
+    except UnicodeDecodeError:
+        raise CliError(f"cannot read {path}: not UTF-8 text", EXIT_USAGE) from None
+    return parse_structured_text(text, path)
+
+
+def parse_structured_text(text: str, source: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise CliError(f"{source}: invalid YAML{where}: {exc.problem}", EXIT_USAGE) from None
+    except yaml.YAMLError:
+        raise CliError(f"{source}: invalid YAML", EXIT_USAGE) from None
+
+
+def json_or_text(value: str) -> Any:
+    """A JSON literal if the text is one (`3`, `true`, `{"a": 1}`), else the text itself."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
