@@ -1,0 +1,142 @@
+"""The `eventrelay apply` file: secrets only by reference, every problem located, none echoed."""
+
+from __future__ import annotations
+
+import pytest
+
+from eventrelay.connectors.models import AuthType
+from eventrelay.declarative import ConfigError, load_config, rule_parser
+from eventrelay.registrations import RegistrationKind
+from tests.conftest import REPO_ROOT
+
+SECRET = "hunter2-CANARY-literal"
+
+
+def problems_of(text: str, environ: dict[str, str] | None = None, **options: object) -> list[str]:
+    with pytest.raises(ConfigError) as refused:
+        load_config(text, environ or {}, **options)  # type: ignore[arg-type]
+    assert SECRET not in str(refused.value)
+    return refused.value.problems
+
+
+@pytest.mark.parametrize(
+    ("auth", "location"),
+    [
+        (f"{{type: basic, username: u, password: {SECRET}}}", "auth.password"),
+        ("{type: basic, username: u, password: 12345}", "auth.password"),
+        (f"{{type: token, headers: {{X-Api-Key: {SECRET}}}}}", "auth.headers.X-Api-Key"),
+        (
+            f"{{type: oauth2, tokenUrl: 'https://t.example/token', clientId: c, clientSecret: {SECRET}}}",
+            "auth.clientSecret",
+        ),
+    ],
+)
+def test_a_secret_written_in_the_file_is_refused_where_it_is(auth: str, location: str) -> None:
+    text = f"tenant: acme\nconnectors:\n  - name: api\n    baseUrl: https://api.example\n    auth: {auth}\n"
+    assert problems_of(text) == [
+        f"connectors[0] (api).{location}: a secret is never written in the file: reference an "
+        "environment variable, e.g. {env: MY_SECRET}"
+    ]
+
+
+def test_secrets_resolve_from_the_environment_and_identifiers_may_be_literal() -> None:
+    text = """
+tenant: acme
+connectors:
+  - name: basic
+    baseUrl: https://a.example
+    auth: {type: basic, username: {env: USER_VAR}, password: {env: PASSWORD_VAR}}
+  - name: oauth
+    baseUrl: https://b.example
+    auth: {type: oauth2, tokenUrl: 'https://b.example/token', clientId: literal-id, clientSecret: {env: CS}}
+"""
+    config = load_config(text, {"USER_VAR": "bot", "PASSWORD_VAR": "pw", "CS": "cs"})
+    basic, oauth = config.connectors
+    assert basic.credentials is not None
+    assert oauth.credentials is not None
+    assert (basic.credentials.username, basic.credentials.password.get_secret_value()) == ("bot", "pw")  # type: ignore[union-attr]
+    assert oauth.credentials.client_id == "literal-id"
+    assert oauth.spec.auth_type is AuthType.OAUTH2
+    assert "pw" not in repr(config)
+
+
+def test_missing_and_empty_variables_and_other_problems_are_all_reported_at_once() -> None:
+    text = """
+connectors:
+  - name: api
+    baseUrl: https://api.example
+    auth: {type: basic, username: u, password: {env: MISSING_PW}}
+  - name: api
+    baseUrl: not-a-url
+    auth: {type: token, headers: {Authorization: {env: EMPTY}}}
+events:
+  - {name: Order, version: v01, kind: json_schema}
+  - {name: Asset, version: v01, kind: system_asset, schema: {type: object}}
+  - {name: Bad, version: v01, schema: {type: 12}}
+actions:
+  - {connector: api, name: broken, method: POST, payload: '{"a": "{{x"}'}
+  - {connector: api, name: retries, method: GET, maxRetries: 9}
+"""
+    problems = problems_of(text, {"EMPTY": ""})
+    assert problems[0] == "tenant: missing (write `tenant: <id>` in the file or pass --tenant)"
+    assert "events[0] (Order/v01).schema: kind json_schema needs a schema" in problems
+    assert (
+        "events[1] (Asset/v01).schema: only kind json_schema takes a schema (kind is system_asset)"
+        in problems
+    )
+    assert any(p.startswith("events[2] (Bad/v01).schema: invalid JSON Schema") for p in problems)
+    assert "connectors[0] (api).auth.password: environment variable MISSING_PW is not set" in problems
+    assert "connectors[1] (api).auth.headers.Authorization: environment variable EMPTY is empty" in problems
+    assert "connectors[1] (api).baseUrl: must be an absolute http(s) URL" in problems
+    assert any(p.startswith("actions[0] (broken).payload:") and "line 1, column" in p for p in problems)
+    assert "actions[1] (retries).maxRetries: max retries must be between 0 and 5, got 9" in problems
+    assert "connectors: 'api' is declared 2 times" in problems
+
+
+def test_unknown_keys_bad_yaml_and_rules_without_rule_support() -> None:
+    assert problems_of("tenant: acme\nconectors: []\n") == ["conectors: Extra inputs are not permitted"]
+    # A YAML error gives the position, never the text of the file (which may hold a mistake's secret)
+    (problem,) = problems_of(f"tenant: acme\npassword: [{SECRET}\n", source="c.yaml")
+    assert problem.startswith("c.yaml: invalid YAML at line 3")
+    assert problems_of("- a list\n") == [
+        "config: expected a mapping with tenant, events, connectors, actions, rules"
+    ]
+    rules = "tenant: acme\nrules:\n  - {name: r, eventName: E, eventVersion: v01, action: a}\n"
+    assert problems_of(rules) == ["rules: this version of eventrelay cannot apply rules"]
+    assert problems_of(rules.replace("v01", "1"), parse_rule=rule_parser())[0].startswith(
+        "rules[0] (r).eventVersion"
+    )
+
+
+def test_the_tenant_option_overrides_the_file_and_kinds_default_sensibly() -> None:
+    text = (
+        "tenant: acme\nevents:\n  - {name: A, version: v01}\n"
+        "  - {name: B, version: v02, schema: {type: object}}\n"
+    )
+    config = load_config(text, {}, tenant_id="other")
+    assert config.tenant_id == "other"
+    assert [(e.tenant_id, e.kind) for e in config.events] == [
+        ("other", RegistrationKind.OPEN),
+        ("other", RegistrationKind.JSON_SCHEMA),
+    ]
+
+
+def test_the_example_file_is_valid() -> None:
+    text = (REPO_ROOT / "examples" / "config.yaml").read_text(encoding="utf-8")
+    environ = {
+        "JIRA_API_TOKEN": "a",
+        "SLACK_BOT_TOKEN": "Bearer b",
+        "ZENDESK_CLIENT_SECRET": "c",
+        "GITHUB_CLIENT_SECRET": "d",
+    }
+    config = load_config(text, environ, parse_rule=rule_parser())
+    assert config.tenant_id == "acme"
+    assert [c.spec.auth_type.value for c in config.connectors] == [
+        "basic",
+        "token",
+        "oauth2",
+        "oauth2",
+        "none",
+    ]
+    assert [a.name for a in config.actions] == ["create-issue", "notify-channel", "close-ticket"]
+    assert [r.name for r in config.rules] == ["ticket-to-jira", "big-orders-to-slack"]
