@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from eventrelay.actions import Action, ActionStore, render, resolve_value
 from eventrelay.admin_actions.curl import curl_command
-from eventrelay.connectors.auth import authenticated_request, merge_headers
+from eventrelay.connectors.auth import merge_headers
 from eventrelay.connectors.caller import ConnectorCaller
-from eventrelay.connectors.models import AuthType, Connector, Credentials
-from eventrelay.connectors.redaction import REDACTED, Redactor
+from eventrelay.connectors.models import Connector, Credentials
+from eventrelay.connectors.redaction import Redactor
 from eventrelay.connectors.store import ConnectorStore
 from eventrelay.errors import DependencyFailure
 from eventrelay.outbound.client import USER_AGENT
@@ -182,11 +182,20 @@ class ActionTester:
         sources = sample_values(action, values)
         rendered = render(action, values, connector.base_url)
         before = self._connectors.load_credentials(connector)
+        preview = self._caller.preview(connector, rendered)  # auth headers as placeholders
         key = self._keys()
         outcome = self._caller.call(connector, rendered, idempotency_key=key)
-        after = self._credentials_after_call(connector)
-        redactor = Redactor.for_credentials(after or before).with_secrets(before.secret_values())
-        shown = redactor.request(_as_sent(connector, rendered, before, key))
+        # After the call: the caller knows the tokens it obtained or rotated; the credentials read
+        # before it still name the ones it may have replaced.
+        redactor = self._redactor_after_call(connector, before).with_secrets(before.secret_values())
+        shown = redactor.request(
+            OutboundRequest(
+                method=preview.method,
+                url=preview.url,
+                headers=merge_headers({"User-Agent": USER_AGENT}, preview.headers, {"Idempotency-Key": key}),
+                body=preview.body,
+            )
+        )
         typed = {field.name: resolve_value(field, values) for field in action.fields}
         return ActionTestReport(
             tenant_id=tenant_id,
@@ -202,23 +211,8 @@ class ActionTester:
             curl=curl_command(shown, max_time_seconds=self._max_time),
         )
 
-    def _credentials_after_call(self, connector: Connector) -> Credentials | None:
-        # The call may have obtained or rotated OAuth tokens: redact those too.
+    def _redactor_after_call(self, connector: Connector, before: Credentials) -> Redactor:
         try:
-            return self._connectors.load_credentials(connector)
+            return self._caller.redactor_for(connector)
         except DependencyFailure:
-            return None
-
-
-def _as_sent(
-    connector: Connector, rendered: OutboundRequest, credentials: Credentials, idempotency_key: str
-) -> OutboundRequest:
-    """The request as the connector sends it, with its authentication headers as placeholders."""
-    auth: dict[str, str] = {}
-    if connector.auth_type in (AuthType.BASIC, AuthType.OAUTH2):
-        auth["Authorization"] = REDACTED
-    elif connector.auth_type is AuthType.TOKEN:
-        auth = dict.fromkeys(credentials.token_headers, REDACTED)
-    sent = authenticated_request(connector, rendered, auth)
-    headers = merge_headers({"User-Agent": USER_AGENT}, sent.headers, {"Idempotency-Key": idempotency_key})
-    return OutboundRequest(method=sent.method, url=sent.url, headers=headers, body=sent.body)
+            return Redactor.for_credentials(before)
