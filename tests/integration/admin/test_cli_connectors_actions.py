@@ -214,7 +214,12 @@ def test_connector_errors_have_clear_messages_and_exit_codes(
 
 
 def test_action_round_trip_fields_and_test(
-    cli: Cli, tenant: str, canaries: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    cli: Cli,
+    tenant: str,
+    canaries: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    settings: Settings,
 ) -> None:
     token = canaries["token header value"]
     monkeypatch.setenv("API_TOKEN", token)
@@ -311,7 +316,33 @@ def test_action_round_trip_fields_and_test(
     assert code == EXIT_USAGE
     assert "method" in err
 
-    assert cli.json("action", "delete", tenant, "open-ticket") == {"deleted": True, "name": "open-ticket"}
+    # delete: refused while a rule uses the action, then forced
+    from eventrelay.actions import ActionStore
+    from eventrelay.aws import dynamodb_client
+    from eventrelay.rules import RuleStore
+
+    rules = RuleStore(
+        settings.config_table, dynamodb_client(settings.region), ActionStore.from_settings(settings)
+    )
+    rules.create(
+        tenant,
+        {
+            "name": "r1",
+            "eventName": "E",
+            "eventVersion": "v01",
+            "action": "open-ticket",
+            "mapping": {"subject": "$.s"},
+        },
+    )
+    code, _, err = cli("action", "delete", tenant, "open-ticket")
+    assert (code, err) == (
+        EXIT_CONFLICT,
+        "error: action 'open-ticket' is used by rule(s) r1: delete them first, or pass --force",
+    )
+    assert cli.json("action", "delete", tenant, "open-ticket", "--force") == {
+        "deleted": True,
+        "name": "open-ticket",
+    }
     code, _, err = cli("action", "show", tenant, "open-ticket")
     assert (code, err) == (EXIT_NOT_FOUND, "error: action 'open-ticket' not found")
     assert cli("action", "delete", tenant, "open-ticket")[0] == EXIT_NOT_FOUND

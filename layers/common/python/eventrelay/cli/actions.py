@@ -193,9 +193,27 @@ def action_show(args: argparse.Namespace) -> int:
     return _guarded(run)
 
 
+def _rules_using(args: argparse.Namespace, action: str) -> list[str]:
+    from eventrelay.aws import dynamodb_client
+    from eventrelay.rules import RuleStore
+
+    settings = args.context.settings
+    rules = RuleStore(settings.config_table, dynamodb_client(settings.region))
+    return [rule.name for rule in rules.list(args.tenant_id, action=action)]
+
+
 def action_delete(args: argparse.Namespace) -> int:
     def run() -> int:
-        _store(args).delete(args.tenant_id, args.name)
+        store = _store(args)
+        store.get(args.tenant_id, args.name)
+        users = _rules_using(args, args.name)
+        if users and not args.force:
+            raise CliError(
+                f"action {args.name!r} is used by rule(s) {', '.join(users)}: "
+                "delete them first, or pass --force",
+                EXIT_CONFLICT,
+            )
+        store.delete(args.tenant_id, args.name)
         args.context.emit({"deleted": True, "name": args.name}, lambda _: f"deleted action {args.name}")
         return 0
 
@@ -357,6 +375,7 @@ def register(subparsers: Any) -> None:
     delete = action.add_parser("delete", help="delete an action")
     delete.add_argument("tenant_id")
     delete.add_argument("name")
+    delete.add_argument("--force", action="store_true", help="delete even if rules use it")
     delete.set_defaults(handler=action_delete)
 
     fields = action.add_parser(
