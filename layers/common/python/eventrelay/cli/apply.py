@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from eventrelay.cli.context import EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, CliError
+from eventrelay.actions import ActionError
+from eventrelay.cli.context import EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, CliError
+from eventrelay.connectors.errors import ConnectorError
 from eventrelay.declarative import (
     ConfigApplier,
     ConfigError,
@@ -24,6 +26,7 @@ from eventrelay.declarative import (
 )
 from eventrelay.declarative.apply import Change
 from eventrelay.errors import DependencyFailure
+from eventrelay.rules import RuleError
 from eventrelay.tenants import TenantNotFound
 
 
@@ -76,6 +79,10 @@ def apply_file(args: argparse.Namespace) -> int:
         raise CliError(
             f"tenant {tenant!r} not found: create it first (eventrelay tenant create)", EXIT_NOT_FOUND
         ) from None
+    except (ActionError, ConnectorError, RuleError) as exc:
+        # Validated before writing: only a concurrent change (or a store's own stricter check)
+        # gets here. What was written stays; the message names items, never values.
+        raise CliError(f"{exc}; run apply again", EXIT_CONFLICT) from None
     except DependencyFailure as exc:
         raise CliError(
             f"AWS is unavailable ({exc}); what was written stays: run apply again to finish", EXIT_FAILURE

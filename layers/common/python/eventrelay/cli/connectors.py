@@ -241,6 +241,8 @@ def _guarded(operation: Callable[[], int]) -> int:
         ) from None
     except ConnectorExists as exc:
         raise CliError(exc.message, EXIT_CONFLICT) from None
+    except ConnectorNotFound as exc:  # deleted while the command ran
+        raise CliError(exc.message, EXIT_NOT_FOUND) from None
     except ConnectorConflict as exc:
         raise CliError(exc.message, EXIT_CONFLICT) from None
     except NotAuthorizationCode as exc:
