@@ -233,25 +233,32 @@ class ActionRunner:
             attempt_limit = 1 + prepared.action.max_retries
         except ActionNotFound:
             attempt_limit = 1  # the attempt records the missing action as a permanent failure
-        delivery, _created = self.deliveries.create(
-            Delivery(
-                delivery_id=delivery_id_for(envelope.tenantId, envelope.eventId, rule.name),
-                tenant_id=envelope.tenantId,
-                event_id=envelope.eventId,
-                event_name=envelope.eventName,
-                event_version=envelope.eventVersion,
-                rule_name=rule.name,
-                action=rule.action,
-                state=DeliveryState.PENDING,
-                created_at=now,
-                updated_at=now,
-                attempt_limit=attempt_limit,
-                next_attempt_at=now,
-                envelope=envelope,
-            )
+        fresh = Delivery(
+            delivery_id=delivery_id_for(envelope.tenantId, envelope.eventId, rule.name),
+            tenant_id=envelope.tenantId,
+            event_id=envelope.eventId,
+            event_name=envelope.eventName,
+            event_version=envelope.eventVersion,
+            rule_name=rule.name,
+            action=rule.action,
+            state=DeliveryState.PENDING,
+            created_at=now,
+            updated_at=now,
+            attempt_limit=attempt_limit,
+            next_attempt_at=now,
+            envelope=envelope,
         )
-        step = self._advance(delivery, 1, prepared, time_left)
-        return DeliveryStep(delivery.delivery_id, rule.name, step)
+        if time_left is not None and time_left() < self.attempt_time_seconds:
+            raise NotEnoughTime
+        # The common path: a new delivery, created with its first attempt claimed in one write.
+        token = uuid.uuid4().hex
+        claimed = self.deliveries.create_claimed(fresh, token, self.lease_seconds)
+        if claimed is not None:
+            return DeliveryStep(fresh.delivery_id, rule.name, self._perform(claimed, token, prepared))
+        # Seen before (SQS delivered the event again): carry on from the recorded state.
+        existing = self.deliveries.get(fresh.delivery_id)
+        step = Step.STALE if existing is None else self._advance(existing, 1, prepared, time_left)
+        return DeliveryStep(fresh.delivery_id, rule.name, step)
 
     def _advance(
         self,

@@ -13,10 +13,11 @@ Retention (TTL): every item expires `retention_seconds` (default 30 days) after 
 a delivery's last change (or a replay) keeps it and starts the period again. Expired items are
 also ignored when read, as DynamoDB deletes them lazily.
 
-Exactly-once bookkeeping is done with conditional writes: creating a delivery refuses an existing
-id; claiming an attempt is one transaction that moves `attempts` from k to k+1, sets the lease and
-writes the attempt item, conditional on the delivery being exactly as read; recording an outcome
-and settling the delivery are conditional on the claim's lease token.
+Exactly-once bookkeeping is done with conditional writes: a new delivery is written together with
+its first attempt claimed, refused if the id exists; claiming a later attempt is one transaction
+that moves `attempts` from k to k+1, sets the lease and writes the attempt item, conditional on
+the delivery being exactly as read; recording an outcome and settling the delivery are
+conditional on the claim's lease token.
 """
 
 from __future__ import annotations
@@ -118,28 +119,38 @@ class DeliveryStore:
 
     # ---- deliveries
 
-    def create(self, delivery: Delivery) -> tuple[Delivery, bool]:
-        """Save a new delivery, or return the one saved earlier with the same id (and False)."""
+    def create_claimed(self, delivery: Delivery, token: str, lease_seconds: float) -> Delivery | None:
+        """Save a new delivery with its first attempt already claimed (one transaction, the common path).
+
+        None if a delivery with this id exists: the caller reads it and carries on from its state.
+        """
+        now = self._clock()
+        claimed = delivery.with_changes(
+            attempts=1, in_flight=True, lease_token=token, lease_until=now + lease_seconds, updated_at=now
+        )
+        item = self._delivery_item(claimed)
+        item["leaseToken"] = _s(token)
+        item["leaseUntil"] = _n(now + lease_seconds)
         try:
-            self._client.put_item(
-                TableName=self.table_name,
-                Item=self._delivery_item(delivery),
-                ConditionExpression="attribute_not_exists(#pk) OR #expiresAt < :now",
-                ExpressionAttributeNames={"#pk": "pk", "#expiresAt": "expiresAt"},
-                ExpressionAttributeValues={":now": _n(int(self._clock()))},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": item,
+                            "ConditionExpression": "attribute_not_exists(#pk) OR #expiresAt < :now",
+                            "ExpressionAttributeNames": {"#pk": "pk", "#expiresAt": "expiresAt"},
+                            "ExpressionAttributeValues": {":now": _n(int(now))},
+                        }
+                    },
+                    {"Put": self._new_attempt_put(claimed, token, now)},
+                ]
             )
         except ClientError as exc:
-            if not _conditional_failure(exc):
-                raise
-            existing: Any = exc.response.get("Item")
-            if existing:
-                return _delivery(existing), False
-            current = self.get(delivery.delivery_id)
-            if current is None:
-                raise
-            return current, False
-        return delivery, True
+            if _conditional_failure(exc):
+                return None
+            raise
+        return claimed
 
     def get(self, delivery_id: str) -> Delivery | None:
         response = self._client.get_item(
@@ -167,18 +178,6 @@ class DeliveryStore:
             lease_until=now + lease_seconds,
             updated_at=now,
         )
-        attempt = Attempt(
-            delivery_id=delivery.delivery_id,
-            attempt=number,
-            tenant_id=delivery.tenant_id,
-            event_id=delivery.event_id,
-            rule_name=delivery.rule_name,
-            action=delivery.action,
-            round=delivery.round,
-            started_at=now,
-        )
-        attempt_item = self._attempt_item(attempt)
-        attempt_item["leaseToken"] = _s(token)
         try:
             self._client.transact_write_items(
                 TransactItems=[
@@ -219,15 +218,7 @@ class DeliveryStore:
                             },
                         }
                     },
-                    {
-                        "Put": {
-                            "TableName": self.table_name,
-                            "Item": attempt_item,
-                            "ConditionExpression": "attribute_not_exists(#pk) OR #expiresAt < :now",
-                            "ExpressionAttributeNames": {"#pk": "pk", "#expiresAt": "expiresAt"},
-                            "ExpressionAttributeValues": {":now": _n(int(now))},
-                        }
-                    },
+                    {"Put": self._new_attempt_put(claimed, token, now)},
                 ]
             )
         except ClientError as exc:
@@ -235,6 +226,28 @@ class DeliveryStore:
                 return None
             raise
         return claimed
+
+    def _new_attempt_put(self, claimed: Delivery, token: str, now: float) -> Any:
+        """The Put of a claimed delivery's new attempt item, IN_FLIGHT under the claim's token."""
+        attempt = Attempt(
+            delivery_id=claimed.delivery_id,
+            attempt=claimed.attempts,
+            tenant_id=claimed.tenant_id,
+            event_id=claimed.event_id,
+            rule_name=claimed.rule_name,
+            action=claimed.action,
+            round=claimed.round,
+            started_at=now,
+        )
+        item = self._attempt_item(attempt)
+        item["leaseToken"] = _s(token)
+        return {
+            "TableName": self.table_name,
+            "Item": item,
+            "ConditionExpression": "attribute_not_exists(#pk) OR #expiresAt < :now",
+            "ExpressionAttributeNames": {"#pk": "pk", "#expiresAt": "expiresAt"},
+            "ExpressionAttributeValues": {":now": _n(int(now))},
+        }
 
     def settle(
         self,
@@ -519,7 +532,8 @@ class DeliveryStore:
         condition = "#pk = :pk"
         if sort_attribute is not None and (since is not None or until is not None):
             names["#sk"] = sort_attribute
-            values[":from"] = _s(iso_utc(since) if since is not None else "")
+            # "0" sorts before every ISO timestamp (index keys cannot be empty).
+            values[":from"] = _s(iso_utc(since) if since is not None else "0")
             # "~" sorts after every character of an ISO timestamp and a delivery id.
             values[":to"] = _s(f"{iso_utc(until)}~" if until is not None else "~")
             condition += " AND #sk BETWEEN :from AND :to"

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from eventrelay.aws import sqs_client
+from eventrelay.delivery.schedule import RetryPolicy
+from eventrelay.outbound.client import OutboundClient
+from eventrelay.outbound.ssrf import SsrfGuard
+from eventrelay.settings import Settings
+from tests.integration.delivery.harness import Harness
+from tests.integration.outbound.http_servers import RecordingServer
+from tests.support.api import ControlledClock
+
+
+@pytest.fixture
+def clock() -> ControlledClock:
+    return ControlledClock(time.time())
+
+
+@pytest.fixture
+def queue_url(settings: Settings) -> Iterator[str]:
+    """A queue of this test alone for the runner's messages."""
+    sqs = sqs_client(settings.region)
+    url = sqs.create_queue(
+        QueueName=f"runner-{uuid.uuid4().hex[:12]}", Attributes={"VisibilityTimeout": "30"}
+    )["QueueUrl"]
+    yield url
+    sqs.delete_queue(QueueUrl=url)
+
+
+@pytest.fixture
+def policy() -> RetryPolicy:
+    # Jitter pinned at the middle: each delay is 0.75 x the backoff (base 10 s, doubling, cap 900 s).
+    return RetryPolicy(random=lambda: 0.5)
+
+
+@pytest.fixture
+def client() -> Iterator[OutboundClient]:
+    outbound = OutboundClient(SsrfGuard("127.0.0.0/8"), connect_timeout=1, read_timeout=1, deadline=3)
+    yield outbound
+    outbound.close()
+
+
+@pytest.fixture
+def harness(
+    settings: Settings, clock: ControlledClock, queue_url: str, policy: RetryPolicy, client: OutboundClient
+) -> Iterator[Harness]:
+    built = Harness(settings, clock, queue_url, policy, client)
+    yield built
+    built.runner.close()
+
+
+@pytest.fixture
+def target() -> Iterator[RecordingServer]:
+    with RecordingServer() as server:
+        yield server
