@@ -7,9 +7,12 @@ arguments and a lazily resolved CliContext (the local stack, or --stack NAME for
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from eventrelay.cli.context import EXIT_USAGE, CliError, resolve_context
 
@@ -44,9 +47,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _stdout_for_answers(quiet: bool) -> Iterator[None]:
+    """While a command runs, library logs (Powertools JSON) go to stderr so stdout holds only its
+    answer; outside the local stack they stay at WARNING unless POWERTOOLS_LOG_LEVEL asks for more."""
+    library_logger = logging.getLogger("eventrelay")
+    level = library_logger.level
+    moved = [
+        handler
+        for handler in library_logger.handlers
+        if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stdout, sys.__stdout__)
+    ]
+    streams = [handler.setStream(sys.stderr) for handler in moved]
+    if quiet and "POWERTOOLS_LOG_LEVEL" not in os.environ and level == logging.INFO:
+        library_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        library_logger.setLevel(level)
+        for handler, stream in zip(moved, streams, strict=True):
+            handler.setStream(stream)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    with _stdout_for_answers(quiet=args.command != "local"):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if getattr(args, "needs_context", True):
             args.context = resolve_context(
