@@ -25,6 +25,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "connectors",
     "actions",
     "apply",
+    "rules",
+    "deliveries",
 )
 
 

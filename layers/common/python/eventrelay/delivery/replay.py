@@ -13,7 +13,7 @@ attempt running or a retry scheduled is on its way already and is not replayed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -146,11 +146,19 @@ class ReplayService:
         self, where: DeliveryFilter, progress: Callable[[int, int], None] | None = None
     ) -> ReplayReport:
         """Replay every candidate of the filter; `progress(done, total)` after each one."""
-        candidates = self.candidates(where)
+        return self.replay_each(where.tenant_id, self.candidates(where), progress)
+
+    def replay_each(
+        self,
+        tenant_id: str,
+        candidates: Sequence[Delivery],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ReplayReport:
+        """Replay the given deliveries (e.g. the candidates a dry run counted); skips are reported."""
         report = ReplayReport(matched=len(candidates))
         for done, delivery in enumerate(candidates, start=1):
             try:
-                self.replay(where.tenant_id, delivery.delivery_id)
+                self.replay(tenant_id, delivery.delivery_id)
                 report.replayed.append(delivery.delivery_id)
             except (NotReplayable, DeliveryNotFound) as exc:
                 report.skipped.append((delivery.delivery_id, getattr(exc, "reason", "not found")))
