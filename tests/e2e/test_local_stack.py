@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
 
 from tests.conftest import REPO_ROOT
+from tests.integration.outbound.http_servers import RecordingServer
 
 EVENTRELAY = Path(sys.executable).parent / "eventrelay"
 
@@ -65,40 +65,76 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
         process.wait(timeout=30)
 
 
-def test_a_published_event_reaches_the_queue_through_the_local_stack(local_stack: RunningStack) -> None:
-    # When a publisher posts with plain HTTP, as in the README's curl example
-    response = requests.post(
-        f"{local_stack.api_url}/v1/eventManager/event",
-        headers={
-            "Content-Type": "application/json",
-            "eventName": "OrderPlaced",
-            "eventVersion": "v01",
-            "tenantId": "demo",
-            "sharedSecret": local_stack.demo_secret,
-        },
-        data=json.dumps({"orderId": "o-e2e", "total": 42}),
-        timeout=30,
+ORDERS_CONFIG = """
+tenant: demo
+connectors:
+  - {name: orders-api, baseUrl: ORDERS_BASE_URL}
+actions:
+  - name: record-order
+    connector: orders-api
+    method: POST
+    url: orders/{{orderId}}
+    payload: '{"orderId": "{{orderId}}", "total": {{total}}}'
+    fields: [{name: total, type: Number}]
+rules:
+  - name: e2e-orders
+    eventName: OrderPlaced
+    eventVersion: v01
+    action: record-order
+    condition: {path: $.orderId, op: eq, value: o-e2e}
+    mapping: {orderId: $.orderId, total: $.total}
+"""
+
+
+def _cli(local_stack: RunningStack, cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EVENTRELAY_"))}
+    return subprocess.run(
+        [str(EVENTRELAY), *argv],
+        cwd=cwd,
+        env={**environment, **local_stack.environ},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
-    # Then it is accepted with the contract's headers
-    assert response.status_code == 200, response.text
-    event_id = response.json()["data"]["eventId"]
-    assert response.headers["RateLimit-Limit"] == "100"
-    # And the envelope is on the local stack's events queue
-    env = local_stack.environ
-    sqs = boto3.client(
-        "sqs",
-        region_name=env["AWS_REGION"],
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    messages = sqs.receive_message(
-        QueueUrl=env["EVENTRELAY_EVENTS_QUEUE_URL"], MaxNumberOfMessages=10, WaitTimeSeconds=2
-    ).get("Messages", [])
-    envelopes = [json.loads(m["Body"]) for m in messages]
-    assert [e["payload"] for e in envelopes if e["eventId"] == event_id] == [
-        {"orderId": "o-e2e", "total": 42}
-    ]
+
+
+def test_a_published_event_reaches_the_queue_through_the_local_stack(
+    local_stack: RunningStack, tmp_path: Path
+) -> None:
+    # The stack's action runner consumes the events queue, so the event is followed through it:
+    # a rule for this order sends it to a recording HTTP server.
+    with RecordingServer() as orders_api:
+        (tmp_path / "config.yaml").write_text(ORDERS_CONFIG.replace("ORDERS_BASE_URL", orders_api.url()))
+        applied = _cli(local_stack, tmp_path, "apply", "-f", "config.yaml")
+        assert applied.returncode == 0, applied.stderr
+        # When a publisher posts with plain HTTP, as in the README's curl example
+        response = requests.post(
+            f"{local_stack.api_url}/v1/eventManager/event",
+            headers={
+                "Content-Type": "application/json",
+                "eventName": "OrderPlaced",
+                "eventVersion": "v01",
+                "tenantId": "demo",
+                "sharedSecret": local_stack.demo_secret,
+            },
+            data=json.dumps({"orderId": "o-e2e", "total": 42}),
+            timeout=30,
+        )
+        # Then it is accepted with the contract's headers
+        assert response.status_code == 200, response.text
+        event_id = response.json()["data"]["eventId"]
+        assert response.headers["RateLimit-Limit"] == "100"
+        # And the envelope went through the stack's events queue to the action runner, which called the API
+        deadline = time.monotonic() + 30
+        while not orders_api.requests and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [(r.path, json.loads(r.body)) for r in orders_api.requests] == [
+            ("/orders/o-e2e", {"orderId": "o-e2e", "total": 42})
+        ]
+    listed = _cli(local_stack, tmp_path, "--json", "delivery", "list", "demo", "--event-id", event_id)
+    assert listed.returncode == 0, listed.stderr
+    assert [(d["eventId"], d["state"]) for d in json.loads(listed.stdout)] == [(event_id, "SUCCEEDED")]
 
 
 def test_errors_over_http_have_the_contract_shape(local_stack: RunningStack) -> None:
