@@ -45,13 +45,19 @@ def merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
 
 
 def authenticated_request(
-    spec: ConnectorSpec, request: OutboundRequest, auth_headers: Mapping[str, str]
+    spec: ConnectorSpec,
+    request: OutboundRequest,
+    auth_headers: Mapping[str, str],
+    *,
+    reveal: bool = True,
 ) -> OutboundRequest:
     """The request as sent: URL resolved against the base URL; connector headers, then the
-    request's own, then authentication (which nothing else may override)."""
+    request's own, then authentication (which nothing else may override).
+
+    `reveal=False` keeps a URL-based connector's URL in its redacted form (a preview)."""
     return OutboundRequest(
         method=request.method,
-        url=spec.resolve_url(request.url),
+        url=spec.resolve_url(request.url, reveal=reveal),
         headers=merge_headers(spec.headers, request.headers, auth_headers),
         body=request.body,
     )

@@ -2,6 +2,12 @@
 
 `ConnectorCaller.call` is what the action runner and "test action" use; `test_connection` is the
 admin's "test connection". Every outcome returned has the connector's secrets redacted.
+
+A URL-based connector (auth type `none`) as the store returns it knows only the redacted form of
+its URL (`https://hooks.slack.com/[REDACTED:…]`), and so does every request rendered with its
+`base_url`. The caller loads the real URLs with the credentials (same cache), checks that they
+are the ones the configuration names (fingerprint), and puts them into the request just before
+it is sent; what it reports (outcomes, previews, test-connection URLs) shows the redacted form.
 """
 
 from __future__ import annotations
@@ -9,10 +15,11 @@ from __future__ import annotations
 import hmac
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from eventrelay.clock import Clock, system_clock
+from eventrelay.connectors import urls
 from eventrelay.connectors.auth import authenticated_request, bearer_authorization, static_auth_headers
 from eventrelay.connectors.errors import ConnectorError
 from eventrelay.connectors.health import DEFAULT_AUTH_FAILURE_LIMIT, HealthRecorder
@@ -38,6 +45,19 @@ _T = TypeVar("_T")
 
 class NotYetAuthorized(Exception):
     """An authorization-code connector has no refresh token: an admin must authorize it first."""
+
+
+class _UrlUnavailable(Exception):
+    """The request's URL cannot be made real; `message` is safe to show (it names no URL)."""
+
+    def __init__(self, kind: OutcomeKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class _StaleUrl(Exception):
+    """The real URL loaded is not the one the connector's configuration names (being changed?)."""
 
 
 @dataclass
@@ -240,7 +260,9 @@ class ConnectorCaller:
         health = self._best_effort(lambda: self._store.get(connector.tenant_id, connector.name).health.state)
         credentials = self._best_effort(lambda: self._load_credentials(connector))
         return ConnectionTest(
-            url=Redactor.for_credentials(credentials).text(url),
+            url=Redactor.for_credentials(credentials).text(
+                connector.resolve_url(connector.test_url, reveal=False)
+            ),
             outcome=outcome,
             health=health or connector.health.state,
         )
@@ -261,16 +283,29 @@ class ConnectorCaller:
             auth = {"Authorization": bearer_authorization(REDACTED)}
         else:
             auth = dict.fromkeys(static_auth_headers(connector, credentials), REDACTED)
-        return self.redactor_for(connector).request(authenticated_request(connector, request, auth))
+        shown = authenticated_request(connector, request, auth, reveal=False)
+        return self.redactor_for(connector).request(shown)
 
     def _call(self, connector: Connector, request: OutboundRequest, idempotency_key: str | None) -> Outcome:
         used_tokens: list[str] = []
         credentials: Credentials | None = None
         try:
             credentials = self._load_credentials(connector)
-            outcome, credentials = self._attempt(
-                connector, request, idempotency_key, credentials, used_tokens
+            try:
+                live = self._live(connector, request, credentials)
+            except _StaleUrl:
+                # Cached from before an update of the URL? Read the secret again, once.
+                self._credentials.drop(connector)
+                credentials = self._load_credentials(connector)
+                live = self._live(connector, request, credentials)
+            outcome, credentials = self._attempt(connector, live, idempotency_key, credentials, used_tokens)
+        except _StaleUrl:
+            outcome = Outcome(
+                OutcomeKind.RETRYABLE,
+                error="the connector's stored URL does not match its configuration yet (being updated?)",
             )
+        except _UrlUnavailable as unavailable:
+            outcome = Outcome(unavailable.kind, error=unavailable.message)
         except TokenEndpointUnavailable as unavailable:
             outcome = Outcome(
                 OutcomeKind.RETRYABLE,
@@ -293,6 +328,45 @@ class ConnectorCaller:
         except DependencyFailure as failure:
             outcome = Outcome(OutcomeKind.RETRYABLE, error=f"dependency unavailable ({failure})")
         return Redactor.for_credentials(credentials, used_tokens).outcome(outcome)
+
+    def _live(
+        self, connector: Connector, request: OutboundRequest, credentials: Credentials
+    ) -> OutboundRequest:
+        """The request with its URL resolved, a redacted URL of the connector made real."""
+        url = connector.resolve_url(request.url)
+        for redacted, real in (
+            (connector.base_url, credentials.base_url),
+            (connector.test_url, credentials.test_url),
+        ):
+            if not urls.is_redacted(redacted) or not url.startswith(redacted):
+                continue
+            if real is None:
+                raise _UrlUnavailable(
+                    OutcomeKind.PERMANENT,
+                    "the connector's URL is missing from Secrets Manager: "
+                    "update the connector with its full URL",
+                )
+            if urls.redacted_url(real.get_secret_value()) != redacted:
+                raise _StaleUrl
+            try:
+                revealed = urls.reveal(url, redacted, real.get_secret_value())
+            except urls.UrlNotJoinable:
+                raise _UrlUnavailable(
+                    OutcomeKind.PERMANENT,
+                    "the connector's URL has a query or fragment: an action must use it as it is "
+                    "(an empty relative URL)",
+                ) from None
+            if revealed is not None:
+                url = revealed
+                break
+        if urls.REDACTED_IN_URL.search(url):
+            # Never send a placeholder: it is not a URL anyone meant (a redacted form pasted elsewhere).
+            raise _UrlUnavailable(
+                OutcomeKind.PERMANENT,
+                "the request URL holds a redacted connector URL ([REDACTED:…]) that is not this "
+                "connector's: give the real URL",
+            )
+        return replace(request, url=url)
 
     def _attempt(
         self,

@@ -34,6 +34,16 @@ class InvalidCredentials(ConnectorError):
         self.problems = problems
 
 
+class InvalidConnectorUrl(InvalidCredentials):
+    """A URL-based connector's URL is its credential: a redacted form cannot stand for a new one.
+
+    A subclass of InvalidCredentials, so that whoever maps that error (the CLI) maps this one.
+    """
+
+    def __init__(self, problem: str) -> None:
+        super().__init__([problem])
+
+
 class AuthorizationError(ConnectorError):
     """The OAuth authorization-code flow could not complete; the message is safe for the browser."""
 

@@ -3,6 +3,13 @@
 A connector's configuration (`ConnectorSpec`) is stored in the config table; its credentials
 (`Credentials`) only in Secrets Manager. Credentials hold `SecretStr` values so that a stray
 repr, log line or validation error shows `**********`, never the secret.
+
+A URL-based connector (auth type `none`) has no credentials but its URL: its base URL and its
+absolute test URL are secrets (see `urls`). A `ConnectorSpec` built with a real URL keeps it only in
+memory (`secret_urls()`, as `Credentials.base_url`/`test_url`) and shows, dumps and compares the
+redacted form `https://hooks.slack.com/[REDACTED:<fingerprint>]`; `resolve_url` still resolves
+against the real URL it holds. A redacted form given back (an update that keeps the URL) stands
+for the stored URL.
 """
 
 from __future__ import annotations
@@ -14,8 +21,9 @@ from enum import StrEnum
 from typing import Annotated, Any, Self
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
+from eventrelay.connectors import urls
 from eventrelay.tenants import TENANT_ID_PATTERN
 
 CONNECTOR_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -91,7 +99,13 @@ def _secret_header_value(value: SecretStr) -> SecretStr:
     return value
 
 
+def _secret_url(value: SecretStr) -> SecretStr:
+    _http_url(value.get_secret_value())
+    return value
+
+
 SecretHeaderValue = Annotated[SecretStr, AfterValidator(_secret_header_value)]
+SecretUrl = Annotated[SecretStr, AfterValidator(_secret_url)]
 
 
 class OAuth2Settings(BaseModel):
@@ -118,7 +132,8 @@ class OAuth2Settings(BaseModel):
 class ConnectorSpec(BaseModel):
     """What an admin configures for a connector, without its credentials."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A validation error must not echo a URL: for auth type none, the URL is the credential.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     name: ConnectorName
     base_url: HttpUrlText
@@ -128,6 +143,9 @@ class ConnectorSpec(BaseModel):
     # GET by "test connection"; absolute, or relative to base_url. Empty: base_url itself.
     test_url: Annotated[str, Field(max_length=2048), AfterValidator(_relative_or_absolute_url)] = ""
     oauth2: OAuth2Settings | None = None
+    # Auth type none: the real base URL and absolute test URL given to this object, in memory
+    # only (never dumped, shown or stored in the config table).
+    _secret_urls: Credentials | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _oauth2_settings_match_auth_type(self) -> Self:
@@ -137,13 +155,53 @@ class ConnectorSpec(BaseModel):
             raise ValueError("oauth2 settings are only allowed with auth_type oauth2")
         return self
 
-    def resolve_url(self, url: str) -> str:
-        """An absolute URL as given; anything else is appended to base_url (one slash between)."""
+    @model_validator(mode="after")
+    def _keep_secret_urls_in_memory(self) -> Self:
+        if self.auth_type is not AuthType.NONE:
+            return self
+        base = self.base_url if urls.has_secret(self.base_url) else None
+        test = self.test_url if urls.is_absolute(self.test_url) and urls.has_secret(self.test_url) else None
+        if base is None and test is None:
+            return self
+        # Frozen model: the fields are replaced once, here, while the object is being built.
+        if base is not None:
+            object.__setattr__(self, "base_url", urls.redacted_url(base))
+        if test is not None:
+            object.__setattr__(self, "test_url", urls.redacted_url(test))
+        self._secret_urls = Credentials(
+            base_url=SecretStr(base) if base is not None else None,
+            test_url=SecretStr(test) if test is not None else None,
+        )
+        return self
+
+    def secret_urls(self) -> Credentials | None:
+        """The real URLs this object was given (auth type none), else None."""
+        return self._secret_urls
+
+    def resolve_url(self, url: str, *, reveal: bool = True) -> str:
+        """An absolute URL as given; anything else is appended to base_url (one slash between).
+
+        With `reveal`, a redacted URL of this connector is resolved to the real URL this object
+        holds in memory (if it holds it); otherwise redacted forms stay as they are.
+        """
         if "://" in url:
-            return url
-        if not url:
-            return self.base_url
-        return self.base_url.rstrip("/") + "/" + url.lstrip("/")
+            resolved = url
+        elif not url:
+            resolved = self.base_url
+        else:
+            resolved = self.base_url.rstrip("/") + "/" + url.lstrip("/")
+        held = self._secret_urls
+        if not reveal or held is None:
+            return resolved
+        for redacted, real in ((self.base_url, held.base_url), (self.test_url, held.test_url)):
+            if real is not None and urls.is_redacted(redacted):
+                try:
+                    revealed = urls.reveal(resolved, redacted, real.get_secret_value())
+                except urls.UrlNotJoinable:
+                    revealed = real.get_secret_value().rstrip("/") + resolved[len(redacted) :]
+                if revealed is not None:
+                    return revealed
+        return resolved
 
     @property
     def uses_authorization_code(self) -> bool:
@@ -169,13 +227,16 @@ class Connector(ConnectorSpec):
     created_at: str
     updated_at: str
     secret_id: str | None = None
+    # Auth type none with a secret URL: the secret holding the real URLs (see `urls`).
+    url_secret_id: str | None = None
 
 
 class Credentials(BaseModel):
     """Everything secret about a connector; lives only in Secrets Manager.
 
     Configured by the admin: username/password (basic), token_headers (token), client_id and
-    client_secret (oauth2). Obtained by the service: access_token (+ expiry) and refresh_token.
+    client_secret (oauth2), the real base URL and absolute test URL (none: the URL is the
+    credential). Obtained by the service: access_token (+ expiry) and refresh_token.
     """
 
     # A validation error must not echo a secret it was given.
@@ -189,6 +250,8 @@ class Credentials(BaseModel):
     access_token: SecretStr | None = None
     access_token_expires_at: float | None = None
     refresh_token: SecretStr | None = None
+    base_url: SecretUrl | None = None
+    test_url: SecretUrl | None = None
 
     def configured(self) -> Credentials:
         """Only what an admin configures (tokens obtained from a provider dropped)."""
@@ -214,9 +277,13 @@ class Credentials(BaseModel):
         """Every secret value (for redaction); identifiers (username, client id) are not secrets."""
         values = [self.password, self.client_secret, self.access_token, self.refresh_token]
         values.extend(self.token_headers.values())
-        return [
+        revealed = [
             value.get_secret_value() for value in values if value is not None and value.get_secret_value()
         ]
+        for url in (self.base_url, self.test_url):
+            if url is not None:
+                revealed.extend(urls.secret_values(url.get_secret_value()))
+        return revealed
 
     def to_secret_dict(self) -> dict[str, Any]:
         def reveal(value: SecretStr | None) -> str | None:
@@ -231,6 +298,8 @@ class Credentials(BaseModel):
             "accessToken": reveal(self.access_token),
             "accessTokenExpiresAt": self.access_token_expires_at,
             "refreshToken": reveal(self.refresh_token),
+            "baseUrl": reveal(self.base_url),
+            "testUrl": reveal(self.test_url),
         }
         return {key: value for key, value in document.items() if value not in (None, {})}
 
@@ -249,6 +318,8 @@ class Credentials(BaseModel):
             access_token=data.get("accessToken"),
             access_token_expires_at=data.get("accessTokenExpiresAt"),
             refresh_token=data.get("refreshToken"),
+            base_url=data.get("baseUrl"),
+            test_url=data.get("testUrl"),
         )
 
 

@@ -5,6 +5,13 @@ Item: `pk = TENANT#<tenantId>`, `sk = CONNECTOR#<name>`, the spec's fields, heal
 configuration change increments (writes are conditional on it). Credentials: one JSON secret
 `<prefix>connectors/<tenantId>/<name>`, updated with PutSecretValue.
 
+URL-based connectors (auth type `none`) whose URL has a secret part (see `urls`): the item holds
+the redacted form of the base URL and of an absolute test URL; the real URLs are kept in the JSON
+secret `<prefix>connectors/<tenantId>/<name>/url` (`{"baseUrl": ..., "testUrl": ...}`, only the
+secret ones), named by the item's `urlSecretId`. `load_credentials` returns them (as
+`Credentials.base_url`/`test_url`) for the caller; `get` and `list` never do. A redacted URL given
+to `update` stands for the stored one (an update that keeps the URL need not repeat it).
+
 OAuth authorization-code `state` values are kept (hashed, with a TTL) as
 `pk = OAUTH_STATE#<sha256(state)>`, `sk = OAUTH_STATE`: the callback only knows the state.
 """
@@ -18,12 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import SecretStr
 
 from eventrelay.clock import Clock, iso_utc, system_clock
+from eventrelay.connectors import urls
 from eventrelay.connectors.errors import (
     ConnectorConflict,
     ConnectorExists,
     ConnectorNotFound,
+    InvalidConnectorUrl,
     InvalidCredentials,
 )
 from eventrelay.connectors.models import (
@@ -94,6 +104,10 @@ class ConnectorStore:
     def secret_id(self, tenant_id: str, name: str) -> str:
         return f"{self._prefix}connectors/{tenant_id}/{name}"
 
+    def url_secret_id(self, tenant_id: str, name: str) -> str:
+        # Names have no `/`: this cannot be another connector's credentials secret.
+        return f"{self._prefix}connectors/{tenant_id}/{name}/url"
+
     # Configuration
 
     def create(
@@ -102,15 +116,17 @@ class ConnectorStore:
         problems = credential_problems(spec, credentials)
         if problems:
             raise InvalidCredentials(problems)
+        secret_urls = _secret_urls_after(spec, None, None)
         now = self._clock()
         connector = Connector(
-            **spec_fields(spec),
+            **stored_spec_fields(spec, secret_urls),
             tenant_id=tenant_id,
             health=initial_health(spec, credentials, now),
             revision=1,
             created_at=iso_utc(now),
             updated_at=iso_utc(now),
             secret_id=self.secret_id(tenant_id, spec.name) if needs_secret(spec.auth_type) else None,
+            url_secret_id=self.url_secret_id(tenant_id, spec.name) if secret_urls is not None else None,
         )
         try:
             self._dynamodb.put_item(
@@ -125,12 +141,14 @@ class ConnectorStore:
             raise DependencyFailure("dynamodb") from None
         except BotoCoreError:
             raise DependencyFailure("dynamodb") from None
-        if needs_secret(spec.auth_type):
-            try:
+        try:
+            if needs_secret(spec.auth_type):
                 self._write_secret(tenant_id, spec.name, credentials or Credentials())
-            except DependencyFailure:
-                self._delete_item(tenant_id, spec.name)
-                raise
+            if secret_urls is not None:
+                self._write_url_secret(tenant_id, spec.name, secret_urls)
+        except DependencyFailure:
+            self._delete_item(tenant_id, spec.name)
+            raise
         return connector
 
     def update(
@@ -147,23 +165,33 @@ class ConnectorStore:
         problems = credential_problems(spec, new_credentials)
         if problems:
             raise InvalidCredentials(problems)
-        spec_changed = spec_fields(existing) != spec_fields(spec)
+        old_urls = self._load_secret_urls(existing)
+        new_urls = _secret_urls_after(spec, existing, old_urls)
+        new_fields = stored_spec_fields(spec, new_urls)
+        spec_changed = spec_fields(existing) != new_fields
         credentials_changed = not _same_credentials(old_credentials, new_credentials)
-        if not spec_changed and not credentials_changed:
+        urls_changed = not _same_credentials(old_urls, new_urls)
+        # An item written before URLs were kept secret holds the real URL: rewrite it.
+        migrating = new_urls is not None and existing.url_secret_id is None
+        if not spec_changed and not credentials_changed and not urls_changed and not migrating:
             return existing
         now = self._clock()
         auth_changed = (
-            credentials_changed or existing.auth_type is not spec.auth_type or existing.oauth2 != spec.oauth2
+            credentials_changed
+            or urls_changed
+            or existing.auth_type is not spec.auth_type
+            or existing.oauth2 != spec.oauth2
         )
         health = initial_health(spec, new_credentials, now) if auth_changed else existing.health
         updated = Connector(
-            **spec_fields(spec),
+            **new_fields,
             tenant_id=tenant_id,
             health=health,
             revision=existing.revision + 1,
             created_at=existing.created_at,
             updated_at=iso_utc(now),
             secret_id=self.secret_id(tenant_id, spec.name) if needs_secret(spec.auth_type) else None,
+            url_secret_id=self.url_secret_id(tenant_id, spec.name) if new_urls is not None else None,
         )
         try:
             self._dynamodb.put_item(
@@ -183,6 +211,10 @@ class ConnectorStore:
             self._write_secret(tenant_id, spec.name, new_credentials)
         elif not needs_secret(spec.auth_type) and existing.secret_id:
             self._delete_secret(tenant_id, spec.name)
+        if new_urls is not None and (urls_changed or migrating):
+            self._write_url_secret(tenant_id, spec.name, new_urls)
+        elif new_urls is None and existing.url_secret_id:
+            self._delete_secret_id(self.url_secret_id(tenant_id, spec.name))
         return updated
 
     @staticmethod
@@ -248,6 +280,8 @@ class ConnectorStore:
         self._delete_item(tenant_id, name)
         if existing.secret_id:
             self._delete_secret(tenant_id, name)
+        if existing.url_secret_id:
+            self._delete_secret_id(self.url_secret_id(tenant_id, name))
 
     def _delete_item(self, tenant_id: str, name: str) -> None:
         try:
@@ -310,15 +344,35 @@ class ConnectorStore:
     # Credentials
 
     def load_credentials(self, connector: Connector) -> Credentials:
+        """What a call needs that is secret: the credentials, or a URL-based connector's real URLs."""
+        if connector.auth_type is AuthType.NONE:
+            return self._load_secret_urls(connector) or Credentials()
         if not needs_secret(connector.auth_type):
             return Credentials()
+        return self._read_secret(self.secret_id(connector.tenant_id, connector.name)) or Credentials()
+
+    def _load_secret_urls(self, connector: Connector) -> Credentials | None:
+        """The real URLs of a URL-based connector: held in memory by `connector`, else its secret."""
+        if connector.auth_type is not AuthType.NONE:
+            return None
+        held = connector.secret_urls()
+        stored = (
+            self._read_secret(self.url_secret_id(connector.tenant_id, connector.name))
+            if connector.url_secret_id
+            else None
+        )
+        if held is None or stored is None:
+            return held or stored
+        return Credentials(
+            base_url=held.base_url or stored.base_url, test_url=held.test_url or stored.test_url
+        )
+
+    def _read_secret(self, secret_id: str) -> Credentials | None:
         try:
-            response = self._secrets.get_secret_value(
-                SecretId=self.secret_id(connector.tenant_id, connector.name), VersionStage="AWSCURRENT"
-            )
+            response = self._secrets.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ResourceNotFoundException":
-                return Credentials()
+                return None
             raise DependencyFailure("secrets manager") from None
         except BotoCoreError:
             raise DependencyFailure("secrets manager") from None
@@ -327,9 +381,21 @@ class ConnectorStore:
     def save_credentials(self, connector: Connector, credentials: Credentials) -> None:
         self._write_secret(connector.tenant_id, connector.name, credentials)
 
+    def _write_url_secret(self, tenant_id: str, name: str, secret_urls: Credentials) -> None:
+        self._put_secret(
+            self.url_secret_id(tenant_id, name),
+            secret_urls.to_secret_json(),
+            f"eventrelay URL of connector {name} (tenant {tenant_id})",
+        )
+
     def _write_secret(self, tenant_id: str, name: str, credentials: Credentials) -> None:
-        secret_id = self.secret_id(tenant_id, name)
-        document = credentials.to_secret_json()
+        self._put_secret(
+            self.secret_id(tenant_id, name),
+            credentials.to_secret_json(),
+            f"eventrelay credentials of connector {name} (tenant {tenant_id})",
+        )
+
+    def _put_secret(self, secret_id: str, document: str, description: str) -> None:
         try:
             try:
                 # PutSecretValue moves AWSCURRENT to the new version in one call.
@@ -337,19 +403,16 @@ class ConnectorStore:
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                     raise
-                self._secrets.create_secret(
-                    Name=secret_id,
-                    SecretString=document,
-                    Description=f"eventrelay credentials of connector {name} (tenant {tenant_id})",
-                )
+                self._secrets.create_secret(Name=secret_id, SecretString=document, Description=description)
         except (BotoCoreError, ClientError):
             raise DependencyFailure("secrets manager") from None
 
     def _delete_secret(self, tenant_id: str, name: str) -> None:
+        self._delete_secret_id(self.secret_id(tenant_id, name))
+
+    def _delete_secret_id(self, secret_id: str) -> None:
         try:
-            self._secrets.delete_secret(
-                SecretId=self.secret_id(tenant_id, name), ForceDeleteWithoutRecovery=True
-            )
+            self._secrets.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise DependencyFailure("secrets manager") from None
@@ -393,6 +456,12 @@ class ConnectorStore:
 
     @staticmethod
     def _to_item(connector: Connector) -> dict[str, Any]:
+        if connector.auth_type is AuthType.NONE and (
+            urls.has_secret(connector.base_url)
+            or (urls.is_absolute(connector.test_url) and urls.has_secret(connector.test_url))
+        ):
+            # Unreachable through ConnectorSpec validation; never write a secret URL anyway.
+            raise ValueError("a URL-based connector's secret URL must not be stored in the config table")
         plain: dict[str, Any] = {
             "kind": "CONNECTOR",
             "tenantId": connector.tenant_id,
@@ -414,6 +483,8 @@ class ConnectorStore:
             plain["oauth2"] = connector.oauth2.model_dump(mode="json", exclude_none=True)
         if connector.secret_id:
             plain["secretId"] = connector.secret_id
+        if connector.url_secret_id:
+            plain["urlSecretId"] = connector.url_secret_id
         item = {key: _serializer.serialize(value) for key, value in plain.items()}
         item.update(connector_key(connector.tenant_id, connector.name))
         return item
@@ -441,7 +512,78 @@ class ConnectorStore:
             created_at=plain["createdAt"],
             updated_at=plain["updatedAt"],
             secret_id=plain.get("secretId"),
+            url_secret_id=plain.get("urlSecretId"),
         )
+
+
+def _secret_urls_after(
+    spec: ConnectorSpec, existing: Connector | None, stored: Credentials | None
+) -> Credentials | None:
+    """The real URLs a connector written from `spec` keeps secret (None: its URLs are not secret).
+
+    Auth type none: a real URL (held by the spec, or plain in a spec built without validation)
+    is taken; a redacted URL stands for the existing connector's stored one and must be exactly
+    its redacted form. Other auth types take URLs as they are, so a redacted one is refused.
+    """
+    held = spec.secret_urls() or Credentials()
+    if spec.auth_type is not AuthType.NONE:
+        if urls.is_redacted(spec.base_url) or urls.is_redacted(spec.test_url):
+            raise InvalidConnectorUrl(
+                "the URL of a URL-based connector is secret and shown redacted: "
+                "give the base URL (and test URL) in full when changing its auth type"
+            )
+        return None
+    base = _secret_url(
+        spec.base_url,
+        held.base_url,
+        existing.base_url if existing else None,
+        stored.base_url if stored else None,
+        "base URL",
+    )
+    test = _secret_url(
+        spec.test_url,
+        held.test_url,
+        existing.test_url if existing else None,
+        stored.test_url if stored else None,
+        "test URL",
+    )
+    if base is None and test is None:
+        return None
+    return Credentials(base_url=base, test_url=test)
+
+
+def _secret_url(
+    given: str, held: SecretStr | None, existing: str | None, stored: SecretStr | None, what: str
+) -> SecretStr | None:
+    if held is not None:
+        return held
+    if not urls.is_absolute(given):
+        return None  # a relative test URL is appended to the secret base URL; alone it is not secret
+    if urls.has_secret(given):
+        return SecretStr(given)  # a spec built without validation (model_copy, model_construct)
+    if not urls.is_redacted(given):
+        return None
+    if (
+        existing is not None
+        and stored is not None
+        and given == existing
+        and urls.redacted_url(stored.get_secret_value()) == given
+    ):
+        return stored
+    raise InvalidConnectorUrl(
+        f"the {what} is a redacted form that is not the stored URL's: give the {what} in full"
+    )
+
+
+def stored_spec_fields(spec: ConnectorSpec, secret_urls: Credentials | None) -> dict[str, Any]:
+    """The spec's fields as the config table keeps them: secret URLs in their redacted form."""
+    fields = spec_fields(spec)
+    if secret_urls is not None:
+        for name in ("base_url", "test_url"):
+            real = getattr(secret_urls, name)
+            if real is not None:
+                fields[name] = urls.redacted_url(real.get_secret_value())
+    return fields
 
 
 def _same_credentials(old: Credentials | None, new: Credentials | None) -> bool:
