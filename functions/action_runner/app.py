@@ -15,17 +15,17 @@ from eventrelay.observability import logger, metrics, tracer
 processor = ConcurrentBatchProcessor(max_concurrency=10)
 
 
-def handle_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
-    def seconds_left() -> float:
-        return lambda_context.get_remaining_time_in_millis() / 1000
-
-    delivery_services().runner.handle_message(record.body, seconds_left)
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    runner = delivery_services().runner
+    # The invocation's records share one read of the configuration and the time left.
+    batch = runner.batch(lambda: context.get_remaining_time_in_millis() / 1000)
+
+    def handle_record(record: SQSRecord) -> None:
+        runner.handle_message(record.body, batch)
+
     response = process_partial_response(
         event=event, record_handler=handle_record, processor=processor, context=context
     )

@@ -160,9 +160,10 @@ class Harness:
     def handler(self, event: dict[str, Any], runner: ActionRunner | None = None) -> dict[str, Any]:
         """What functions/action_runner/app.py does, with this harness's runner."""
         chosen = runner or self.runner
+        batch = chosen.batch()
 
         def record_handler(record: SQSRecord) -> None:
-            chosen.handle_message(record.body)
+            chosen.handle_message(record.body, batch)
 
         response = process_partial_response(
             event=event, record_handler=record_handler, processor=ConcurrentBatchProcessor(10)

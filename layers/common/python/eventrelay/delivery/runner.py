@@ -39,11 +39,12 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from eventrelay.actions import Action, ActionError, ActionNotFound
+from eventrelay.actions import ActionError, ActionNotFound
 from eventrelay.clock import Clock, system_clock
 from eventrelay.connectors.errors import ConnectorError
 from eventrelay.connectors.models import Connector
 from eventrelay.delivery import metrics
+from eventrelay.delivery.config import ActionLookup, ConfigSnapshot, ConnectorLookup, RuleLookup
 from eventrelay.delivery.models import (
     DELIVERY_MESSAGE_KIND,
     AttemptOutcome,
@@ -68,20 +69,6 @@ DEFAULT_MAX_CONCURRENT_CALLS = 16
 # SQS delays are whole seconds: a delivery due within this margin is started now.
 DUE_TOLERANCE_SECONDS = 1.0
 _MAX_RACES = 4
-
-
-class RuleLookup(Protocol):
-    def get(self, tenant_id: str, name: str) -> Rule: ...
-
-    def rules_for_event(self, tenant_id: str, event_name: str, event_version: str) -> list[Rule]: ...
-
-
-class ActionLookup(Protocol):
-    def get(self, tenant_id: str, name: str) -> Action: ...
-
-
-class ConnectorLookup(Protocol):
-    def get(self, tenant_id: str, name: str) -> Connector: ...
 
 
 class Caller(Protocol):
@@ -131,10 +118,15 @@ class NotEnoughTime(Exception):
     """Too little of the invocation is left to start a call; the message will come back."""
 
 
-@dataclass
-class _Prepared:
-    rule: Rule | None = None
-    action: Action | None = None
+@dataclass(frozen=True)
+class Batch:
+    """What the messages of one Lambda invocation share: a configuration snapshot and the time left."""
+
+    config: ConfigSnapshot
+    time_left: Callable[[], float] | None = None
+
+    def enough_time(self, needed: float) -> bool:
+        return self.time_left is None or self.time_left() >= needed
 
 
 _PERMANENT_CONFIG_ERRORS = (ActionError, RuleError, ConnectorError)
@@ -168,21 +160,28 @@ class ActionRunner:
 
     # ---- messages
 
-    def handle_message(self, body: str, time_left: Callable[[], float] | None = None) -> MessageReport:
-        """Process one queue message; raises if it could not be processed (the record then fails)."""
+    def batch(self, time_left: Callable[[], float] | None = None) -> Batch:
+        """A new batch (one Lambda invocation): its own configuration snapshot and time budget."""
+        return Batch(ConfigSnapshot(self.rules, self.actions, self.connectors), time_left)
+
+    def handle_message(self, body: str, batch: Batch | None = None) -> MessageReport:
+        """Process one queue message; raises if it could not be processed (the record then fails).
+
+        Messages of one invocation share `batch`; without one, the message is a batch of its own.
+        """
+        batch = batch or self.batch()
         data = json.loads(body)
         if not isinstance(data, dict):
             raise ValueError("a queue message must be a JSON object")
         if data.get("kind") == DELIVERY_MESSAGE_KIND:
-            return self.handle_delivery_message(DeliveryMessage.from_dict(data), time_left)
-        return self.handle_envelope(EventEnvelope.model_validate(data), time_left)
+            return self.handle_delivery_message(DeliveryMessage.from_dict(data), batch)
+        return self.handle_envelope(EventEnvelope.model_validate(data), batch)
 
-    def handle_envelope(
-        self, envelope: EventEnvelope, time_left: Callable[[], float] | None = None
-    ) -> MessageReport:
-        rules = self.rules.rules_for_event(envelope.tenantId, envelope.eventName, envelope.eventVersion)
+    def handle_envelope(self, envelope: EventEnvelope, batch: Batch | None = None) -> MessageReport:
+        batch = batch or self.batch()
+        rules = batch.config.rules_for_event(envelope.tenantId, envelope.eventName, envelope.eventVersion)
         matched = [rule for rule in rules if evaluate(rule.condition, envelope.payload)]
-        steps = self._run_all([partial(self._deliver, envelope, rule, time_left) for rule in matched])
+        steps = self._run_all([partial(self._deliver, envelope, rule, batch) for rule in matched])
         if rules:
             logger.info(
                 "event processed",
@@ -195,16 +194,15 @@ class ActionRunner:
             )
         return MessageReport("envelope", tuple(steps))
 
-    def handle_delivery_message(
-        self, message: DeliveryMessage, time_left: Callable[[], float] | None = None
-    ) -> MessageReport:
+    def handle_delivery_message(self, message: DeliveryMessage, batch: Batch | None = None) -> MessageReport:
+        batch = batch or self.batch()
         delivery = self.deliveries.get(message.delivery_id)
         if delivery is None or delivery.tenant_id != message.tenant_id:
             logger.warning(
                 "delivery message for an unknown delivery", extra={"delivery_id": message.delivery_id}
             )
             return MessageReport("delivery")
-        step = self._advance(delivery, message.attempt, _Prepared(), time_left)
+        step = self._advance(delivery, message.attempt, batch)
         return MessageReport("delivery", (DeliveryStep(delivery.delivery_id, delivery.rule_name, step),))
 
     def _run_all(self, tasks: Sequence[Callable[[], DeliveryStep]]) -> list[DeliveryStep]:
@@ -223,14 +221,10 @@ class ActionRunner:
 
     # ---- one delivery
 
-    def _deliver(
-        self, envelope: EventEnvelope, rule: Rule, time_left: Callable[[], float] | None
-    ) -> DeliveryStep:
-        prepared = _Prepared(rule=rule)
+    def _deliver(self, envelope: EventEnvelope, rule: Rule, batch: Batch) -> DeliveryStep:
         now = self.clock()
         try:
-            prepared.action = self.actions.get(envelope.tenantId, rule.action)
-            attempt_limit = 1 + prepared.action.max_retries
+            attempt_limit = 1 + batch.config.action(envelope.tenantId, rule.action).max_retries
         except ActionNotFound:
             attempt_limit = 1  # the attempt records the missing action as a permanent failure
         fresh = Delivery(
@@ -248,24 +242,23 @@ class ActionRunner:
             next_attempt_at=now,
             envelope=envelope,
         )
-        if time_left is not None and time_left() < self.attempt_time_seconds:
+        if not batch.enough_time(self.attempt_time_seconds):
             raise NotEnoughTime
         # The common path: a new delivery, created with its first attempt claimed in one write.
         token = uuid.uuid4().hex
         claimed = self.deliveries.create_claimed(fresh, token, self.lease_seconds)
         if claimed is not None:
-            return DeliveryStep(fresh.delivery_id, rule.name, self._perform(claimed, token, prepared))
+            return DeliveryStep(fresh.delivery_id, rule.name, self._perform(claimed, token, batch))
         # Seen before (SQS delivered the event again): carry on from the recorded state.
         existing = self.deliveries.get(fresh.delivery_id)
-        step = Step.STALE if existing is None else self._advance(existing, 1, prepared, time_left)
+        step = Step.STALE if existing is None else self._advance(existing, 1, batch)
         return DeliveryStep(fresh.delivery_id, rule.name, step)
 
     def _advance(
         self,
         delivery: Delivery,
         expected: int,
-        prepared: _Prepared,
-        time_left: Callable[[], float] | None,
+        batch: Batch,
     ) -> Step:
         """Start attempt `expected` (or take over) when due; otherwise say why not."""
         current: Delivery | None = delivery
@@ -280,14 +273,14 @@ class ActionRunner:
             step = self._wait(current, expected)
             if step is not None:
                 return step
-            if time_left is not None and time_left() < self.attempt_time_seconds:
+            if not batch.enough_time(self.attempt_time_seconds):
                 raise NotEnoughTime
             token = uuid.uuid4().hex
             claimed = self.deliveries.claim(current, token, self.lease_seconds)
             if claimed is None:
                 current = self.deliveries.get(current.delivery_id)
                 continue
-            return self._perform(claimed, token, prepared)
+            return self._perform(claimed, token, batch)
         return Step.LOST_RACE
 
     def _unblock(self, current: Delivery, expected: int) -> tuple[Step | None, Delivery | None, int]:
@@ -325,9 +318,9 @@ class ActionRunner:
             return Step.DEFERRED
         return None
 
-    def _perform(self, delivery: Delivery, token: str, prepared: _Prepared) -> Step:
+    def _perform(self, delivery: Delivery, token: str, batch: Batch) -> Step:
         started = time.monotonic()
-        outcome = self._call(delivery, prepared)
+        outcome = self._call(delivery, batch.config)
         finished_at = self.clock()
         duration_ms = outcome.duration_ms or int((time.monotonic() - started) * 1000)
         result = AttemptResult(
@@ -346,15 +339,15 @@ class ActionRunner:
             return Step.LOST_RACE
         return self._settle(delivery, token, result)
 
-    def _call(self, delivery: Delivery, prepared: _Prepared) -> Outcome:
+    def _call(self, delivery: Delivery, config: ConfigSnapshot) -> Outcome:
         """Render and perform the delivery's request with the current rule, action and connector."""
         try:
             envelope = delivery.envelope
             if envelope is None:
                 raise ValueError("delivery without its event")
-            rule = prepared.rule or self.rules.get(delivery.tenant_id, delivery.rule_name)
-            action = prepared.action or self.actions.get(delivery.tenant_id, delivery.action)
-            connector = self.connectors.get(delivery.tenant_id, action.connector)
+            rule = config.rule(delivery.tenant_id, delivery.rule_name)
+            action = config.action(delivery.tenant_id, delivery.action)
+            connector = config.connector(delivery.tenant_id, action.connector)
             request = render_request(rule, action, envelope.payload, connector.base_url)
         except RuleNotFound:
             return Outcome(OutcomeKind.PERMANENT, error=f"rule '{delivery.rule_name}' no longer exists")
