@@ -30,7 +30,7 @@ from eventrelay.connectors.oauth2 import (
     TokenGrant,
     TokenRequestRefused,
 )
-from eventrelay.connectors.redaction import REDACTED, Redactor
+from eventrelay.connectors.redaction import REDACTED, Redactor, scrub_http_library_logs
 from eventrelay.connectors.store import ConnectorStore
 from eventrelay.errors import DependencyFailure
 from eventrelay.observability import logger
@@ -402,6 +402,10 @@ class ConnectorCaller:
         if cached is not None and now - cached.at < self._credentials_ttl:
             return cached.value  # type: ignore[no-any-return]
         credentials = self._store.load_credentials(connector)
+        for url in (credentials.base_url, credentials.test_url):
+            if url is not None:
+                # urllib3 logs request lines (path and query) at DEBUG: keep this URL's secret out.
+                scrub_http_library_logs(urls.secret_values(url.get_secret_value()))
         self._credentials.put(connector, credentials, now)
         return credentials
 

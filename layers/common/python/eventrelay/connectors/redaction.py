@@ -3,12 +3,17 @@
 A secret can travel in more than one spelling, so each is also redacted base64-encoded inside a
 Basic header, percent-encoded (URLs, form bodies) and JSON-escaped. Headers that carry
 credentials by nature (Authorization, the connector's token headers, cookies) are redacted whole.
+
+urllib3 logs each request line (path and query included) at DEBUG: `scrub_http_library_logs`
+hides the secrets of URL-based connectors from those records, should an operator turn DEBUG on.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from urllib.parse import quote, quote_plus
@@ -107,3 +112,67 @@ class Redactor:
             body=self.truncated_binary(outcome.body) if outcome.body_truncated else self.binary(outcome.body),
             error=self.text(outcome.error) if outcome.error is not None else None,
         )
+
+
+# Loggers of the HTTP stack that may write a request URL (logger filters are not inherited).
+HTTP_LIBRARY_LOGGERS = (
+    "urllib3",
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.poolmanager",
+    "urllib3.response",
+    "urllib3.util.retry",
+    "requests",
+)
+# Secrets remembered for log scrubbing, newest kept (a process serves a bounded set of connectors).
+_MAX_SCRUBBED_SECRETS = 4096
+
+
+class _LogScrubber(logging.Filter):
+    """Replaces known secrets in the records of the loggers it is attached to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: dict[str, None] = {}
+        self._redactor = Redactor()
+        self._lock = threading.Lock()
+        self._attached = False
+
+    def attach(self, logger_names: Iterable[str]) -> None:
+        """Attach to the named loggers, once."""
+        with self._lock:
+            if not self._attached:
+                for name in logger_names:
+                    logging.getLogger(name).addFilter(self)
+                self._attached = True
+
+    def add(self, secrets: Iterable[str]) -> None:
+        with self._lock:
+            new = [secret for secret in secrets if secret and secret not in self._secrets]
+            if not new:
+                return
+            for secret in new:
+                self._secrets[secret] = None
+            while len(self._secrets) > _MAX_SCRUBBED_SECRETS:
+                del self._secrets[next(iter(self._secrets))]
+            self._redactor = Redactor(self._secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redactor = self._redactor
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is not ours to fix; let logging report it
+            return True
+        scrubbed = redactor.text(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, ()
+        return True
+
+
+_scrubber = _LogScrubber()
+
+
+def scrub_http_library_logs(secrets: Iterable[str]) -> None:
+    """Hide `secrets` from what the HTTP stack logs from now on (this process)."""
+    _scrubber.attach(HTTP_LIBRARY_LOGGERS)
+    _scrubber.add(secrets)
