@@ -135,7 +135,7 @@ def test_a_spec_rebuilt_from_a_view_keeps_the_redacted_form_and_holds_no_secret(
     connector = Connector(
         **spec.model_dump(),
         tenant_id="acme",
-        health=ConnectorHealth(state="AUTHORIZED", changed_at="2026-01-01T00:00:00Z"),  # type: ignore[arg-type]
+        health=ConnectorHealth(state="AUTHORIZED", changed_at="2026-01-01T00:00:00Z"),
         created_at="c",
         updated_at="u",
     )
@@ -152,12 +152,12 @@ def test_validation_errors_do_not_echo_the_url() -> None:
         none_spec(SLACK + "\r\n")
     assert "CANARY" not in str(refused.value)
     with pytest.raises(ValidationError) as refused_credentials:
-        Credentials(base_url="ftp://files.example/CANARY-path")  # type: ignore[arg-type]
+        Credentials(base_url="ftp://files.example/CANARY-path")
     assert "CANARY" not in str(refused_credentials.value)
 
 
 def test_the_redactor_hides_the_secret_part_its_encodings_and_its_token_like_pieces() -> None:
-    redactor = Redactor.for_credentials(Credentials(base_url=SLACK))  # type: ignore[arg-type]
+    redactor = Redactor.for_credentials(Credentials(base_url=SLACK))
     secret = urls.secret_part(SLACK)
     cases = {
         f"Cannot POST {secret}/x": f"Cannot POST {REDACTED}/x",
@@ -173,13 +173,13 @@ def test_the_redactor_hides_the_secret_part_its_encodings_and_its_token_like_pie
 
 
 def test_a_query_secret_is_redacted_as_a_value_too() -> None:
-    credentials = Credentials(base_url="https://hooks.example/catch?key=Zx81kq9Lw2&v=1")  # type: ignore[arg-type]
+    credentials = Credentials(base_url="https://hooks.example/catch?key=Zx81kq9Lw2&v=1")
     redactor = Redactor.for_credentials(credentials)
     assert redactor.text("key Zx81kq9Lw2 rejected, v=1") == f"key {REDACTED} rejected, v=1"
 
 
 def test_url_credentials_round_trip_through_the_secret_document() -> None:
-    credentials = Credentials(base_url=SLACK, test_url=SLACK + "/ping")  # type: ignore[arg-type]
+    credentials = Credentials(base_url=SLACK, test_url=SLACK + "/ping")
     document = json.loads(credentials.to_secret_json())
     assert document == {"baseUrl": SLACK, "testUrl": SLACK + "/ping"}
     assert Credentials.from_secret_json(credentials.to_secret_json()) == credentials
