@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
 
+from eventrelay.validation import validation_problems
+
 NonNegativeCount = Annotated[StrictInt, Field(ge=0)]
 RequiredText = Annotated[StrictStr, Field(min_length=1, max_length=1024)]
 OptionalText = Annotated[StrictStr, Field(max_length=4096)] | None
@@ -58,21 +60,12 @@ class SystemAssetEvent(BaseModel):
         return self
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "body"
-
-
 def system_asset_problems(payload: dict[str, Any], header_tenant_id: str) -> list[str]:
     """Each field that fails validation and why; empty when the payload is valid."""
-    problems: list[str] = []
     try:
         event = SystemAssetEvent.model_validate(payload)
     except ValidationError as exc:
-        for error in exc.errors(include_url=False, include_input=False):
-            message = str(error["msg"]).removeprefix("Value error, ")
-            location = _location(error["loc"])
-            problems.append(message if location == "body" else f"{location}: {message}")
-        return problems
+        return validation_problems(exc, root="body")
     if event.tenantId != header_tenant_id:
-        problems.append("tenantId: must equal the tenantId header")
-    return problems
+        return ["tenantId: must equal the tenantId header"]
+    return []

@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 from eventrelay.actions.errors import InvalidAction, RenderError
 from eventrelay.actions.fields import FieldType, coerce
 from eventrelay.actions.templates import FIELD_NAME_PATTERN, ActionTemplates, parse_action_templates
+from eventrelay.validation import validation_problems as shared_validation_problems
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -284,8 +285,4 @@ def compile_action(
 
 def validation_problems(exc: ValidationError) -> list[str]:
     """One line per problem, `location: message`, without the offending input."""
-    problems = []
-    for error in exc.errors(include_url=False, include_input=False, include_context=False):
-        location = ".".join(str(part) for part in error["loc"]) or "action"
-        problems.append(f"{location}: {error['msg']}")
-    return problems
+    return shared_validation_problems(exc, root="action")

@@ -14,6 +14,7 @@ from eventrelay.aws import dynamodb_client
 from eventrelay.cli.context import EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from eventrelay.settings import Settings
 from eventrelay.tenants import TenantStore
+from eventrelay.validation import validation_problems
 
 
 def pairs(values: Iterable[str] | None, flag: str) -> dict[str, str]:
@@ -29,11 +30,7 @@ def pairs(values: Iterable[str] | None, flag: str) -> dict[str, str]:
 
 def problems_of(exc: ValidationError) -> str:
     """`location: message` per problem, without the input (it may be a secret)."""
-    lines = []
-    for error in exc.errors(include_url=False, include_input=False, include_context=False):
-        location = ".".join(str(part) for part in error["loc"]) or "input"
-        lines.append(f"{location}: {error['msg'].removeprefix('Value error, ')}")
-    return "; ".join(dict.fromkeys(lines))
+    return "; ".join(validation_problems(exc, root="input"))
 
 
 def require_tenant(settings: Settings, tenant_id: str) -> None:

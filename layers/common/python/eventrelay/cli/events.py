@@ -12,6 +12,7 @@ from eventrelay.admin import EventsAdmin
 from eventrelay.cli.context import EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from eventrelay.registrations import InvalidSchema, Registration, RegistrationKind, schema_from_text
 from eventrelay.tenants import TenantNotFound
+from eventrelay.validation import validation_problems
 
 
 def _view(registration: Registration) -> dict[str, Any]:
@@ -48,7 +49,7 @@ def event_register(args: argparse.Namespace) -> int:
     except TenantNotFound:
         raise CliError(f"tenant {args.tenant_id!r} not found", EXIT_NOT_FOUND) from None
     except ValidationError as exc:
-        raise CliError("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors()), EXIT_USAGE) from None
+        raise CliError("; ".join(validation_problems(exc, root="input")), EXIT_USAGE) from None
     args.context.emit(
         _view(registration),
         lambda v: f"registered {v['eventName']}/{v['eventVersion']} ({v['kind']}) for {v['tenantId']}",

@@ -17,6 +17,7 @@ from eventrelay.tenants import (
     TenantExists,
     TenantNotFound,
 )
+from eventrelay.validation import validation_problems
 
 
 def _admin(args: argparse.Namespace) -> EventsAdmin:
@@ -102,7 +103,7 @@ def limits_set(args: argparse.Namespace) -> int:
             async_per_day=args.async_per_day,
         )
     except ValidationError as exc:
-        raise CliError("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors()), EXIT_USAGE) from None
+        raise CliError("; ".join(validation_problems(exc, root="input")), EXIT_USAGE) from None
     tenant = admin.set_limits(args.tenant_id, overrides)
     args.context.emit(_tenant_view(tenant))
     return 0

@@ -38,6 +38,7 @@ from eventrelay.registrations import EVENT_NAME_PATTERN, EVENT_VERSION_PATTERN
 from eventrelay.rules.conditions import Condition, ConditionError, condition_to_dict, parse_condition
 from eventrelay.rules.errors import InvalidRule
 from eventrelay.rules.paths import PathError, PayloadPath, parse_path
+from eventrelay.validation import validation_problems as shared_validation_problems
 
 MAX_MAPPINGS = 100
 MAX_CONSTANT_CHARS = 4096
@@ -197,12 +198,4 @@ def parse_rule_draft(data: RuleDraft | Mapping[str, Any]) -> RuleDraft:
 
 
 def validation_problems(exc: ValidationError) -> list[str]:
-    problems = []
-    for error in exc.errors(include_url=False, include_input=False, include_context=False):
-        location = ".".join(str(part) for part in error["loc"]) or "rule"
-        message = error["msg"].removeprefix("Value error, ")
-        # Condition errors already say where they are (`condition.all[0].op: ...`).
-        problems.append(
-            message if message.startswith((f"{location}.", f"{location}:")) else f"{location}: {message}"
-        )
-    return list(dict.fromkeys(problems))
+    return shared_validation_problems(exc, root="rule")
