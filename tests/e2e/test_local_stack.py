@@ -3,67 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
-import pytest
 import requests
 
-from tests.conftest import REPO_ROOT
+from tests.e2e.conftest import RunningStack
 from tests.integration.outbound.http_servers import RecordingServer
-
-EVENTRELAY = Path(sys.executable).parent / "eventrelay"
-
-
-@dataclass
-class RunningStack:
-    process: subprocess.Popen[str]
-    api_url: str
-    demo_secret: str
-    environ: dict[str, str]
-
-
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    state_dir = tmp_path_factory.mktemp("local-stack")
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EVENTRELAY_"))}
-    process = subprocess.Popen(
-        [str(EVENTRELAY), "local", "--port", "0", "--state-dir", str(state_dir)],
-        cwd=REPO_ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    banner: list[str] = []
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        banner.append(line)
-        if line.startswith("Administer it"):
-            break
-    text = "".join(banner)
-    api_url = re.search(r"Events API\s+(\S+)", text)
-    secret = re.search(r"demo secret\s+(\S+)", text)
-    assert api_url, text
-    assert secret, text
-    state = json.loads((state_dir / ".eventrelay" / "local.json").read_text())
-    try:
-        yield RunningStack(process, api_url.group(1), secret.group(1), state["environ"])
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
-
 
 ORDERS_CONFIG = """
 tenant: demo
@@ -86,27 +31,14 @@ rules:
 """
 
 
-def _cli(local_stack: RunningStack, cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EVENTRELAY_"))}
-    return subprocess.run(
-        [str(EVENTRELAY), *argv],
-        cwd=cwd,
-        env={**environment, **local_stack.environ},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def test_a_published_event_reaches_the_queue_through_the_local_stack(
-    local_stack: RunningStack, tmp_path: Path
-) -> None:
+def test_a_published_event_reaches_the_queue_through_the_local_stack(local_stack: RunningStack) -> None:
     # The stack's action runner consumes the events queue, so the event is followed through it:
     # a rule for this order sends it to a recording HTTP server.
     with RecordingServer() as orders_api:
-        (tmp_path / "config.yaml").write_text(ORDERS_CONFIG.replace("ORDERS_BASE_URL", orders_api.url()))
-        applied = _cli(local_stack, tmp_path, "apply", "-f", "config.yaml")
+        (local_stack.state_dir / "orders.yaml").write_text(
+            ORDERS_CONFIG.replace("ORDERS_BASE_URL", orders_api.url())
+        )
+        applied = local_stack.cli("apply", "-f", "orders.yaml")
         assert applied.returncode == 0, applied.stderr
         # When a publisher posts with plain HTTP, as in the README's curl example
         response = requests.post(
@@ -132,7 +64,7 @@ def test_a_published_event_reaches_the_queue_through_the_local_stack(
         assert [(r.path, json.loads(r.body)) for r in orders_api.requests] == [
             ("/orders/o-e2e", {"orderId": "o-e2e", "total": 42})
         ]
-    listed = _cli(local_stack, tmp_path, "--json", "delivery", "list", "demo", "--event-id", event_id)
+    listed = local_stack.cli("--json", "delivery", "list", "demo", "--event-id", event_id)
     assert listed.returncode == 0, listed.stderr
     assert [(d["eventId"], d["state"]) for d in json.loads(listed.stdout)] == [(event_id, "SUCCEEDED")]
 
