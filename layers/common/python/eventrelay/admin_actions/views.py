@@ -2,7 +2,9 @@
 
 A connector's view never holds a credential: only which credentials are configured (`set`),
 the identifiers the connector model declares non-secret (basic username, OAuth client id) and,
-for OAuth, whether a token is cached or an authorization (refresh token) is stored.
+for OAuth, whether a token is cached or an authorization (refresh token) is stored. For a
+URL-based connector (auth type none) whose URL is secret, the view's `baseUrl`/`testUrl` are the
+redacted forms and its credentials say the real URLs are `set`.
 """
 
 from __future__ import annotations
@@ -59,6 +61,11 @@ def credentials_view(credentials: Credentials) -> dict[str, Any]:
         view["accessTokenExpiresAt"] = iso_utc(credentials.access_token_expires_at)
     if credentials.refresh_token is not None:
         view["refreshToken"] = "stored"
+    # Auth type none: the real URLs are the credential (kept in Secrets Manager).
+    if credentials.base_url is not None:
+        view["baseUrl"] = SET
+    if credentials.test_url is not None:
+        view["testUrl"] = SET
     return view
 
 
