@@ -442,13 +442,18 @@ def test_apply_stores_only_the_redacted_url_and_a_second_run_changes_nothing(
     in_tmp_dir: Path,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     EventsAdmin(settings).create_tenant(tenant_id, "URL secrets")
     printed: list[str] = []
     config = in_tmp_dir / "config.yaml"
 
     def apply(url: str) -> dict[str, Any]:
-        config.write_text(f"tenant: {tenant_id}\nconnectors:\n  - name: hook\n    baseUrl: {url}\n")
+        # A secret URL is never written in the file: it comes from the environment.
+        monkeypatch.setenv("HOOK_URL", url)
+        config.write_text(
+            f"tenant: {tenant_id}\nconnectors:\n  - name: hook\n    baseUrl: {{env: HOOK_URL}}\n"
+        )
         code, report = cli(capsys, printed, "apply", "-f", str(config))
         assert code == 0, report
         (change,) = report["changes"]

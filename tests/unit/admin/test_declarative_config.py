@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from eventrelay.connectors import urls
 from eventrelay.connectors.models import AuthType
 from eventrelay.declarative import ConfigError, load_config, rule_parser
 from eventrelay.registrations import RegistrationKind
 from tests.conftest import REPO_ROOT
 
 SECRET = "hunter2-CANARY-literal"
+WEBHOOK = f"https://hooks.slack.com/services/T0AAAA/B0BBBB/{SECRET}"
 
 
 def problems_of(text: str, environ: dict[str, str] | None = None, **options: object) -> list[str]:
@@ -36,6 +38,100 @@ def test_a_secret_written_in_the_file_is_refused_where_it_is(auth: str, location
     assert problems_of(text) == [
         f"connectors[0] (api).{location}: a secret is never written in the file: reference an "
         "environment variable, e.g. {env: MY_SECRET}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("urls_yaml", "location"),
+    [
+        (f"baseUrl: {WEBHOOK}", "baseUrl"),
+        (f"baseUrl: https://hooks.slack.com\n    testUrl: {WEBHOOK}", "testUrl"),
+        (f"baseUrl: 'https://hooks.example/?token={SECRET}'", "baseUrl"),
+    ],
+)
+def test_a_webhook_url_written_in_the_file_is_refused_for_auth_none(urls_yaml: str, location: str) -> None:
+    # Given a URL-based connector whose URL (path or query) is written in the file
+    text = f"tenant: acme\nconnectors:\n  - name: hook\n    {urls_yaml}\n"
+    # Then it is refused where it is, like a literal password, and the URL is not repeated
+    assert problems_of(text) == [
+        f"connectors[0] (hook).{location}: a secret is never written in the file, and the URL of a "
+        "connector with auth type none (a webhook URL) is one: reference an environment variable, e.g. "
+        "{env: SLACK_WEBHOOK_URL}"
+    ]
+
+
+def test_urls_without_a_secret_part_or_of_other_auth_types_may_be_literal() -> None:
+    text = f"""
+tenant: acme
+connectors:
+  - {{name: plain, baseUrl: 'https://hooks.example/', testUrl: health}}
+  - name: api
+    baseUrl: {WEBHOOK}
+    auth: {{type: basic, username: u, password: {{env: PW}}}}
+"""
+    plain, api = load_config(text, {"PW": "pw"}).connectors
+    assert (plain.spec.base_url, plain.spec.test_url, plain.spec.secret_urls()) == (
+        "https://hooks.example/",
+        "health",
+        None,
+    )
+    assert api.spec.base_url == WEBHOOK  # with basic auth the URL is not the credential
+
+
+def test_urls_resolve_from_the_environment_and_are_held_only_in_memory() -> None:
+    text = """
+tenant: acme
+connectors:
+  - name: hook
+    baseUrl: {env: HOOK_URL}
+    testUrl: {env: HOOK_TEST_URL}
+  - name: api
+    baseUrl: {env: API_URL}
+    auth: {type: token, headers: {X-Key: {env: KEY}}}
+"""
+    test_url = WEBHOOK + "/ping"
+    environ = {
+        "HOOK_URL": WEBHOOK,
+        "HOOK_TEST_URL": test_url,
+        "API_URL": "https://api.example/v1",
+        "KEY": "k",
+    }
+    config = load_config(text, environ)
+    hook, api = config.connectors
+    # The spec shows, dumps and compares the redacted form; the real URLs are held for the store
+    assert (hook.spec.base_url, hook.spec.test_url) == (
+        urls.redacted_url(WEBHOOK),
+        urls.redacted_url(test_url),
+    )
+    held = hook.spec.secret_urls()
+    assert held is not None
+    assert held.base_url is not None
+    assert held.test_url is not None
+    assert (held.base_url.get_secret_value(), held.test_url.get_secret_value()) == (WEBHOOK, test_url)
+    assert api.spec.base_url == "https://api.example/v1"
+    assert SECRET not in repr(config) + hook.spec.model_dump_json()
+
+
+def test_unset_empty_or_invalid_url_variables_and_redacted_forms_are_refused() -> None:
+    text = f"""
+tenant: acme
+connectors:
+  - {{name: unset, baseUrl: {{env: UNSET_URL}}}}
+  - {{name: empty, baseUrl: 'https://hooks.example', testUrl: {{env: EMPTY_URL}}}}
+  - {{name: invalid, baseUrl: {{env: BAD_URL}}}}
+  - {{name: copied, baseUrl: '{urls.redacted_url(WEBHOOK)}'}}
+"""
+    problems = problems_of(text, {"EMPTY_URL": "", "BAD_URL": f"ftp://x/{SECRET}"})
+    assert problems == [
+        "connectors[0] (unset).baseUrl: environment variable UNSET_URL is not set",
+        "connectors[1] (empty).testUrl: environment variable EMPTY_URL is empty",
+        "connectors[2] (invalid).baseUrl: must be an absolute http(s) URL",
+        "connectors[3] (copied).baseUrl: a redacted URL ([REDACTED:...]) is what eventrelay shows, not a "
+        "URL: give the URL itself (for auth type none as {env: VARIABLE})",
+    ]
+    # A malformed reference is one problem at its own location (not one per kind of value)
+    assert problems_of("tenant: acme\nconnectors:\n  - {name: typo, baseUrl: {env: 1X}}\n") == [
+        "connectors[0] (typo).baseUrl.env: String should match pattern '^[A-Za-z_][A-Za-z0-9_]{0,127}$'"
     ]
 
 
@@ -128,6 +224,7 @@ def test_the_example_file_is_valid() -> None:
         "SLACK_BOT_TOKEN": "Bearer b",
         "ZENDESK_CLIENT_SECRET": "c",
         "GITHUB_CLIENT_SECRET": "d",
+        "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/e",
     }
     config = load_config(text, environ, parse_rule=rule_parser())
     assert config.tenant_id == "acme"
@@ -138,5 +235,7 @@ def test_the_example_file_is_valid() -> None:
         "oauth2",
         "none",
     ]
+    webhook = config.connectors[-1]
+    assert webhook.spec.base_url == urls.redacted_url(environ["SLACK_WEBHOOK_URL"])
     assert [a.name for a in config.actions] == ["create-issue", "notify-channel", "close-ticket"]
     assert [r.name for r in config.rules] == ["ticket-to-jira", "big-orders-to-slack"]

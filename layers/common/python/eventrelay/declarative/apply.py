@@ -11,6 +11,11 @@ The file is authoritative for what it declares: an action's fields take the type
 the file gives (String without default for fields it does not list), a connector's credentials
 are the ones its environment variables hold. Items the file does not mention are left alone
 (`apply` never deletes).
+
+A URL-based connector's secret URL is compared by the fingerprint its redacted form carries (the
+store keeps only that form), so the same URL is unchanged and another one is `updated (baseUrl)`.
+A connector stored before URLs were kept secret still holds its real URL in the config table:
+it is updated (which moves the URL to Secrets Manager) even when the file asks for the same URL.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from eventrelay.actions import (
 )
 from eventrelay.admin_actions.views import connector_spec, spec_changes
 from eventrelay.connectors.errors import ConnectorNotFound
-from eventrelay.connectors.models import Connector, Credentials, HealthState
+from eventrelay.connectors.models import AuthType, Connector, Credentials, HealthState
 from eventrelay.connectors.store import ConnectorStore
 from eventrelay.declarative.config import ConfigError, DesiredConfig, DesiredConnector
 from eventrelay.registrations import Registration, RegistrationStore
@@ -204,9 +209,12 @@ class ConfigApplier:
         stored = self._connectors.load_credentials(existing) if existing.secret_id else None
         if not _same_configured(stored, desired.credentials):
             changed.append("credentials")
+        legacy = _secret_urls_in_item(existing) if desired.spec.auth_type is AuthType.NONE else []
+        changed += [label for label in legacy if label not in changed]
         if not changed:
             return _Planned(Change("connector", name, "unchanged", note=_health_note(tenant, existing)))
-        return _Planned(Change("connector", name, "updated", tuple(changed)), desired, existing)
+        note = "the config table held its secret URL in the clear" if legacy else None
+        return _Planned(Change("connector", name, "updated", tuple(changed), note), desired, existing)
 
     def _plan_action(
         self, tenant: str, draft: ActionDraft, declared_connectors: set[str], problems: list[str]
@@ -300,6 +308,20 @@ def _with_every_field(draft: ActionDraft) -> ActionDraft:
     return draft.model_copy(
         update={"fields": tuple(listed.get(name) or ActionField(name=name) for name in names)}
     )
+
+
+def _secret_urls_in_item(existing: Connector) -> list[str]:
+    """The URLs (`baseUrl`, `testUrl`) an item written before URLs were secret holds in the clear.
+
+    Reading such an item redacts its URLs in memory (`ConnectorSpec`), so they compare equal to
+    the file's; only the missing URL secret (`url_secret_id`) tells that the item holds them.
+    """
+    held = existing.secret_urls()
+    if existing.auth_type is not AuthType.NONE or existing.url_secret_id is not None or held is None:
+        return []
+    return [
+        label for label, url in (("baseUrl", held.base_url), ("testUrl", held.test_url)) if url is not None
+    ]
 
 
 def _same_configured(stored: Credentials | None, desired: Credentials | None) -> bool:

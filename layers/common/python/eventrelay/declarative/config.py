@@ -21,6 +21,9 @@ rules:                                                # the keys of the rules pa
 
 Secrets are never written in the file: a password, a token header value and an OAuth client
 secret must be `{env: VARIABLE}` (a literal is refused); a username or client id may be either.
+A URL-based connector (auth type none, e.g. a Slack incoming webhook) is authenticated by its URL,
+so a `baseUrl` or absolute `testUrl` with a path (or query) is a secret there: it must be
+`{env: VARIABLE}` too (`baseUrl: {env: SLACK_WEBHOOK_URL}`); any connector's URLs may be.
 Loading resolves the variables from the environment it is given and reports every problem at
 once, each with its location (`connectors[0] (jira).auth.password: ...`), never a value.
 """
@@ -33,10 +36,20 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SecretStr,
+    Tag,
+    ValidationError,
+)
 from pydantic.alias_generators import to_camel
 
 from eventrelay.actions import ActionDraft, InvalidAction, TemplateError, compile_action, parse_draft
+from eventrelay.connectors import urls
 from eventrelay.connectors.models import (
     HEADER_NAME_PATTERN,
     AuthType,
@@ -79,8 +92,20 @@ def _no_literal_secret(value: object) -> object:
     return value
 
 
+def _url_kind(value: object) -> str:
+    return "envRef" if isinstance(value, dict | EnvRef) else "literal"
+
+
 SecretRef = Annotated[EnvRef, BeforeValidator(_no_literal_secret)]
 TextOrEnv = Annotated[str, Field(min_length=1, max_length=1024)] | EnvRef
+# A URL written in the file, or `{env: NAME}` (one error per mistake, not one per union member).
+UrlOrEnv = Annotated[
+    Annotated[str, Tag("literal")] | Annotated[EnvRef, Tag("envRef")], Discriminator(_url_kind)
+]
+# Union tags pydantic adds to an error's location: they are not keys of the file.
+_UNION_TAGS = frozenset({"none", "basic", "token", "oauth2", "literal", "envRef"})
+# Stands in for a URL that could not be resolved, so that the rest of the entry is still checked.
+_UNRESOLVED_URL = "https://unresolved.invalid"
 HeaderName = Annotated[str, Field(min_length=1, max_length=256, pattern=HEADER_NAME_PATTERN.pattern)]
 
 
@@ -116,11 +141,11 @@ Auth = Annotated[NoAuth | BasicAuth | TokenAuth | OAuth2Auth, Field(discriminato
 
 class ConnectorEntry(_Model):
     name: str
-    base_url: str
+    base_url: UrlOrEnv
     auth: Auth = Field(default_factory=NoAuth)
     headers: dict[str, str] = Field(default_factory=dict)
     description: str = ""
-    test_url: str = ""
+    test_url: UrlOrEnv = ""
 
 
 class EventEntry(_Model):
@@ -293,11 +318,41 @@ def _resolve(value: str | EnvRef, location: str, environ: Mapping[str, str], pro
     return resolved
 
 
+def _url(
+    value: str | EnvRef, location: str, auth_type: AuthType, environ: Mapping[str, str], problems: list[str]
+) -> str | None:
+    """The URL a connector entry asks for; None (and a problem) when it cannot be used."""
+    if isinstance(value, EnvRef):
+        resolved = _resolve(value, location, environ, problems)
+        if not resolved:
+            return None
+    elif auth_type is AuthType.NONE and urls.is_absolute(value) and urls.has_secret(value):
+        problems.append(
+            f"{location}: a secret is never written in the file, and the URL of a connector with auth "
+            "type none (a webhook URL) is one: reference an environment variable, e.g. "
+            "{env: SLACK_WEBHOOK_URL}"
+        )
+        return None
+    else:
+        resolved = value
+    if urls.is_redacted(resolved):
+        # Not a URL: the redacted form eventrelay shows for a secret URL.
+        problems.append(
+            f"{location}: a redacted URL ([REDACTED:...]) is what eventrelay shows, not a URL: give the "
+            "URL itself (for auth type none as {env: VARIABLE})"
+        )
+        return None
+    return resolved
+
+
 def _connector(entry: ConnectorEntry, environ: Mapping[str, str]) -> DesiredConnector:
     problems: list[str] = []
     auth = entry.auth
+    auth_type = AuthType(auth.type)
     oauth2: OAuth2Settings | None = None
     credentials: Credentials | None = None
+    base_url = _url(entry.base_url, "baseUrl", auth_type, environ, problems)
+    test_url = _url(entry.test_url, "testUrl", auth_type, environ, problems)
     try:
         if isinstance(auth, BasicAuth):
             credentials = Credentials(
@@ -326,11 +381,11 @@ def _connector(entry: ConnectorEntry, environ: Mapping[str, str]) -> DesiredConn
             )
         spec = ConnectorSpec(
             name=entry.name,
-            base_url=entry.base_url,
-            auth_type=AuthType(auth.type),
+            base_url=_UNRESOLVED_URL if base_url is None else base_url,
+            auth_type=auth_type,
             headers=entry.headers,
             description=entry.description,
-            test_url=entry.test_url,
+            test_url="" if test_url is None else test_url,
             oauth2=oauth2,
         )
     except ValidationError as exc:
@@ -376,7 +431,7 @@ def _location(loc: Sequence[int | str], document: Any) -> str:
             node = node[part] if isinstance(node, list) and part < len(node) else None
         else:
             # Discriminated unions add the tag (`basic`) to the location: it is not a key of the file.
-            if isinstance(node, dict) and part not in node and part in {"none", "basic", "token", "oauth2"}:
+            if part in _UNION_TAGS and not (isinstance(node, dict) and part in node):
                 continue
             parts.append(part)
             node = node.get(part) if isinstance(node, dict) else None
