@@ -3,8 +3,14 @@
 Secrets never appear on the command line (where shell history and `ps` would keep them) and are
 never printed. Each one comes from an environment variable the command names
 (`--password-env JIRA_PASSWORD`) or from standard input (`--password-stdin`: one line per secret,
-in the order password, client secret, token headers; on a terminal, a prompt without echo).
-`create` asks for a missing required secret the same way when standard input is a terminal.
+in the order base URL, test URL, password, client secret, token headers; on a terminal, a prompt
+without echo). `create` asks for a missing required secret the same way when standard input is a
+terminal.
+
+A URL-based connector (auth none, e.g. a Slack incoming webhook) is authenticated by its URL: give
+it with `--base-url-env SLACK_WEBHOOK_URL` or `--base-url-stdin` (and an absolute test URL with
+`--test-url-env`/`--test-url-stdin`). A plain `--base-url`/`--test-url` still works for it, with a
+warning on stderr; the URL is then stored in Secrets Manager and shown redacted.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from eventrelay.admin_actions import connector_spec, connector_view
 from eventrelay.cli.admin_args import pairs, problems_of, require_tenant
 from eventrelay.cli.context import EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from eventrelay.clock import iso_utc
+from eventrelay.connectors import urls
 from eventrelay.connectors.errors import (
     ConnectorConflict,
     ConnectorExists,
@@ -105,14 +112,34 @@ def _oauth_flags_given(args: argparse.Namespace) -> bool:
     )
 
 
-def _spec(args: argparse.Namespace, current: Connector | None) -> ConnectorSpec:
+def _url(args: argparse.Namespace, option: str, what: str, sources: SecretSources) -> str | None:
+    """The URL from `--<option>`, `--<option>-env` or `--<option>-stdin` (mutually exclusive)."""
+    plain: str | None = getattr(args, option)
+    if plain is not None:
+        return plain
+    return _secret(getattr(args, f"{option}_env"), getattr(args, f"{option}_stdin"), what, sources)
+
+
+def _warn_plain_secret_urls(args: argparse.Namespace, auth_type: AuthType) -> None:
+    """A URL-based connector's URL given in plain text: it works, but shell history and `ps` keep it."""
+    if auth_type is not AuthType.NONE:
+        return
+    for option, url in (("base-url", args.base_url), ("test-url", args.test_url)):
+        if url is not None and urls.has_secret(url):
+            args.context.info(
+                f"warning: --{option} shows this connector's secret URL to shell history and `ps`; "
+                f"pass it with --{option}-env VARIABLE (or --{option}-stdin) instead"
+            )
+
+
+def _spec(args: argparse.Namespace, current: Connector | None, sources: SecretSources) -> ConnectorSpec:
     base: dict[str, Any] = connector_spec(current).model_dump() if current is not None else {}
     base["name"] = args.name
     for attribute, value in (
-        ("base_url", args.base_url),
+        ("base_url", _url(args, "base_url", "base URL", sources)),
         ("auth_type", args.auth),
         ("description", args.description),
-        ("test_url", args.test_url),
+        ("test_url", _url(args, "test_url", "test URL", sources)),
     ):
         if value is not None:
             base[attribute] = value
@@ -122,6 +149,7 @@ def _spec(args: argparse.Namespace, current: Connector | None) -> ConnectorSpec:
     headers.update(pairs(args.header, "--header"))
     base["headers"] = headers
     auth_type = AuthType(base.get("auth_type", AuthType.NONE))
+    _warn_plain_secret_urls(args, auth_type)
     if auth_type is AuthType.OAUTH2:
         base["oauth2"] = _oauth2_settings(args, current.oauth2 if current is not None else None)
     else:
@@ -129,7 +157,7 @@ def _spec(args: argparse.Namespace, current: Connector | None) -> ConnectorSpec:
             raise CliError("OAuth 2.0 options need --auth oauth2", EXIT_USAGE)
         base["oauth2"] = None
     if "base_url" not in base:
-        raise CliError("--base-url is required", EXIT_USAGE)
+        raise CliError("--base-url, --base-url-env or --base-url-stdin is required", EXIT_USAGE)
     try:
         return ConnectorSpec.model_validate(base)
     except ValidationError as exc:
@@ -267,10 +295,12 @@ def connector_create(args: argparse.Namespace) -> int:
     def run() -> int:
         require_tenant(args.context.settings, args.tenant_id)
         services = _services(args)
-        spec = _spec(args, None)
-        credentials = _credentials(args, spec, None, _secret_sources(args), ask_missing=True)
+        sources = _secret_sources(args)
+        spec = _spec(args, None, sources)
+        credentials = _credentials(args, spec, None, sources, ask_missing=True)
         connector = services.store.create(args.tenant_id, spec, credentials)
-        view = connector_view(connector, credentials)
+        # Auth type none: its secret URLs are what the view reports as set.
+        view = connector_view(connector, credentials if credentials is not None else spec.secret_urls())
         args.context.emit(view, lambda v: _summary(v, "created"))
         return 0
 
@@ -281,11 +311,12 @@ def connector_update(args: argparse.Namespace) -> int:
     def run() -> int:
         services = _services(args)
         current = _get(services, args.tenant_id, args.name)
-        spec = _spec(args, current)
+        sources = _secret_sources(args)
+        spec = _spec(args, current, sources)
         stored = services.store.load_credentials(current) if current.secret_id else None
         same_auth = spec.auth_type is current.auth_type
         credentials = _credentials(
-            args, spec, stored if same_auth else None, _secret_sources(args), ask_missing=not same_auth
+            args, spec, stored if same_auth else None, sources, ask_missing=not same_auth
         )
         updated = services.store.update(args.tenant_id, spec, credentials)
         changed = updated.revision != current.revision
@@ -391,7 +422,14 @@ def connector_authorize(args: argparse.Namespace) -> int:
 def _add_spec_options(parser: argparse.ArgumentParser, *, update: bool) -> None:
     parser.add_argument("tenant_id")
     parser.add_argument("name")
-    parser.add_argument("--base-url", required=not update, help="the API's base URL (http or https)")
+    base_url = parser.add_mutually_exclusive_group(required=not update)
+    base_url.add_argument("--base-url", help="the API's base URL (http or https)")
+    base_url.add_argument(
+        "--base-url-env",
+        metavar="VARIABLE",
+        help="read the base URL from this variable (for a secret webhook URL, auth none)",
+    )
+    base_url.add_argument("--base-url-stdin", action="store_true", help="read the base URL from stdin")
     parser.add_argument(
         "--auth",
         choices=[kind.value for kind in AuthType],
@@ -404,7 +442,10 @@ def _add_spec_options(parser: argparse.ArgumentParser, *, update: bool) -> None:
     if update:
         parser.add_argument("--remove-header", action="append", metavar="NAME", help="drop a header")
     parser.add_argument("--description")
-    parser.add_argument("--test-url", help="URL `connector test` GETs (absolute, or relative to the base)")
+    test_url = parser.add_mutually_exclusive_group()
+    test_url.add_argument("--test-url", help="URL `connector test` GETs (absolute, or relative to the base)")
+    test_url.add_argument("--test-url-env", metavar="VARIABLE", help="read the test URL from this variable")
+    test_url.add_argument("--test-url-stdin", action="store_true", help="read the test URL from stdin")
 
     basic = parser.add_argument_group("basic auth")
     basic.add_argument("--username")
