@@ -14,7 +14,8 @@ from eventrelay.wiring import event_services
 app = build_app(event_services)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+# The event carries the sharedSecret header: never log it, whatever POWERTOOLS_LOGGER_LOG_EVENT says.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
