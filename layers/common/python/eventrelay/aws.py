@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from eventrelay.errors import DependencyFailure
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -57,3 +60,17 @@ def reset_clients() -> None:
     """Forget cached clients (the local stack and tests call this after changing endpoints)."""
     with _lock:
         _clients.clear()
+
+
+def read_secret_string(client: SecretsManagerClient, secret_id: str) -> str | None:
+    """The current value of a secret, None when it does not exist; any other failure is a
+    DependencyFailure (the caller fails closed and never sees the AWS error text)."""
+    try:
+        response = client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+            return None
+        raise DependencyFailure("secrets manager") from None
+    except BotoCoreError:
+        raise DependencyFailure("secrets manager") from None
+    return response["SecretString"]

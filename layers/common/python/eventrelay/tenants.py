@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from eventrelay.aws import read_secret_string
 from eventrelay.clock import Clock, iso_utc, system_clock
 from eventrelay.errors import DependencyFailure, InvalidCredentials
 
@@ -117,17 +118,8 @@ class TenantSecretStore:
 
     def get(self, tenant_id: str) -> TenantSecret | None:
         """The tenant's secrets, or None when the tenant has none. AWS failures raise DependencyFailure."""
-        try:
-            response = self._client.get_secret_value(
-                SecretId=self.secret_name(tenant_id), VersionStage="AWSCURRENT"
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
-                return None
-            raise DependencyFailure("secrets manager") from None
-        except BotoCoreError:
-            raise DependencyFailure("secrets manager") from None
-        return TenantSecret.from_json(response["SecretString"])
+        text = read_secret_string(self._client, self.secret_name(tenant_id))
+        return TenantSecret.from_json(text) if text is not None else None
 
     def rotate(self, tenant_id: str, new_secret: str, overlap_seconds: float, now: float) -> TenantSecret:
         existing = self.get(tenant_id)

@@ -27,6 +27,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
+from eventrelay.aws import read_secret_string
 from eventrelay.clock import Clock, iso_utc, system_clock
 from eventrelay.connectors import urls
 from eventrelay.connectors.errors import (
@@ -368,15 +369,8 @@ class ConnectorStore:
         )
 
     def _read_secret(self, secret_id: str) -> Credentials | None:
-        try:
-            response = self._secrets.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
-                return None
-            raise DependencyFailure("secrets manager") from None
-        except BotoCoreError:
-            raise DependencyFailure("secrets manager") from None
-        return Credentials.from_secret_json(response["SecretString"])
+        text = read_secret_string(self._secrets, secret_id)
+        return Credentials.from_secret_json(text) if text is not None else None
 
     def save_credentials(self, connector: Connector, credentials: Credentials) -> None:
         self._write_secret(connector.tenant_id, connector.name, credentials)
