@@ -135,20 +135,9 @@ def parse_text(source: str, part: str, slot: Slot = Slot.TEXT) -> Template:
 def parse_url(source: str, part: str = "url") -> Template:
     """An absolute http(s) URL, or a URL relative to the connector's base URL (path, `?query`, `#frag`)."""
     template = parse_text(source, part, Slot.URL)
-    offset = 0
-    for segment in template.segments:
-        if isinstance(segment, Text):
-            bad = _URL_FORBIDDEN.search(segment.text)
-            if bad:
-                raise _error(
-                    "whitespace and control characters are not allowed in a URL",
-                    source,
-                    offset + bad.start(),
-                    part,
-                )
-            offset += len(segment.text)
-        else:
-            offset = _token_end(source, segment.offset)
+    _refuse_in_literal_text(
+        template, _URL_FORBIDDEN, "whitespace and control characters are not allowed in a URL"
+    )
     if is_absolute_url(source):
         scheme = _HTTP_URL.match(source)
         if scheme is None:
@@ -176,21 +165,25 @@ def is_absolute_url(source: str) -> bool:
 def parse_header_value(source: str, part: str) -> Template:
     """A header value: its literal text must be sendable (no control characters, ISO-8859-1 only)."""
     template = parse_text(source, part, Slot.HEADER)
+    _refuse_in_literal_text(
+        template,
+        _HEADER_FORBIDDEN,
+        "control characters and characters outside ISO-8859-1 are not allowed in a header value",
+    )
+    return template
+
+
+def _refuse_in_literal_text(template: Template, forbidden: re.Pattern[str], message: str) -> None:
+    """Refuse `forbidden` in literal text, at its position (token values are checked when rendered)."""
     offset = 0
     for segment in template.segments:
         if isinstance(segment, Text):
-            bad = _HEADER_FORBIDDEN.search(segment.text)
+            bad = forbidden.search(segment.text)
             if bad:
-                raise _error(
-                    "control characters and characters outside ISO-8859-1 are not allowed in a header value",
-                    source,
-                    offset + bad.start(),
-                    part,
-                )
+                raise _error(message, template.source, offset + bad.start(), template.part)
             offset += len(segment.text)
         else:
-            offset = _token_end(source, segment.offset)
-    return template
+            offset = _token_end(template.source, segment.offset)
 
 
 def parse_form(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, Template], ...]:
