@@ -36,7 +36,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/common/python/eventrelay functions
+	$(BIN)/mypy layers/common/python/eventrelay cli/eventrelay_cli functions
 
 validate:
 	$(BIN)/cfn-lint template.yaml

@@ -133,3 +133,30 @@ class NotFound(ApiError):
 
 class DependencyFailure(Exception):
     """An AWS dependency failed; the caller was not served and nothing was accepted."""
+
+
+# Admin-side outcomes. Every area's specific errors (ConnectorNotFound, RuleAlreadyExists, ...)
+# derive from one of these, so each surface maps them in ONE table: the CLI to exit codes
+# (3 not found, 4 exists/in use, 1 invalid), the admin API to 1011 / 1012 / 400.
+class AdminError(Exception):
+    """An admin operation refused; `str(error)` is safe to show (never a secret value)."""
+
+
+class ResourceNotFound(AdminError):
+    """The named resource does not exist (or belongs to another tenant: same answer)."""
+
+
+class ResourceExists(AdminError):
+    """Create refused: a resource with this name already exists."""
+
+
+class ResourceInUse(AdminError):
+    """Delete refused: other resources still refer to this one (the message names them)."""
+
+
+class ResourceConflict(AdminError):
+    """The resource changed concurrently between read and write; read it again and retry."""
+
+
+class InvalidResource(AdminError):
+    """The resource as given breaks a rule (the message lists each problem)."""

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from eventrelay.aws import read_secret_string
 from eventrelay.clock import Clock, iso_utc, system_clock
-from eventrelay.errors import DependencyFailure, InvalidCredentials
+from eventrelay.errors import DependencyFailure, InvalidCredentials, ResourceExists, ResourceNotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -37,11 +37,11 @@ def tenant_pk(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}"
 
 
-class TenantExists(Exception):
+class TenantExists(ResourceExists):
     """A tenant with this id already exists."""
 
 
-class TenantNotFound(Exception):
+class TenantNotFound(ResourceNotFound):
     """No tenant with this id."""
 
 

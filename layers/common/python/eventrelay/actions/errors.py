@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from eventrelay.errors import InvalidResource, ResourceConflict, ResourceExists, ResourceNotFound
+
 
 class ActionError(Exception):
     """Base of every error this package raises on purpose."""
@@ -55,7 +57,7 @@ class RenderError(ActionError):
         super().__init__(f"{subject}: {reason}")
 
 
-class InvalidAction(ActionError):
+class InvalidAction(ActionError, InvalidResource):
     """An action definition breaks a constraint (other than template syntax); one line per problem."""
 
     def __init__(self, problems: Sequence[str]) -> None:
@@ -63,7 +65,7 @@ class InvalidAction(ActionError):
         super().__init__("invalid action: " + "; ".join(self.problems))
 
 
-class ActionNotFound(ActionError):
+class ActionNotFound(ActionError, ResourceNotFound):
     """No action with this name for this tenant."""
 
     def __init__(self, name: str) -> None:
@@ -71,7 +73,7 @@ class ActionNotFound(ActionError):
         super().__init__(f"action '{name}' not found")
 
 
-class ActionAlreadyExists(ActionError):
+class ActionAlreadyExists(ActionError, ResourceExists):
     """Create refused: the tenant already has an action with this name."""
 
     def __init__(self, name: str) -> None:
@@ -79,7 +81,7 @@ class ActionAlreadyExists(ActionError):
         super().__init__(f"action '{name}' already exists")
 
 
-class ActionConflict(ActionError):
+class ActionConflict(ActionError, ResourceConflict):
     """The action changed concurrently more times than an update is willing to retry."""
 
     def __init__(self, name: str) -> None:

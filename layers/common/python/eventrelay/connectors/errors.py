@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from eventrelay.errors import ResourceConflict, ResourceExists, ResourceNotFound
+
 
 class ConnectorError(Exception):
     """Base class; `message` is safe to show an admin."""
@@ -11,17 +13,17 @@ class ConnectorError(Exception):
         self.message = message
 
 
-class ConnectorNotFound(ConnectorError):
+class ConnectorNotFound(ConnectorError, ResourceNotFound):
     def __init__(self, tenant_id: str, name: str) -> None:
         super().__init__(f"connector {name} not found for tenant {tenant_id}")
 
 
-class ConnectorExists(ConnectorError):
+class ConnectorExists(ConnectorError, ResourceExists):
     def __init__(self, tenant_id: str, name: str) -> None:
         super().__init__(f"connector {name} already exists for tenant {tenant_id}")
 
 
-class ConnectorConflict(ConnectorError):
+class ConnectorConflict(ConnectorError, ResourceConflict):
     """Someone else changed the connector between read and write; read it again and retry."""
 
     def __init__(self, name: str) -> None:

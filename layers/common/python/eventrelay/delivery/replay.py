@@ -23,6 +23,7 @@ from eventrelay.delivery import metrics
 from eventrelay.delivery.models import DELIVERY_MESSAGE_KIND, Delivery, DeliveryMessage, DeliveryState
 from eventrelay.delivery.runner import Queue
 from eventrelay.delivery.store import DeliveryStore
+from eventrelay.errors import ResourceNotFound
 
 DEFAULT_STALL_AFTER_SECONDS = 15 * 60
 
@@ -31,7 +32,7 @@ class ActionLookup(Protocol):
     def get(self, tenant_id: str, name: str) -> Action: ...
 
 
-class DeliveryNotFound(Exception):
+class DeliveryNotFound(ResourceNotFound):
     def __init__(self, delivery_id: str) -> None:
         self.delivery_id = delivery_id
         super().__init__(f"delivery {delivery_id} not found")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from eventrelay.errors import InvalidResource, ResourceConflict, ResourceExists, ResourceNotFound
+
 
 class RuleError(Exception):
     """Base of every error this package raises on purpose; `str()` is safe to show an admin."""
 
 
-class InvalidRule(RuleError):
+class InvalidRule(RuleError, InvalidResource):
     """A rule breaks a constraint; one line per problem (`mapping.ticketId: ...`)."""
 
     def __init__(self, problems: Sequence[str]) -> None:
@@ -17,19 +19,19 @@ class InvalidRule(RuleError):
         super().__init__("invalid rule: " + "; ".join(self.problems))
 
 
-class RuleNotFound(RuleError):
+class RuleNotFound(RuleError, ResourceNotFound):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"rule '{name}' not found")
 
 
-class RuleAlreadyExists(RuleError):
+class RuleAlreadyExists(RuleError, ResourceExists):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"rule '{name}' already exists")
 
 
-class RuleConflict(RuleError):
+class RuleConflict(RuleError, ResourceConflict):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"rule '{name}' was modified concurrently; retry")

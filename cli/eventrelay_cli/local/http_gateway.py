@@ -53,7 +53,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from eventrelay.local.lambda_runtime import (
+from eventrelay_cli.local.lambda_runtime import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_REGION,
     Handler,
@@ -79,7 +79,7 @@ _HOP_BY_HOP = frozenset(
     }
 )
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_log = logging.getLogger("eventrelay.local.http")
+_log = logging.getLogger("eventrelay_cli.local.http")
 
 
 # --------------------------------------------------------------------------------------------------

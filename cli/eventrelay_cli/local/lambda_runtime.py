@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from eventrelay.local.template_resources import load_template
+from eventrelay_cli.local.template_resources import load_template
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -40,7 +40,7 @@ DEFAULT_ACCOUNT_ID = "123456789012"
 LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
 LAMBDA_DEFAULT_MEMORY_MB = 128
 
-_log = logging.getLogger("eventrelay.local.lambda")
+_log = logging.getLogger("eventrelay_cli.local.lambda")
 
 
 class HandlerLoadError(Exception):

@@ -11,10 +11,10 @@ import yaml
 from pydantic import ValidationError
 
 from eventrelay.aws import dynamodb_client
-from eventrelay.cli.context import EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from eventrelay.settings import Settings
 from eventrelay.tenants import TenantStore
 from eventrelay.validation import validation_problems
+from eventrelay_cli.context import EXIT_NOT_FOUND, EXIT_USAGE, CliError
 
 
 def pairs(values: Iterable[str] | None, flag: str) -> dict[str, str]:

@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from eventrelay.actions import ActionError
-from eventrelay.cli.context import EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from eventrelay.connectors.errors import ConnectorError
-from eventrelay.declarative import (
+from eventrelay.errors import DependencyFailure
+from eventrelay.rules import RuleError
+from eventrelay.tenants import TenantNotFound
+from eventrelay_cli.context import EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, CliError
+from eventrelay_cli.declarative import (
     ConfigApplier,
     ConfigError,
     describe,
@@ -24,10 +27,7 @@ from eventrelay.declarative import (
     rule_parser,
     rule_support,
 )
-from eventrelay.declarative.apply import Change
-from eventrelay.errors import DependencyFailure
-from eventrelay.rules import RuleError
-from eventrelay.tenants import TenantNotFound
+from eventrelay_cli.declarative.apply import Change
 
 
 def _read(path: str) -> str:

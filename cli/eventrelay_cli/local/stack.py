@@ -17,14 +17,14 @@ from pathlib import Path
 
 from eventrelay.admin import EventsAdmin, TenantWithSecret
 from eventrelay.aws import sqs_client
-from eventrelay.cli.context import LOCAL_STATE_FILE
-from eventrelay.local.backends import find_dynamodb_local_jar
-from eventrelay.local.environment import LocalAws
-from eventrelay.local.http_gateway import HttpGateway
-from eventrelay.local.lambda_runtime import LocalFunction, read_function_specs
-from eventrelay.local.sqs_event_source import SqsEventSource
 from eventrelay.registrations import RegistrationKind
 from eventrelay.tenants import TenantExists
+from eventrelay_cli.context import LOCAL_STATE_FILE
+from eventrelay_cli.local.backends import find_dynamodb_local_jar
+from eventrelay_cli.local.environment import LocalAws
+from eventrelay_cli.local.http_gateway import HttpGateway
+from eventrelay_cli.local.lambda_runtime import LocalFunction, read_function_specs
+from eventrelay_cli.local.sqs_event_source import SqsEventSource
 
 DEMO_TENANT = "demo"
 DEFAULT_PORT = 3000

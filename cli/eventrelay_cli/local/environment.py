@@ -10,9 +10,14 @@ from pathlib import Path
 import boto3
 
 from eventrelay.aws import reset_clients
-from eventrelay.local.backends import LOCAL_CREDENTIALS, DynamoDBLocal, MotoServer, find_dynamodb_local_jar
-from eventrelay.local.template_resources import CreatedResources, create_stack_resources
 from eventrelay.settings import Settings
+from eventrelay_cli.local.backends import (
+    LOCAL_CREDENTIALS,
+    DynamoDBLocal,
+    MotoServer,
+    find_dynamodb_local_jar,
+)
+from eventrelay_cli.local.template_resources import CreatedResources, create_stack_resources
 
 LOCAL_REGION = "us-east-1"
 

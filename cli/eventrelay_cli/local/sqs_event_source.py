@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from eventrelay.local.lambda_runtime import Handler, InvocationError, LocalFunction, SqsEventSourceSpec
+from eventrelay_cli.local.lambda_runtime import Handler, InvocationError, LocalFunction, SqsEventSourceSpec
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -50,7 +50,7 @@ LAMBDA_RECORD_ATTRIBUTES = (
 MAX_BATCH_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invocation payload limit
 MAX_RECEIVE = 10  # ReceiveMessage returns at most 10 messages per call
 
-_log = logging.getLogger("eventrelay.local.sqs")
+_log = logging.getLogger("eventrelay_cli.local.sqs")
 
 
 def _b64(value: bytes | str) -> str:

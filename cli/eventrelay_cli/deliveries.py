@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
-from eventrelay.cli.context import EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from eventrelay.delivery.models import Delivery, DeliveryState
 from eventrelay.delivery.replay import (
     DeliveryFilter,
@@ -33,6 +32,7 @@ from eventrelay.delivery.replay import (
 )
 from eventrelay.delivery.store import DeliveryStore
 from eventrelay.errors import DependencyFailure
+from eventrelay_cli.context import EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, CliError
 
 _AGE = re.compile(r"^(\d+)([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

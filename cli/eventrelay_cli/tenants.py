@@ -8,7 +8,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from eventrelay.admin import EventsAdmin, TenantWithSecret
-from eventrelay.cli.context import EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from eventrelay.clock import iso_utc
 from eventrelay.tenants import (
     DEFAULT_ROTATION_OVERLAP_SECONDS,
@@ -18,6 +17,7 @@ from eventrelay.tenants import (
     TenantNotFound,
 )
 from eventrelay.validation import validation_problems
+from eventrelay_cli.context import EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_USAGE, CliError
 
 
 def _admin(args: argparse.Namespace) -> EventsAdmin:

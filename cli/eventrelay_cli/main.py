@@ -14,9 +14,9 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 
-from eventrelay.cli.context import EXIT_USAGE, CliError, resolve_context
+from eventrelay_cli.context import EXIT_USAGE, CliError, resolve_context
 
-# Modules under eventrelay.cli that add commands; each defines register(subparsers).
+# Modules under eventrelay_cli that add commands; each defines register(subparsers).
 COMMAND_MODULES: tuple[str, ...] = (
     "local_stack",
     "tenants",
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-url", help="override the Events API base URL")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        module = importlib.import_module(f"eventrelay.cli.{name}")
+        module = importlib.import_module(f"eventrelay_cli.{name}")
         module.register(subparsers)
     return parser
 

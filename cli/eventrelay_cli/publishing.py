@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from eventrelay.cli.context import EXIT_FAILURE, EXIT_USAGE, CliError
+from eventrelay_cli.context import EXIT_FAILURE, EXIT_USAGE, CliError
 
 SECRET_ENVIRONMENT_VARIABLE = "EVENTRELAY_SHARED_SECRET"  # noqa: S105 - a variable name, not a secret
 

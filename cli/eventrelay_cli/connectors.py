@@ -27,8 +27,6 @@ from pydantic import SecretStr, ValidationError
 
 from eventrelay.actions import ActionStore
 from eventrelay.admin_actions import connector_spec, connector_view
-from eventrelay.cli.admin_args import pairs, problems_of, require_tenant
-from eventrelay.cli.context import EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from eventrelay.clock import iso_utc
 from eventrelay.connectors import urls
 from eventrelay.connectors.errors import (
@@ -49,6 +47,8 @@ from eventrelay.connectors.models import (
 )
 from eventrelay.connectors.wiring import ConnectorServices, build_connector_services
 from eventrelay.errors import DependencyFailure
+from eventrelay_cli.admin_args import pairs, problems_of, require_tenant
+from eventrelay_cli.context import EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, CliError
 
 
 def _services(args: argparse.Namespace) -> ConnectorServices:

@@ -30,11 +30,11 @@ from eventrelay.admin_actions import (
     ActionTestReport,
     action_view,
 )
-from eventrelay.cli.admin_args import pairs, read_structured_file
-from eventrelay.cli.context import EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from eventrelay.connectors.errors import ConnectorNotFound
 from eventrelay.connectors.store import ConnectorStore
 from eventrelay.errors import DependencyFailure
+from eventrelay_cli.admin_args import pairs, read_structured_file
+from eventrelay_cli.context import EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, CliError
 
 
 def _store(args: argparse.Namespace) -> ActionStore:

@@ -38,9 +38,9 @@ from eventrelay.admin_actions.views import connector_spec, spec_changes
 from eventrelay.connectors.errors import ConnectorNotFound
 from eventrelay.connectors.models import AuthType, Connector, Credentials, HealthState
 from eventrelay.connectors.store import ConnectorStore
-from eventrelay.declarative.config import ConfigError, DesiredConfig, DesiredConnector
 from eventrelay.registrations import Registration, RegistrationStore
 from eventrelay.tenants import TenantNotFound, TenantStore
+from eventrelay_cli.declarative.config import ConfigError, DesiredConfig, DesiredConnector
 
 if TYPE_CHECKING:
     from eventrelay.settings import Settings

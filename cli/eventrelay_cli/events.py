@@ -9,10 +9,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from eventrelay.admin import EventsAdmin
-from eventrelay.cli.context import EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from eventrelay.registrations import InvalidSchema, Registration, RegistrationKind, schema_from_text
 from eventrelay.tenants import TenantNotFound
 from eventrelay.validation import validation_problems
+from eventrelay_cli.context import EXIT_NOT_FOUND, EXIT_USAGE, CliError
 
 
 def _view(registration: Registration) -> dict[str, Any]:

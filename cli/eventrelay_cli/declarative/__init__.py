@@ -8,8 +8,8 @@ Public API:
 - rules hook: `rule_support(settings)`, `rule_parser()` (None when the rules package is absent).
 """
 
-from eventrelay.declarative.apply import ApplyReport, Change, ConfigApplier, RuleSupport, describe
-from eventrelay.declarative.config import (
+from eventrelay_cli.declarative.apply import ApplyReport, Change, ConfigApplier, RuleSupport, describe
+from eventrelay_cli.declarative.config import (
     ConfigError,
     ConfigFile,
     DesiredConfig,
@@ -17,7 +17,7 @@ from eventrelay.declarative.config import (
     load_config,
     parse_config_text,
 )
-from eventrelay.declarative.rules_hook import rule_parser, rule_support
+from eventrelay_cli.declarative.rules_hook import rule_parser, rule_support
 
 __all__ = [
     "ApplyReport",

@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from eventrelay.cli.context import EXIT_USAGE, CliError
+from eventrelay_cli.context import EXIT_USAGE, CliError
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
@@ -15,8 +15,8 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
 
 
 def run_local(args: argparse.Namespace) -> int:
-    from eventrelay.local.stack import LocalStackOptions, run_until_interrupted
-    from eventrelay.local.template_resources import find_template
+    from eventrelay_cli.local.stack import LocalStackOptions, run_until_interrupted
+    from eventrelay_cli.local.template_resources import find_template
 
     try:
         template = Path(args.template) if args.template else find_template()

@@ -19,8 +19,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from eventrelay.cli.admin_args import json_or_text, pairs, read_structured_file
-from eventrelay.cli.context import EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from eventrelay.errors import DependencyFailure
 from eventrelay.rules import (
     ConditionError,
@@ -34,6 +32,8 @@ from eventrelay.rules import (
     describe,
     parse_condition_text,
 )
+from eventrelay_cli.admin_args import json_or_text, pairs, read_structured_file
+from eventrelay_cli.context import EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, CliError
 
 
 def _store(args: argparse.Namespace) -> RuleStore:
