@@ -21,9 +21,9 @@ from typing import Any
 
 from eventrelay.admin import EventsAdmin
 from eventrelay.aws import dynamodb_client, secretsmanager_client, sqs_client
-from eventrelay.local.environment import LocalAws
-from eventrelay.local.lambda_runtime import load_handler, make_context
 from eventrelay.tenants import LimitOverrides
+from eventrelay_cli.local.environment import LocalAws
+from eventrelay_cli.local.lambda_runtime import load_handler, make_context
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WARM_CALLS = 300
@@ -32,7 +32,7 @@ COLD_RUNS = 5
 COLD_PUBLISH = """
 import time
 start = time.perf_counter()
-from eventrelay.local.lambda_runtime import load_handler
+from eventrelay_cli.local.lambda_runtime import load_handler
 load_handler(__import__("pathlib").Path({functions!r}) / "publish")
 print(time.perf_counter() - start)
 """

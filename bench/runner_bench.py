@@ -29,12 +29,12 @@ from eventrelay.clock import iso_utc
 from eventrelay.connectors.models import ConnectorSpec
 from eventrelay.connectors.wiring import build_connector_services
 from eventrelay.envelopes import EventEnvelope
-from eventrelay.local.environment import LocalAws
-from eventrelay.local.lambda_runtime import load_handler, make_context
 from eventrelay.outbound.client import OutboundClient
 from eventrelay.outbound.request import OutboundRequest
 from eventrelay.outbound.ssrf import SsrfGuard
 from eventrelay.rules import RuleStore
+from eventrelay_cli.local.environment import LocalAws
+from eventrelay_cli.local.lambda_runtime import load_handler, make_context
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 0.2

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from eventrelay.local.environment import LocalAws
 from eventrelay.settings import Settings
+from eventrelay_cli.local.environment import LocalAws
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO_ROOT / "template.yaml"

@@ -13,8 +13,8 @@ from typing import Any
 
 import requests
 
-from tests.e2e.conftest import RunningStack
-from tests.integration.outbound.http_servers import RecordingServer
+from tests.support.http_servers import RecordingServer
+from tests.support.local_stack import RunningStack
 
 SHOP_TOKEN = "shop-token-e2e-5b1f0c9a"
 

@@ -7,8 +7,8 @@ import time
 
 import requests
 
-from tests.e2e.conftest import RunningStack
-from tests.integration.outbound.http_servers import RecordingServer
+from tests.support.http_servers import RecordingServer
+from tests.support.local_stack import RunningStack
 
 ORDERS_CONFIG = """
 tenant: demo

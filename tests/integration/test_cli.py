@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from eventrelay.cli.main import build_parser, main
-from eventrelay.local.http_gateway import HttpGateway
-from eventrelay.local.lambda_runtime import LocalFunction, load_handler
 from eventrelay.settings import Settings
+from eventrelay_cli.local.http_gateway import HttpGateway
+from eventrelay_cli.local.lambda_runtime import LocalFunction, load_handler
+from eventrelay_cli.main import build_parser, main
 from tests.conftest import REPO_ROOT
 
 

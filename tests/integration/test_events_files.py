@@ -11,10 +11,10 @@ import pytest
 from eventrelay.admin import EventsAdmin
 from eventrelay.aws import dynamodb_client
 from eventrelay.bulk import Job, JobStatus, JobStore
-from eventrelay.local.lambda_runtime import load_handler, make_context
 from eventrelay.registrations import RegistrationKind
 from eventrelay.settings import Settings
 from eventrelay.tenants import TenantExists
+from eventrelay_cli.local.lambda_runtime import load_handler, make_context
 from tests.conftest import EVENTS_DIR, REPO_ROOT
 from tests.support.api import answer_of
 from tests.support.queues import drain

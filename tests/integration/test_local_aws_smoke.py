@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import boto3
 
-from eventrelay.local.environment import LocalAws
+from eventrelay_cli.local.environment import LocalAws
 
 
 def test_template_resources_exist_on_the_emulated_endpoints(local_aws: LocalAws) -> None:

@@ -12,13 +12,13 @@ from botocore.config import Config
 from eventrelay.admin import EventsAdmin, TenantWithSecret
 from eventrelay.envelopes import MessageQueue
 from eventrelay.http_api import ACCEPTED_MESSAGE, build_app
-from eventrelay.local.backends import free_port
 from eventrelay.publishing import MAX_EVENT_BODY_BYTES
 from eventrelay.ratelimit import LimitKind
 from eventrelay.registrations import RegistrationKind
 from eventrelay.settings import Settings
 from eventrelay.tenants import LimitOverrides
 from eventrelay.wiring import EventServices, build_event_services
+from eventrelay_cli.local.backends import free_port
 from tests.support.api import ApiCaller, ControlledClock
 from tests.support.queues import drain
 

@@ -9,8 +9,8 @@ import boto3
 import pytest
 
 from eventrelay.admin import EventsAdmin
-from eventrelay.local.lambda_runtime import load_handler, make_context
 from eventrelay.settings import Settings
+from eventrelay_cli.local.lambda_runtime import load_handler, make_context
 from tests.conftest import REPO_ROOT
 from tests.support.api import PUBLISH_PATH, answer_of, http_event
 

@@ -32,10 +32,10 @@ from eventrelay.delivery.runner import ActionRunner, Caller, MessageReport
 from eventrelay.delivery.schedule import RetryPolicy
 from eventrelay.delivery.store import DeliveryStore
 from eventrelay.envelopes import EventEnvelope, MessageQueue
-from eventrelay.local.sqs_event_source import build_sqs_event
 from eventrelay.outbound.client import OutboundClient
 from eventrelay.rules import Rule, RuleStore
 from eventrelay.settings import Settings
+from eventrelay_cli.local.sqs_event_source import build_sqs_event
 from tests.support.api import ControlledClock
 
 if TYPE_CHECKING:

@@ -20,9 +20,11 @@ from eventrelay.connectors.models import (
 )
 from eventrelay.connectors.wiring import ConnectorServices
 from eventrelay.settings import Settings
-from tests.integration.connectors.conftest import CLIENT_ID
-from tests.integration.connectors.oauth_server import AuthorizationServer
 from tests.support.api import http_event
+from tests.support.oauth_server import AuthorizationServer
+
+CLIENT_ID = "eventrelay-client"
+OAUTH_CLIENT_ID = "eventrelay-admin-client"
 
 REDIRECT_URL = "https://events.example/oauth/callback"
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from urllib.parse import parse_qs, parse_qsl, unquote_plus, urlencode, urlsplit
 
-from tests.integration.outbound.http_servers import RecordedRequest, RecordingServer, Reply
+from tests.support.http_servers import RecordedRequest, RecordingServer, Reply
 
 ACCESS_TOKEN_PREFIX = "CANARY-ACCESS-"
 REFRESH_TOKEN_PREFIX = "CANARY-REFRESH-"

@@ -20,7 +20,7 @@ from eventrelay.actions import (
     TemplateError,
     render,
 )
-from eventrelay.local.environment import LocalAws
+from eventrelay_cli.local.environment import LocalAws
 
 
 @pytest.fixture

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -18,9 +16,8 @@ from eventrelay.connectors.wiring import ConnectorServices, build_connector_serv
 from eventrelay.outbound.client import OutboundClient
 from eventrelay.outbound.ssrf import SsrfGuard
 from eventrelay.settings import Settings
-from tests.integration.connectors.oauth_server import AuthorizationServer
-
-OAUTH_CLIENT_ID = "eventrelay-admin-client"
+from tests.support.oauth import OAUTH_CLIENT_ID
+from tests.support.oauth_server import AuthorizationServer
 
 
 @pytest.fixture
@@ -67,31 +64,3 @@ def _verbose_logs(caplog: pytest.LogCaptureFixture) -> None:
     # Our logs at their most verbose, and the HTTP stack's, so a leak there would be seen.
     caplog.set_level(logging.DEBUG, logger="eventrelay")
     caplog.set_level(logging.DEBUG, logger="urllib3")
-
-
-def config_items(settings: Settings, tenant_id: str) -> list[dict[str, Any]]:
-    """Every config-table item of the tenant (raw DynamoDB JSON), plus OAuth state items."""
-    client = dynamodb_client(settings.region)
-    items: list[dict[str, Any]] = []
-    for page in client.get_paginator("scan").paginate(TableName=settings.config_table):
-        for item in page.get("Items", []):
-            pk = item["pk"]["S"]
-            if pk == f"TENANT#{tenant_id}" or pk.startswith("OAUTH_STATE#"):
-                items.append(item)
-    return items
-
-
-def assert_absent(secrets_: dict[str, str], places: dict[str, str]) -> None:
-    """No secret in any place; names the leak.
-
-    Besides the exact value, its leading run of letters, digits and dashes is looked for too: it
-    survives percent- and JSON-encoding, so an encoded leak is caught as well.
-    """
-    assert all(secrets_.values()), "a canary is empty"
-    for place, text in places.items():
-        for kind, secret in secrets_.items():
-            core = re.match(r"[A-Za-z0-9-]+", secret)
-            assert secret not in text, f"the {kind} leaked into {place}"
-            assert core is None or len(core.group()) < 12 or core.group() not in text, (
-                f"the {kind} leaked (encoded) into {place}"
-            )

@@ -29,10 +29,10 @@ from eventrelay.connectors.models import (
 from eventrelay.connectors.wiring import ConnectorServices
 from eventrelay.outbound.client import USER_AGENT
 from eventrelay.settings import Settings
-from tests.integration.admin.conftest import OAUTH_CLIENT_ID, assert_absent, config_items
-from tests.integration.connectors.oauth_helpers import REDIRECT_URL, callback, consent
-from tests.integration.connectors.oauth_server import AuthorizationServer
-from tests.integration.outbound.http_servers import RecordedRequest, RecordingServer, Reply
+from tests.support.http_servers import RecordedRequest, RecordingServer, Reply
+from tests.support.items import assert_absent, tenant_items
+from tests.support.oauth import OAUTH_CLIENT_ID, REDIRECT_URL, callback, consent
+from tests.support.oauth_server import AuthorizationServer
 
 REDACTED = "[REDACTED]"
 
@@ -208,7 +208,7 @@ def test_basic_auth_action_is_sent_exactly_and_reported_redacted(
 
     assert_absent(
         {"basic password": password, "basic credentials": basic},
-        {**places(report, caplog, capsys), "dynamodb": json.dumps(config_items(settings, tenant_id))},
+        {**places(report, caplog, capsys), "dynamodb": json.dumps(tenant_items(settings, tenant_id))},
     )
 
 
@@ -418,7 +418,7 @@ def test_oauth_tokens_and_client_secret_never_appear_in_the_report(
     secrets_ = {"oauth client secret": secret} | {f"token {i}": token for i, token in enumerate(issued)}
     outputs = places(report, caplog, capsys)
     outputs["second report"] = json.dumps(refused.to_dict())
-    outputs["dynamodb"] = json.dumps(config_items(settings, tenant_id))
+    outputs["dynamodb"] = json.dumps(tenant_items(settings, tenant_id))
     assert_absent(secrets_, outputs)
 
 

@@ -14,13 +14,13 @@ import pytest
 from eventrelay.actions import ActionStore
 from eventrelay.admin_actions import ActionTester
 from eventrelay.aws import dynamodb_client, secretsmanager_client
-from eventrelay.cli.main import main
 from eventrelay.connectors.wiring import ConnectorServices
 from eventrelay.registrations import RegistrationStore
 from eventrelay.rules import RuleStore
 from eventrelay.settings import Settings
-from tests.integration.admin.conftest import assert_absent
-from tests.integration.outbound.http_servers import RecordingServer
+from eventrelay_cli.main import main
+from tests.support.http_servers import RecordingServer
+from tests.support.items import assert_absent
 
 EXIT_USAGE, EXIT_NOT_FOUND = 2, 3
 

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from eventrelay.aws import secretsmanager_client
-from eventrelay.cli.main import main
 from eventrelay.settings import Settings
-from tests.integration.admin.conftest import OAUTH_CLIENT_ID, assert_absent, config_items
-from tests.integration.connectors.oauth_helpers import REDIRECT_URL, callback, consent
-from tests.integration.connectors.oauth_server import AuthorizationServer
-from tests.integration.outbound.http_servers import RecordedRequest, RecordingServer, Reply
+from eventrelay_cli.main import main
+from tests.support.http_servers import RecordedRequest, RecordingServer, Reply
+from tests.support.items import assert_absent, tenant_items
+from tests.support.oauth import OAUTH_CLIENT_ID, REDIRECT_URL, callback, consent
+from tests.support.oauth_server import AuthorizationServer
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT = 1, 2, 3, 4
 
@@ -144,7 +144,7 @@ def test_connector_round_trip_with_secrets_from_env_and_stdin(
         {
             "cli output": "\n".join(cli.printed),
             "logs": caplog.text,
-            "dynamodb": json.dumps(config_items(settings, tenant)),
+            "dynamodb": json.dumps(tenant_items(settings, tenant)),
         },
     )
 
@@ -404,6 +404,6 @@ def test_oauth_authorize_and_action_test_through_the_cli_never_print_secrets(
         {
             "cli output": "\n".join(cli.printed),
             "logs": caplog.text,
-            "dynamodb": json.dumps(config_items(settings, tenant)),
+            "dynamodb": json.dumps(tenant_items(settings, tenant)),
         },
     )

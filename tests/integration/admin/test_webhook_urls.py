@@ -20,11 +20,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from eventrelay.aws import dynamodb_client, secretsmanager_client
-from eventrelay.cli.main import main
 from eventrelay.connectors import urls
 from eventrelay.connectors.store import connector_key
 from eventrelay.settings import Settings
-from tests.integration.outbound.http_servers import RecordingServer
+from eventrelay_cli.main import main
+from tests.support.http_servers import RecordingServer
 
 EXIT_USAGE = 2
 WARNING = (

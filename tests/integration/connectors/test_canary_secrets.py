@@ -22,15 +22,16 @@ from eventrelay.connectors.models import AuthType, ClientAuthMethod, ConnectorSp
 from eventrelay.connectors.wiring import ConnectorServices
 from eventrelay.outbound.request import OutboundRequest
 from eventrelay.settings import Settings
-from tests.integration.connectors.conftest import CLIENT_ID, tenant_items
-from tests.integration.connectors.oauth_helpers import (
+from tests.support.api import ControlledClock
+from tests.support.http_servers import RecordedRequest, RecordingServer, Reply
+from tests.support.items import tenant_items
+from tests.support.oauth import (
+    CLIENT_ID,
     authorization_code_connector,
     authorize,
     client_credentials_connector,
 )
-from tests.integration.connectors.oauth_server import AuthorizationServer
-from tests.integration.outbound.http_servers import RecordedRequest, RecordingServer, Reply
-from tests.support.api import ControlledClock
+from tests.support.oauth_server import AuthorizationServer
 
 BASIC_PASSWORD = "CANARY-BASIC-PASSWORD-" + secrets.token_hex(6)
 TOKEN_VALUE = "CANARY-TOKEN-HEADER-" + secrets.token_hex(6)

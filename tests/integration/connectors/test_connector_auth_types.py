@@ -13,8 +13,8 @@ from eventrelay.connectors.wiring import ConnectorServices
 from eventrelay.outbound.outcome import OutcomeKind
 from eventrelay.outbound.request import OutboundRequest
 from eventrelay.settings import Settings
-from tests.integration.connectors.conftest import tenant_items
-from tests.integration.outbound.http_servers import RecordedRequest, RecordingServer, Reply
+from tests.support.http_servers import RecordedRequest, RecordingServer, Reply
+from tests.support.items import tenant_items
 
 PASSWORD = "CANARY-basic-password-Zq9"
 API_KEY = "CANARY-token-api-key-7Hw"

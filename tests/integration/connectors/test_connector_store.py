@@ -19,7 +19,7 @@ from eventrelay.connectors.models import (
 )
 from eventrelay.connectors.wiring import ConnectorServices
 from eventrelay.settings import Settings
-from tests.integration.connectors.conftest import tenant_items
+from tests.support.items import tenant_items
 
 PASSWORD = "CANARY-store-password-1"
 

@@ -28,8 +28,10 @@ from eventrelay.connectors.wiring import ConnectorServices
 from eventrelay.outbound.outcome import OutcomeKind
 from eventrelay.outbound.request import OutboundRequest
 from eventrelay.settings import Settings
-from tests.integration.connectors.conftest import CLIENT_ID, tenant_items
-from tests.integration.connectors.oauth_helpers import (
+from tests.support.api import ControlledClock
+from tests.support.items import tenant_items
+from tests.support.oauth import (
+    CLIENT_ID,
     REDIRECT_URL,
     authorization_code_connector,
     authorize,
@@ -38,8 +40,7 @@ from tests.integration.connectors.oauth_helpers import (
     consent,
     secret_of,
 )
-from tests.integration.connectors.oauth_server import AuthorizationServer
-from tests.support.api import ControlledClock
+from tests.support.oauth_server import AuthorizationServer
 
 # Client credentials
 

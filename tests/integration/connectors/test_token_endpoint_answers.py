@@ -17,7 +17,7 @@ from eventrelay.connectors.oauth2 import (
 )
 from eventrelay.outbound.client import OutboundClient
 from eventrelay.outbound.ssrf import SsrfGuard
-from tests.integration.outbound.http_servers import RecordingServer, Reply
+from tests.support.http_servers import RecordingServer, Reply
 
 NOW = 1_800_000_000.0
 CREDENTIALS = Credentials(client_id="id", client_secret="secret")

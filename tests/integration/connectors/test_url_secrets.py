@@ -28,7 +28,6 @@ from eventrelay.actions import ActionStore
 from eventrelay.admin import EventsAdmin
 from eventrelay.admin_actions import ActionTester, connector_spec
 from eventrelay.aws import dynamodb_client, secretsmanager_client, sqs_client
-from eventrelay.cli.main import main
 from eventrelay.connectors import urls
 from eventrelay.connectors.errors import InvalidConnectorUrl
 from eventrelay.connectors.models import AuthType, ConnectorSpec, Credentials
@@ -41,10 +40,11 @@ from eventrelay.outbound.outcome import OutcomeKind
 from eventrelay.outbound.request import OutboundRequest
 from eventrelay.outbound.ssrf import SsrfGuard
 from eventrelay.settings import Settings
-from tests.integration.connectors.conftest import tenant_items
-from tests.integration.delivery.harness import Harness
-from tests.integration.outbound.http_servers import RecordedRequest, RecordingServer, Reply
+from eventrelay_cli.main import main
 from tests.support.api import ControlledClock
+from tests.support.delivery import Harness
+from tests.support.http_servers import RecordedRequest, RecordingServer, Reply
+from tests.support.items import tenant_items
 
 
 @pytest.fixture

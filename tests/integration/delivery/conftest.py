@@ -11,9 +11,9 @@ from eventrelay.delivery.schedule import RetryPolicy
 from eventrelay.outbound.client import OutboundClient
 from eventrelay.outbound.ssrf import SsrfGuard
 from eventrelay.settings import Settings
-from tests.integration.delivery.harness import Harness
-from tests.integration.outbound.http_servers import RecordingServer
 from tests.support.api import ControlledClock
+from tests.support.delivery import Harness
+from tests.support.http_servers import RecordingServer
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ from eventrelay.aws import dynamodb_client
 from eventrelay.connectors.wiring import build_connector_services
 from eventrelay.delivery.models import DeliveryState, delivery_id_for
 from eventrelay.delivery.store import DeliveryStore
-from eventrelay.local.lambda_runtime import load_handler, make_context
 from eventrelay.rules import RuleStore
 from eventrelay.settings import Settings
+from eventrelay_cli.local.lambda_runtime import load_handler, make_context
 from tests.conftest import EVENTS_DIR, REPO_ROOT
-from tests.integration.outbound.http_servers import RecordingServer
+from tests.support.http_servers import RecordingServer
 
 
 def test_the_events_file_drives_the_real_handler_to_the_rule_target(settings: Settings) -> None:

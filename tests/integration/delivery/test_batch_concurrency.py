@@ -6,9 +6,9 @@ import threading
 import time
 
 from eventrelay.delivery.models import DeliveryState
-from eventrelay.local.sqs_event_source import build_sqs_event
-from tests.integration.delivery.harness import Harness
-from tests.integration.outbound.http_servers import RecordedRequest, RecordingServer, Reply
+from eventrelay_cli.local.sqs_event_source import build_sqs_event
+from tests.support.delivery import Harness
+from tests.support.http_servers import RecordedRequest, RecordingServer, Reply
 
 
 class SlowTarget:

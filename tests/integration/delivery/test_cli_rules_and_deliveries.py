@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from eventrelay.cli.main import main
 from eventrelay.delivery.models import DeliveryState
-from tests.integration.delivery.harness import Harness
-from tests.integration.outbound.http_servers import RecordedRequest, RecordingServer, Reply
+from eventrelay_cli.main import main
+from tests.support.delivery import Harness
+from tests.support.http_servers import RecordedRequest, RecordingServer, Reply
 
 
 @pytest.fixture(autouse=True)

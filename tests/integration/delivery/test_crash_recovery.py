@@ -18,13 +18,13 @@ from eventrelay.aws import sqs_client
 from eventrelay.connectors.models import Connector
 from eventrelay.delivery.models import AttemptOutcome, DeliveryState
 from eventrelay.delivery.runner import Caller, Step
-from eventrelay.local.lambda_runtime import LocalFunction
-from eventrelay.local.sqs_event_source import SqsEventSource
 from eventrelay.outbound.outcome import Outcome
 from eventrelay.outbound.request import OutboundRequest
 from eventrelay.settings import Settings
-from tests.integration.delivery.harness import Harness
-from tests.integration.outbound.http_servers import RecordingServer
+from eventrelay_cli.local.lambda_runtime import LocalFunction
+from eventrelay_cli.local.sqs_event_source import SqsEventSource
+from tests.support.delivery import Harness
+from tests.support.http_servers import RecordingServer
 
 
 class SimulatedCrash(BaseException):

@@ -11,11 +11,11 @@ import pytest
 
 from eventrelay.aws import sqs_client
 from eventrelay.delivery.models import DeliveryState
-from eventrelay.local.lambda_runtime import LocalFunction
-from eventrelay.local.sqs_event_source import SqsEventSource
 from eventrelay.settings import Settings
-from tests.integration.delivery.harness import Harness
-from tests.integration.outbound.http_servers import RecordingServer, Reply
+from eventrelay_cli.local.lambda_runtime import LocalFunction
+from eventrelay_cli.local.sqs_event_source import SqsEventSource
+from tests.support.delivery import Harness
+from tests.support.http_servers import RecordingServer, Reply
 
 
 @pytest.fixture

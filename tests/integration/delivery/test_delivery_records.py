@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from eventrelay.delivery.models import DeliveryState
 from eventrelay.delivery.replay import DeliveryFilter, find_deliveries
-from tests.integration.delivery.harness import Harness
-from tests.integration.outbound.http_servers import RecordedRequest, RecordingServer, Reply
+from tests.support.delivery import Harness
+from tests.support.http_servers import RecordedRequest, RecordingServer, Reply
 
 
 def test_deliveries_by_tenant_and_time_by_event_and_by_state(harness: Harness, tenant_id: str) -> None:

@@ -6,8 +6,8 @@ import pytest
 
 from eventrelay.delivery.models import AttemptOutcome, DeliveryState
 from eventrelay.delivery.replay import DeliveryFilter, DeliveryNotFound, NotReplayable
-from tests.integration.delivery.harness import Harness
-from tests.integration.outbound.http_servers import RecordedRequest, RecordingServer, Reply
+from tests.support.delivery import Harness
+from tests.support.http_servers import RecordedRequest, RecordingServer, Reply
 
 
 class Switchable:

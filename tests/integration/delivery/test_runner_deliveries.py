@@ -7,8 +7,8 @@ import threading
 
 from eventrelay.delivery.models import AttemptOutcome, DeliveryState
 from eventrelay.delivery.runner import Step
-from tests.integration.delivery.harness import Harness
-from tests.integration.outbound.http_servers import RecordedRequest, RecordingServer, Reply
+from tests.support.delivery import Harness
+from tests.support.http_servers import RecordedRequest, RecordingServer, Reply
 
 TICKET = '{"order": "{{orderId}}", "amount": {{amount}}, "note": "{{note}}"}'
 

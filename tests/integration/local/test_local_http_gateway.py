@@ -16,9 +16,9 @@ import requests
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.shared.cookies import Cookie
 
-from eventrelay.local.environment import LocalAws
-from eventrelay.local.http_gateway import MAX_PAYLOAD_BYTES, HttpGateway
-from eventrelay.local.lambda_runtime import LocalFunction, read_function_specs
+from eventrelay_cli.local.environment import LocalAws
+from eventrelay_cli.local.http_gateway import MAX_PAYLOAD_BYTES, HttpGateway
+from eventrelay_cli.local.lambda_runtime import LocalFunction, read_function_specs
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 

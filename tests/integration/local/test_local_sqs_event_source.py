@@ -18,9 +18,9 @@ from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from eventrelay.aws import sqs_client
-from eventrelay.local.environment import LocalAws, unique_name
-from eventrelay.local.lambda_runtime import LocalFunction
-from eventrelay.local.sqs_event_source import SqsEventSource
+from eventrelay_cli.local.environment import LocalAws, unique_name
+from eventrelay_cli.local.lambda_runtime import LocalFunction
+from eventrelay_cli.local.sqs_event_source import SqsEventSource
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -15,7 +15,7 @@ from eventrelay.outbound.client import OutboundClient
 from eventrelay.outbound.outcome import OutcomeKind
 from eventrelay.outbound.request import OutboundRequest
 from eventrelay.outbound.ssrf import SsrfGuard
-from tests.integration.outbound.http_servers import RecordingServer, Reply
+from tests.support.http_servers import RecordingServer, Reply
 
 CAP = 256 * 1024
 DEADLINE = 0.6

@@ -16,7 +16,7 @@ from eventrelay.outbound.client import OutboundClient
 from eventrelay.outbound.outcome import OutcomeKind
 from eventrelay.outbound.request import OutboundRequest
 from eventrelay.outbound.ssrf import SsrfGuard
-from tests.integration.outbound.http_servers import (
+from tests.support.http_servers import (
     FixedResolver,
     RecordingOpener,
     RecordingServer,

@@ -6,8 +6,8 @@ import pytest
 
 from eventrelay.connectors import urls
 from eventrelay.connectors.models import AuthType
-from eventrelay.declarative import ConfigError, load_config, rule_parser
 from eventrelay.registrations import RegistrationKind
+from eventrelay_cli.declarative import ConfigError, load_config, rule_parser
 from tests.conftest import REPO_ROOT
 
 SECRET = "hunter2-CANARY-literal"

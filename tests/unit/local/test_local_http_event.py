@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eventrelay.local.http_gateway import (
+from eventrelay_cli.local.http_gateway import (
     GatewayResponse,
     IncomingRequest,
     MalformedResponseError,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools import Logger
 
-from eventrelay.local.lambda_runtime import (
+from eventrelay_cli.local.lambda_runtime import (
     HandlerLoadError,
     HttpApiRoute,
     InvocationError,

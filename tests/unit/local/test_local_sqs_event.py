@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from eventrelay.local.sqs_event_source import SqsEventSource, build_sqs_event, failed_message_ids
+from eventrelay_cli.local.sqs_event_source import SqsEventSource, build_sqs_event, failed_message_ids
 
 SAMPLE = json.loads((Path(__file__).parent / "sqs_event_sample.json").read_text(encoding="utf-8"))
 

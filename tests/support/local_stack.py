@@ -1,0 +1,43 @@
+"""The local stack run as a user runs it (`eventrelay local`), and its CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+EVENTRELAY = Path(sys.executable).parent / "eventrelay"
+
+
+def user_environment() -> dict[str, str]:
+    """This process's environment without the test session's AWS endpoints and settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EVENTRELAY_"))}
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen[str]
+    api_url: str
+    demo_secret: str
+    state_dir: Path
+    environ: dict[str, str]
+
+    def cli(self, *argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """The CLI as a user runs it from the folder where `eventrelay local` wrote its state."""
+        return subprocess.run(
+            [str(EVENTRELAY), *argv],
+            cwd=self.state_dir,
+            env={**user_environment(), **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+
+def drain(stream: object) -> None:
+    # Keep reading the stack's output so its logs can never fill the pipe and block it.
+    for _ in stream:  # type: ignore[attr-defined]
+        pass
