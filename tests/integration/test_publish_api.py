@@ -128,14 +128,36 @@ def test_header_names_are_case_insensitive(api: ApiCaller, tenant: TenantWithSec
         (b'{"name": "\xff\xfe"}', "not valid UTF-8"),
         (b"[" * 10_000 + b"]" * 10_000, "nested too deeply"),
         (b'{"a":' * 10_000 + b"1" + b"}" * 10_000, "nested too deeply"),
+        # Values json.loads takes but JSON cannot carry on: refused, never "retry" (1009) for ever
+        (b'{"a": "\\ud800"}', "lone UTF-16 surrogate"),
+        (b'{"a": ["ok", {"b": "x\\udfff"}]}', "lone UTF-16 surrogate"),
+        (b'{"\\udc00": 1}', "lone UTF-16 surrogate"),
+        (b'{"a": 1e999}', "out of range"),
+        (b'{"a": [-1E400]}', "out of range"),
     ],
 )
 def test_bodies_that_are_not_json_objects_answer_1003(
-    api: ApiCaller, tenant: TenantWithSecret, raw_body: bytes, reason: str
+    api: ApiCaller, tenant: TenantWithSecret, settings: Settings, raw_body: bytes, reason: str
 ) -> None:
     answer = api.publish(tenant.tenant.tenant_id, tenant.shared_secret, None, raw_body=raw_body)
     assert (answer.status, answer.error_code) == (400, "1003")
     assert reason in answer.body["message"]
+    assert envelopes_for(settings, tenant.tenant.tenant_id) == []
+
+
+def test_escaped_surrogate_pairs_and_large_finite_numbers_are_accepted_as_sent(
+    api: ApiCaller, tenant: TenantWithSecret, settings: Settings
+) -> None:
+    # A well-formed pair is one character; 1e308 is still a finite float
+    answer = api.publish(
+        tenant.tenant.tenant_id,
+        tenant.shared_secret,
+        None,
+        raw_body=b'{"emoji": "\\ud83d\\ude00", "n": 1e308}',
+    )
+    assert answer.status == 200
+    [envelope] = envelopes_for(settings, tenant.tenant.tenant_id)
+    assert envelope["payload"] == {"emoji": "\U0001f600", "n": 1e308}
 
 
 def test_system_asset_events_are_validated_field_by_field(

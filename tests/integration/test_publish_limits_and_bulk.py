@@ -160,3 +160,34 @@ def test_job_of_another_tenant_is_not_found(
     answer = api.job(other.tenant.tenant_id, other.shared_secret, accepted.body["data"]["jobId"])
     assert (answer.status, answer.error_code) == (404, "1011")
     drain(settings.jobs_queue_url)
+
+
+def test_a_bulk_item_that_cannot_travel_as_json_is_that_items_1003_not_the_requests(
+    api: ApiCaller, tenant: TenantWithSecret, settings: Settings, services: EventServices
+) -> None:
+    tenant_id = tenant.tenant.tenant_id
+    # Given items 1 and 2 hold a lone surrogate and an out-of-range number, items 0 and 3 are fine
+    raw_body = (
+        b'{"events": ['
+        b'{"eventName": "OrderPlaced", "eventVersion": "v01", "payload": {"orderId": "1"}},'
+        b'{"eventName": "OrderPlaced", "eventVersion": "v01", "payload": {"note": "\\ud800"}},'
+        b'{"eventName": "OrderPlaced", "eventVersion": "v01", "payload": {"total": 1e999}},'
+        b'{"eventName": "OrderPlaced", "eventVersion": "v01", "payload": {"orderId": "4"}}'
+        b"]}"
+    )
+    # When the bulk call is made and the worker runs
+    accepted = api.bulk(tenant_id, tenant.shared_secret, None, raw_body=raw_body)
+    assert accepted.status == 202
+    assert run_bulk_worker(settings, services) == 1
+    data = api.job(tenant_id, tenant.shared_secret, accepted.body["data"]["jobId"]).body["data"]
+    # Then only those two items failed, each with 1003 and the reason
+    assert (data["status"], data["successCount"], data["failureCount"]) == ("PARTIAL_SUCCESS", 2, 2)
+    assert [(e["index"], e["errorCode"], e["eventName"]) for e in data["errors"]] == [
+        (1, "1003", "OrderPlaced"),
+        (2, "1003", "OrderPlaced"),
+    ]
+    assert "lone UTF-16 surrogate" in data["errors"][0]["message"]
+    assert "out of range" in data["errors"][1]["message"]
+    # And the two good events are on the queue
+    envelopes = [m["body"] for m in drain(settings.events_queue_url) if m["body"]["tenantId"] == tenant_id]
+    assert sorted(e["payload"]["orderId"] for e in envelopes) == ["1", "4"]

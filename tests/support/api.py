@@ -115,9 +115,10 @@ class ApiCaller:
         body = raw_body if raw_body is not None else json.dumps(payload).encode()
         return self.call(http_event("POST", PUBLISH_PATH, headers, body))
 
-    def bulk(self, tenant_id: str, secret: str, events: Any) -> ApiAnswer:
+    def bulk(self, tenant_id: str, secret: str, events: Any, raw_body: bytes | None = None) -> ApiAnswer:
         headers = {"Content-Type": "application/json", "tenantId": tenant_id, "sharedSecret": secret}
-        return self.call(http_event("POST", BULK_PATH, headers, json.dumps({"events": events})))
+        body = raw_body if raw_body is not None else json.dumps({"events": events}).encode()
+        return self.call(http_event("POST", BULK_PATH, headers, body))
 
     def job(self, tenant_id: str, secret: str, job_id: str) -> ApiAnswer:
         path = f"/v1/eventManager/jobs/{job_id}"

@@ -18,8 +18,9 @@ from pydantic import BaseModel, Field
 
 from eventrelay.clock import Clock, iso_utc, system_clock
 from eventrelay.envelopes import EventEnvelope, MessageQueue
-from eventrelay.errors import ApiError, DependencyFailure, InvalidPayload, NotFound
-from eventrelay.publishing import MAX_BULK_EVENTS, Caller, Gatekeeper, PublishService, parse_json_object
+from eventrelay.errors import ApiError, BadBody, DependencyFailure, InvalidPayload, NotFound
+from eventrelay.json_body import parse_json_object, unrepresentable_value
+from eventrelay.publishing import MAX_BULK_EVENTS, Caller, Gatekeeper, PublishService
 from eventrelay.ratelimit import LimitKind
 from eventrelay.registrations import EVENT_NAME_PATTERN, EVENT_VERSION_PATTERN
 from eventrelay.tenants import tenant_pk
@@ -77,7 +78,10 @@ class JobMessage(BaseModel):
     tenantId: str
     requestId: str
     receivedAt: str
+    # An item whose values cannot travel as JSON is replaced by None here and answered from
+    # `rejected` (its index's error), so one bad item never fails the whole request.
     events: list[Any]
+    rejected: list[ItemError] = []
 
 
 class JobStore:
@@ -124,7 +128,7 @@ class BulkAccepted:
 
 
 def _bulk_events(body: bytes) -> list[Any]:
-    document = parse_json_object(body)
+    document = parse_json_object(body, refuse_unrepresentable=False)
     events = document.get("events")
     if not isinstance(events, list):
         raise InvalidPayload(["events: must be a list of {eventName, eventVersion, payload}"])
@@ -153,6 +157,12 @@ class BulkService:
 
     def _accept(self, caller: Caller, body: bytes) -> Job:
         events = _bulk_events(body)
+        rejected: list[ItemError] = []
+        for index, item in enumerate(events):
+            problem = unrepresentable_value(item)
+            if problem is not None:
+                rejected.append(_item_error(index, item, BadBody(f"Item is not valid JSON: {problem}")))
+                events[index] = None
         now = self._clock()
         stamp = iso_utc(now)
         job = Job(
@@ -171,6 +181,7 @@ class BulkService:
             requestId=caller.request_id,
             receivedAt=stamp,
             events=events,
+            rejected=rejected,
         )
         try:
             self._jobs_queue.send(message.model_dump_json())
@@ -192,14 +203,11 @@ class BulkService:
 
 
 def _item_error(index: int, item: Any, error: ApiError) -> ItemError:
-    name = (
-        item.get("eventName") if isinstance(item, dict) and isinstance(item.get("eventName"), str) else None
-    )
-    version = (
-        item.get("eventVersion")
-        if isinstance(item, dict) and isinstance(item.get("eventVersion"), str)
-        else None
-    )
+    def text_field(name: str) -> str | None:
+        value = item.get(name) if isinstance(item, dict) else None
+        return value if isinstance(value, str) and unrepresentable_value(value) is None else None
+
+    name, version = text_field("eventName"), text_field("eventVersion")
     return ItemError(
         index=index, eventName=name, eventVersion=version, errorCode=error.code.value, message=error.message
     )
@@ -245,10 +253,13 @@ class BulkWorker:
             job.model_copy(update={"status": JobStatus.PROCESSING, "updatedAt": iso_utc(self._clock())}),
             self._clock(),
         )
-        errors: list[ItemError] = []
+        errors: list[ItemError] = list(message.rejected)
+        rejected_indexes = {error.index for error in message.rejected}
         accepted: list[ItemAccepted] = []
         envelopes: list[EventEnvelope] = []
         for index, item in enumerate(message.events):
+            if index in rejected_indexes:
+                continue
             try:
                 envelope = self._envelope(message, index, item)
             except ApiError as error:
@@ -270,7 +281,7 @@ class BulkWorker:
                 "status": status,
                 "successCount": len(envelopes),
                 "failureCount": len(errors),
-                "errors": errors,
+                "errors": sorted(errors, key=lambda error: error.index),
                 "accepted": accepted,
                 "updatedAt": iso_utc(self._clock()),
             }

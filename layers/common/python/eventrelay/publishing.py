@@ -6,12 +6,11 @@ accept answers 1009 and refunds the rate-limit counters.
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -19,7 +18,6 @@ from eventrelay.clock import Clock, iso_utc, system_clock
 from eventrelay.envelopes import EventEnvelope, MessageQueue
 from eventrelay.errors import (
     ApiError,
-    BadBody,
     DependencyFailure,
     InvalidPayload,
     NotRegistered,
@@ -27,6 +25,7 @@ from eventrelay.errors import (
     Unavailable,
 )
 from eventrelay.idempotency import IdempotencyStore, fingerprint
+from eventrelay.json_body import parse_json_object
 from eventrelay.observability import logger
 from eventrelay.ratelimit import (
     DEFAULT_LIMITS,
@@ -45,31 +44,6 @@ MAX_BULK_BODY_BYTES = 200 * 1024
 MAX_BULK_EVENTS = 100
 
 T = TypeVar("T")
-
-
-def parse_json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or BadBody (1003) saying why: never an unhandled error."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadBody("Body is not valid UTF-8") from None
-
-    def refuse_constant(name: str) -> Any:
-        raise ValueError(f"{name} is not valid JSON")
-
-    try:
-        value = json.loads(text, parse_constant=refuse_constant)
-    except json.JSONDecodeError as exc:
-        raise BadBody(f"Body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except RecursionError:
-        raise BadBody("Body is not valid JSON: nested too deeply") from None
-    except ValueError as exc:
-        raise BadBody(f"Body is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise BadBody(
-            f"Body must be a JSON object, not {type(value).__name__ if value is not None else 'null'}"
-        )
-    return value
 
 
 def effective_limits(kind: LimitKind, overrides: LimitOverrides) -> tuple[RateLimitItem, ...]:
