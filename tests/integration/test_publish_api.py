@@ -160,6 +160,18 @@ def test_escaped_surrogate_pairs_and_large_finite_numbers_are_accepted_as_sent(
     assert envelope["payload"] == {"emoji": "\U0001f600", "n": 1e308}
 
 
+def test_system_asset_types_spelled_as_the_original_documents_are_accepted_and_travel_as_sent(
+    api: ApiCaller, admin: EventsAdmin, tenant: TenantWithSecret, settings: Settings
+) -> None:
+    tenant_id = tenant.tenant.tenant_id
+    admin.register_event(tenant_id, "SystemAssetEvent", "v01", RegistrationKind.SYSTEM_ASSET)
+    sent = {"tenantId": tenant_id, "assetType": "Objects", "assetId": "a-1", "operation": "INSERT"}
+    answer = api.publish(tenant_id, tenant.shared_secret, sent, event_name="SystemAssetEvent")
+    assert answer.status == 200
+    [envelope] = envelopes_for(settings, tenant_id)
+    assert envelope["payload"] == sent
+
+
 def test_system_asset_events_are_validated_field_by_field(
     api: ApiCaller, admin: EventsAdmin, tenant: TenantWithSecret
 ) -> None:
@@ -195,6 +207,10 @@ def test_system_asset_events_are_validated_field_by_field(
     refused = api.publish(tenant_id, tenant.shared_secret, master, event_name="SystemAssetEvent")
     assert refused.error_code == "1004"
     assert "COLLECTION_MASTER" in refused.body["message"]
+
+    master_any_case = {**valid, "assetType": "Collection_Master"}
+    refused = api.publish(tenant_id, tenant.shared_secret, master_any_case, event_name="SystemAssetEvent")
+    assert refused.error_code == "1004"
 
     other_tenant = api.publish(
         tenant_id, tenant.shared_secret, {**valid, "tenantId": "someone-else"}, event_name="SystemAssetEvent"
@@ -275,6 +291,38 @@ def test_content_types_other_than_json_answer_1008(
     answer = api.publish(
         tenant.tenant.tenant_id, tenant.shared_secret, ORDER, extra_headers={"Content-Type": content_type}
     )
+    assert (answer.status, answer.error_code) == (415, "1008")
+
+
+@pytest.mark.parametrize("declared", ["JSON", "json", " Json ", "application/json"])
+def test_the_original_products_contenttype_json_header_alone_declares_a_json_body(
+    api: ApiCaller, tenant: TenantWithSecret, settings: Settings, declared: str
+) -> None:
+    # Given a publisher following the original product's header table: `ContentType: JSON`, no Content-Type
+    answer = api.publish(
+        tenant.tenant.tenant_id,
+        tenant.shared_secret,
+        ORDER,
+        extra_headers={"Content-Type": None, "ContentType": declared},
+    )
+    assert answer.status == 200
+    [envelope] = envelopes_for(settings, tenant.tenant.tenant_id)
+    assert envelope["payload"] == ORDER
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": None, "ContentType": "XML"},
+        {"Content-Type": None},
+        # Content-Type, when sent, decides
+        {"Content-Type": "text/plain", "ContentType": "JSON"},
+    ],
+)
+def test_a_body_not_declared_as_json_still_answers_1008(
+    api: ApiCaller, tenant: TenantWithSecret, headers: dict[str, str | None]
+) -> None:
+    answer = api.publish(tenant.tenant.tenant_id, tenant.shared_secret, ORDER, extra_headers=headers)
     assert (answer.status, answer.error_code) == (415, "1008")
 
 

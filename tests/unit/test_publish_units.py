@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eventrelay.errors import BadBody, ErrorCode, InvalidCredentials
-from eventrelay.publishing import effective_limits, parse_json_object
+from eventrelay.json_body import parse_json_object
+from eventrelay.publishing import effective_limits
 from eventrelay.ratelimit import Granularity, LimitKind
 from eventrelay.system_asset import system_asset_problems
 from eventrelay.tenants import CredentialVerifier, LimitOverrides, TenantSecret
@@ -35,6 +36,12 @@ def test_json_objects_round_trip(document: dict[str, object]) -> None:
     assert parse_json_object(json.dumps(document).encode()) == document
 
 
+@pytest.mark.parametrize("asset_type", ["OBJECTS", "Objects", "objects", "Rules", "dd", "Dd"])
+def test_system_asset_types_are_accepted_in_any_case(asset_type: str) -> None:
+    # The original product's documents spell them Objects/Rules/DD
+    assert system_asset_problems({**VALID_ASSET, "assetType": asset_type}, "t1") == []
+
+
 def test_system_asset_valid_minimum_and_unknown_fields_are_kept() -> None:
     assert system_asset_problems({**VALID_ASSET, "extra": [1, 2]}, "t1") == []
 
@@ -43,6 +50,8 @@ def test_system_asset_valid_minimum_and_unknown_fields_are_kept() -> None:
     ("change", "field"),
     [
         ({"assetType": "COLLECTION_MASTER"}, "COLLECTION_MASTER"),
+        ({"assetType": "Collection_Master"}, "Collection_Master"),
+        ({"assetType": "Tables"}, "assetType"),
         ({"operation": "MERGE"}, "operation"),
         ({"operationType": "BOTH"}, "operationType"),
         ({"successCount": -1}, "successCount"),

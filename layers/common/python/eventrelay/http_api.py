@@ -100,10 +100,18 @@ class RequestReader:
             data = raw.encode("utf-8", "surrogatepass")
         if len(data) > cap:
             raise BodyTooLarge(cap)
-        content_type = (self.header("content-type") or "").split(";", 1)[0].strip().lower()
-        if not JSON_MEDIA_TYPE.match(content_type):
+        if not self._declares_json():
             raise UnsupportedMediaType
         return data
+
+    def _declares_json(self) -> bool:
+        content_type = self.header("content-type")
+        if content_type is None:
+            # The original product's documents list a header `ContentType: JSON`; a publisher that
+            # sends exactly that (and no Content-Type) declares a JSON body.
+            legacy = (self.header("contenttype") or "").strip().lower()
+            return legacy == "json" or bool(JSON_MEDIA_TYPE.match(legacy))
+        return bool(JSON_MEDIA_TYPE.match(content_type.split(";", 1)[0].strip().lower()))
 
     def caller(self) -> Caller:
         tenant_id = self.required_header("tenantId", TENANT_ID_PATTERN, "letters, digits, _ . - (at most 64)")

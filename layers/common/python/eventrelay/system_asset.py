@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
 
 from eventrelay.validation import validation_problems
 
@@ -12,6 +21,18 @@ NonNegativeCount = Annotated[StrictInt, Field(ge=0)]
 RequiredText = Annotated[StrictStr, Field(min_length=1, max_length=1024)]
 OptionalText = Annotated[StrictStr, Field(max_length=4096)] | None
 REFUSED_ASSET_TYPES = frozenset({"COLLECTION_MASTER"})
+ASSET_TYPES = ("OBJECTS", "RULES", "DD")
+
+
+def _asset_type(value: Any) -> Any:
+    # The original product's documents spell these `Objects/Rules/DD`: any case is accepted (the
+    # payload travels on as it was sent; only the check is case-insensitive).
+    if isinstance(value, str) and value.upper() in ASSET_TYPES:
+        return value.upper()
+    return value
+
+
+AssetType = Annotated[Literal["OBJECTS", "RULES", "DD"], BeforeValidator(_asset_type)]
 
 
 class SystemAssetEvent(BaseModel):
@@ -20,7 +41,7 @@ class SystemAssetEvent(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
     tenantId: RequiredText
-    assetType: Literal["OBJECTS", "RULES", "DD"]
+    assetType: AssetType
     assetId: RequiredText
     operation: Literal["INSERT", "UPDATE", "UPSERT", "DELETE"]
     operationType: Literal["DATA", "METADATA"] | None = None
@@ -45,7 +66,8 @@ class SystemAssetEvent(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _refuse_named_asset_types(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("assetType") in REFUSED_ASSET_TYPES:
+        asset_type = data.get("assetType") if isinstance(data, dict) else None
+        if isinstance(asset_type, str) and asset_type.upper() in REFUSED_ASSET_TYPES:
             raise ValueError(f"assetType {data['assetType']} is not accepted for System Asset Events")
         return data
 
