@@ -103,6 +103,7 @@ class Stores:
 @pytest.fixture(scope="module")
 def stores(failing_endpoint: str) -> Stores:
     """One set per endpoint: stores keep no state from failed calls (caches hold answers only)."""
+
     def client(service: str) -> Any:
         return boto3.session.Session().client(
             service,
