@@ -7,6 +7,8 @@ how the local stack and the tests point the same code at moto server or DynamoDB
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -62,15 +64,71 @@ def reset_clients() -> None:
         _clients.clear()
 
 
+class ServiceAnswer(Exception):
+    """An AWS error answer the caller expects and turns into a domain outcome (a failed condition,
+    a missing secret): its `code` and the parsed `response`. Never shown to users as it is."""
+
+    def __init__(self, code: str, response: Mapping[str, Any]) -> None:
+        super().__init__(code)
+        self.code = code
+        self.response = response
+
+
+@contextmanager
+def dependency_boundary(dependency: str, expected: Collection[str] = ()) -> Iterator[None]:
+    """The one classification of AWS failures, shared by every adapter (DynamoDB, SQS, Secrets Manager).
+
+    An error answer whose code is in `expected` becomes ServiceAnswer; every other botocore or
+    network error (ClientError, BotoCoreError such as EndpointConnectionError or ReadTimeoutError)
+    becomes DependencyFailure naming `dependency` and the error's code or class, never AWS's
+    message text (it can quote request data).
+    """
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in expected:
+            raise ServiceAnswer(code, dict(exc.response)) from None
+        raise DependencyFailure(f"{dependency} unavailable ({code or 'error'})") from None
+    except BotoCoreError as exc:
+        raise DependencyFailure(f"{dependency} unavailable ({type(exc).__name__})") from None
+
+
+SECRETS_MANAGER = "Secrets Manager"
+_MISSING_RESOURCE = "ResourceNotFoundException"
+
+
 def read_secret_string(client: SecretsManagerClient, secret_id: str) -> str | None:
     """The current value of a secret, None when it does not exist; any other failure is a
     DependencyFailure (the caller fails closed and never sees the AWS error text)."""
     try:
-        response = client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ResourceNotFoundException":
-            return None
-        raise DependencyFailure("secrets manager") from None
-    except BotoCoreError:
-        raise DependencyFailure("secrets manager") from None
+        with dependency_boundary(SECRETS_MANAGER, expected={_MISSING_RESOURCE}):
+            response = client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+    except ServiceAnswer:
+        return None
     return response["SecretString"]
+
+
+def create_secret_string(client: SecretsManagerClient, secret_id: str, value: str, description: str) -> None:
+    """A new secret; DependencyFailure if it cannot be created (including when it exists already)."""
+    with dependency_boundary(SECRETS_MANAGER):
+        client.create_secret(Name=secret_id, SecretString=value, Description=description)
+
+
+def write_secret_string(client: SecretsManagerClient, secret_id: str, value: str, description: str) -> None:
+    """Store `value` as the secret's current version, creating the secret when it does not exist."""
+    try:
+        with dependency_boundary(SECRETS_MANAGER, expected={_MISSING_RESOURCE}):
+            # PutSecretValue moves AWSCURRENT to the new version in one call (AWS and moto alike).
+            client.put_secret_value(SecretId=secret_id, SecretString=value)
+    except ServiceAnswer:
+        create_secret_string(client, secret_id, value, description)
+
+
+def delete_secret(client: SecretsManagerClient, secret_id: str) -> None:
+    """Delete the secret at once (no recovery window); a secret that does not exist is fine."""
+    try:
+        with dependency_boundary(SECRETS_MANAGER, expected={_MISSING_RESOURCE}):
+            client.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
+    except ServiceAnswer:
+        return

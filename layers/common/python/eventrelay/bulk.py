@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
 from eventrelay.clock import Clock, iso_utc, system_clock
+from eventrelay.dynamodb import Table
 from eventrelay.envelopes import EventEnvelope, MessageQueue
 from eventrelay.errors import ApiError, BadBody, DependencyFailure, InvalidPayload, NotFound
 from eventrelay.json_body import parse_json_object, unrepresentable_value
@@ -86,39 +86,28 @@ class JobMessage(BaseModel):
 
 class JobStore:
     def __init__(self, table_name: str, client: DynamoDBClient) -> None:
-        self._table = table_name
-        self._client = client
+        self._table = Table(table_name, client)
 
     @staticmethod
-    def _key(tenant_id: str, job_id: str) -> dict[str, dict[str, str]]:
-        return {"pk": {"S": tenant_pk(tenant_id)}, "sk": {"S": f"JOB#{job_id}"}}
+    def _key(tenant_id: str, job_id: str) -> dict[str, str]:
+        return {"pk": tenant_pk(tenant_id), "sk": f"JOB#{job_id}"}
 
     def put(self, job: Job, now: float) -> None:
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    **self._key(job.tenantId, job.jobId),
-                    "job": {"S": job.model_dump_json()},
-                    "status": {"S": job.status.value},
-                    "expiresAt": {"N": str(int(now) + JOB_TTL_SECONDS)},
-                },
-            )
-        except (BotoCoreError, ClientError):
-            raise DependencyFailure("dynamodb") from None
+        self._table.put(
+            {
+                **self._key(job.tenantId, job.jobId),
+                "job": job.model_dump_json(),
+                "status": job.status.value,
+                "expiresAt": int(now) + JOB_TTL_SECONDS,
+            }
+        )
 
     def delete(self, tenant_id: str, job_id: str) -> None:
-        try:
-            self._client.delete_item(TableName=self._table, Key=self._key(tenant_id, job_id))
-        except (BotoCoreError, ClientError):
-            return  # an orphan ACCEPTED record is harmless: the publisher was told 1009
+        self._table.delete(self._key(tenant_id, job_id))
 
     def get(self, tenant_id: str, job_id: str) -> Job | None:
-        try:
-            item = self._client.get_item(TableName=self._table, Key=self._key(tenant_id, job_id)).get("Item")
-        except (BotoCoreError, ClientError):
-            raise DependencyFailure("dynamodb") from None
-        return Job.model_validate_json(item["job"]["S"]) if item else None
+        item = self._table.get(self._key(tenant_id, job_id))
+        return Job.model_validate_json(item["job"]) if item else None
 
 
 @dataclass(frozen=True)
@@ -186,9 +175,15 @@ class BulkService:
         try:
             self._jobs_queue.send(message.model_dump_json())
         except DependencyFailure:
-            self._jobs.delete(caller.tenant_id, job.jobId)
+            self._forget(caller.tenant_id, job.jobId)
             raise
         return job
+
+    def _forget(self, tenant_id: str, job_id: str) -> None:
+        try:
+            self._jobs.delete(tenant_id, job_id)
+        except DependencyFailure:
+            return  # an orphan ACCEPTED record is harmless: the publisher was told 1009
 
     def status(self, caller: Caller, job_id: str) -> tuple[Job, dict[str, str]]:
         hit = self._gatekeeper.admit(caller, LimitKind.SYNC)

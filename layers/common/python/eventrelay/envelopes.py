@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Literal
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
+from eventrelay.aws import dependency_boundary
 from eventrelay.errors import DependencyFailure
 
 if TYPE_CHECKING:
@@ -58,15 +58,13 @@ class MessageQueue:
         self.send(envelope.to_message_body(), _attributes(envelope))
 
     def send(self, body: str, attributes: dict[str, Any] | None = None, delay_seconds: int = 0) -> None:
-        try:
+        with dependency_boundary("SQS queue"):
             self._client.send_message(
                 QueueUrl=self.queue_url,
                 MessageBody=body,
                 MessageAttributes=attributes or {},
                 DelaySeconds=delay_seconds,
             )
-        except (BotoCoreError, ClientError):
-            raise DependencyFailure("sqs") from None
 
     def send_envelopes(self, envelopes: list[EventEnvelope]) -> None:
         """Send in batches of 10; any entry SQS refuses raises DependencyFailure (the caller retries all)."""
@@ -80,9 +78,7 @@ class MessageQueue:
                 }
                 for i, envelope in enumerate(chunk)
             ]
-            try:
+            with dependency_boundary("SQS queue"):
                 response = self._client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
-            except (BotoCoreError, ClientError):
-                raise DependencyFailure("sqs") from None
             if response.get("Failed"):
-                raise DependencyFailure("sqs")
+                raise DependencyFailure("SQS queue refused a message of the batch")

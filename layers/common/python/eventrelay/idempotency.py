@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from eventrelay.errors import DependencyFailure, IdempotencyConflict, Unavailable
+from eventrelay.dynamodb import ConditionFailed, Expression, Table
+from eventrelay.errors import IdempotencyConflict, Unavailable
 from eventrelay.tenants import tenant_pk
 
 if TYPE_CHECKING:
@@ -43,82 +42,63 @@ class IdempotencyClaim:
 
 class IdempotencyStore:
     def __init__(self, table_name: str, client: DynamoDBClient) -> None:
-        self._table = table_name
-        self._client = client
+        self._table = Table(table_name, client)
 
     @staticmethod
-    def _key(tenant_id: str, idempotency_key: str) -> dict[str, dict[str, str]]:
-        return {"pk": {"S": tenant_pk(tenant_id)}, "sk": {"S": f"IDEM#{idempotency_key}"}}
+    def _key(tenant_id: str, idempotency_key: str) -> dict[str, str]:
+        return {"pk": tenant_pk(tenant_id), "sk": f"IDEM#{idempotency_key}"}
 
     def claim(
         self, tenant_id: str, idempotency_key: str, body_fingerprint: str, event_id: str, now: float
     ) -> IdempotencyClaim:
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    **self._key(tenant_id, idempotency_key),
-                    "fingerprint": {"S": body_fingerprint},
-                    "eventId": {"S": event_id},
-                    "status": {"S": "IN_PROGRESS"},
-                    "claimExpiresAt": {"N": str(int(now) + IN_PROGRESS_EXPIRY_SECONDS)},
-                    "expiresAt": {"N": str(int(now) + IDEMPOTENCY_TTL_SECONDS)},
-                },
+        claim = Expression()
+        claim.require(
+            claim.any_of(
+                claim.missing("pk"),
                 # TTL deletes lazily: an expired record is treated as absent.
-                ConditionExpression=(
-                    "attribute_not_exists(#pk) OR #expiresAt < :now "
-                    "OR (#status = :inProgress AND #claimExpiresAt < :now AND #fingerprint = :fingerprint)"
+                claim.compare("expiresAt", "<", int(now)),
+                claim.all_of(
+                    claim.equals("status", "IN_PROGRESS"),
+                    claim.compare("claimExpiresAt", "<", int(now)),
+                    claim.equals("fingerprint", body_fingerprint),
                 ),
-                ExpressionAttributeNames={
-                    "#pk": "pk",
-                    "#expiresAt": "expiresAt",
-                    "#status": "status",
-                    "#claimExpiresAt": "claimExpiresAt",
-                    "#fingerprint": "fingerprint",
-                },
-                ExpressionAttributeValues={
-                    ":now": {"N": str(int(now))},
-                    ":inProgress": {"S": "IN_PROGRESS"},
-                    ":fingerprint": {"S": body_fingerprint},
-                },
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise DependencyFailure("dynamodb") from None
-            # With ReturnValuesOnConditionCheckFailure the error carries the item as it stands.
-            response: dict[str, Any] = dict(exc.response)
-            existing: dict[str, Any] = response.get("Item") or {}
-            if existing.get("fingerprint", {}).get("S") != body_fingerprint:
+        )
+        try:
+            self._table.put(
+                {
+                    **self._key(tenant_id, idempotency_key),
+                    "fingerprint": body_fingerprint,
+                    "eventId": event_id,
+                    "status": "IN_PROGRESS",
+                    "claimExpiresAt": int(now) + IN_PROGRESS_EXPIRY_SECONDS,
+                    "expiresAt": int(now) + IDEMPOTENCY_TTL_SECONDS,
+                },
+                claim,
+            )
+        except ConditionFailed as refused:
+            existing = refused.item or {}
+            if existing.get("fingerprint") != body_fingerprint:
                 raise IdempotencyConflict from None
-            if existing.get("status", {}).get("S") == "COMPLETED":
-                return IdempotencyClaim(event_id=existing["eventId"]["S"], replay=True)
+            if existing.get("status") == "COMPLETED":
+                return IdempotencyClaim(event_id=existing["eventId"], replay=True)
             raise Unavailable(
                 "A request with this Idempotency-Key is still being processed; retry shortly"
             ) from None
-        except BotoCoreError:
-            raise DependencyFailure("dynamodb") from None
         return IdempotencyClaim(event_id=event_id, replay=False)
 
     def complete(self, tenant_id: str, idempotency_key: str) -> None:
-        self._client.update_item(
-            TableName=self._table,
-            Key=self._key(tenant_id, idempotency_key),
-            UpdateExpression="SET #status = :completed REMOVE #claimExpiresAt",
-            ExpressionAttributeNames={"#status": "status", "#claimExpiresAt": "claimExpiresAt"},
-            ExpressionAttributeValues={":completed": {"S": "COMPLETED"}},
-        )
+        done = Expression().set("status", "COMPLETED").remove("claimExpiresAt")
+        self._table.update(self._key(tenant_id, idempotency_key), done)
 
     def release(self, tenant_id: str, idempotency_key: str, event_id: str) -> None:
-        """Forget an unfinished claim so the publisher's retry is processed afresh."""
+        """Forget an unfinished claim so the publisher's retry is processed afresh.
+
+        Raises DependencyFailure when DynamoDB fails; the claim then expires by itself after
+        IN_PROGRESS_EXPIRY_SECONDS."""
+        unfinished = Expression()
+        unfinished.require(unfinished.equals("eventId", event_id), unfinished.equals("status", "IN_PROGRESS"))
         try:
-            self._client.delete_item(
-                TableName=self._table,
-                Key=self._key(tenant_id, idempotency_key),
-                ConditionExpression="#eventId = :eventId AND #status = :inProgress",
-                ExpressionAttributeNames={"#eventId": "eventId", "#status": "status"},
-                ExpressionAttributeValues={":eventId": {"S": event_id}, ":inProgress": {"S": "IN_PROGRESS"}},
-            )
-        except (ClientError, BotoCoreError):
-            # The claim expires by itself after IN_PROGRESS_EXPIRY_SECONDS.
-            return
+            self._table.delete(self._key(tenant_id, idempotency_key), unfinished)
+        except ConditionFailed:
+            return  # no longer an unfinished claim of this event: nothing to forget

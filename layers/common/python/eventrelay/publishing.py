@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from eventrelay.clock import Clock, iso_utc, system_clock
 from eventrelay.envelopes import EventEnvelope, MessageQueue
 from eventrelay.errors import (
@@ -204,15 +202,22 @@ class PublishService:
             self._events_queue.send_envelope(envelope)
         except DependencyFailure:
             if key is not None:
-                self._idempotency.release(caller.tenant_id, key, event_id)
+                self._release_claim(caller.tenant_id, key, event_id)
             raise
         if key is not None:
             self._complete_claim(caller.tenant_id, key)
         return Accepted(event_id)
 
+    def _release_claim(self, tenant_id: str, key: str, event_id: str) -> None:
+        try:
+            self._idempotency.release(tenant_id, key, event_id)
+        except DependencyFailure:
+            # The claim expires by itself; until then a retry with this key answers 1009.
+            logger.warning("idempotency claim not released", extra={"tenant_id": tenant_id})
+
     def _complete_claim(self, tenant_id: str, key: str) -> None:
         try:
             self._idempotency.complete(tenant_id, key)
-        except (BotoCoreError, ClientError):
+        except DependencyFailure:
             # The event is on the queue: answer 200. A retry within the claim expiry answers 1009.
             logger.warning("idempotency record not completed", extra={"tenant_id": tenant_id})

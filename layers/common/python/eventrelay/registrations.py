@@ -12,11 +12,10 @@ import threading
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
 from eventrelay.clock import Clock, iso_utc, system_clock
-from eventrelay.errors import DependencyFailure
+from eventrelay.dynamodb import Expression, Table
 from eventrelay.system_asset import system_asset_problems
 from eventrelay.tenants import tenant_pk
 
@@ -97,14 +96,17 @@ def _sk(event_name: str, event_version: str) -> str:
     return f"EVENT#{event_name}#{event_version}"
 
 
+def _key(tenant_id: str, event_name: str, event_version: str) -> dict[str, str]:
+    return {"pk": tenant_pk(tenant_id), "sk": _sk(event_name, event_version)}
+
+
 class RegistrationStore:
     """Registrations in the config table; lookups cached per instance for `cache_seconds` (hits only)."""
 
     def __init__(
         self, table_name: str, client: DynamoDBClient, cache_seconds: float = 30, clock: Clock = system_clock
     ) -> None:
-        self._table = table_name
-        self._client = client
+        self._table = Table(table_name, client)
         self._cache_seconds = cache_seconds
         self._clock = clock
         self._cache: dict[tuple[str, str, str], tuple[Registration, float]] = {}
@@ -116,13 +118,11 @@ class RegistrationStore:
         stored = registration.model_copy(
             update={"created_at": registration.created_at or iso_utc(self._clock())}
         )
-        self._client.put_item(
-            TableName=self._table,
-            Item={
-                "pk": {"S": tenant_pk(stored.tenant_id)},
-                "sk": {"S": _sk(stored.event_name, stored.event_version)},
-                "registration": {"S": stored.model_dump_json()},
-            },
+        self._table.put(
+            {
+                **_key(stored.tenant_id, stored.event_name, stored.event_version),
+                "registration": stored.model_dump_json(),
+            }
         )
         return stored
 
@@ -132,43 +132,24 @@ class RegistrationStore:
         cached = self._cache.get(key)
         if cached is not None and now - cached[1] < self._cache_seconds:
             return cached[0]
-        try:
-            item = self._client.get_item(
-                TableName=self._table,
-                Key={"pk": {"S": tenant_pk(tenant_id)}, "sk": {"S": _sk(event_name, event_version)}},
-            ).get("Item")
-        except (BotoCoreError, ClientError):
-            raise DependencyFailure("dynamodb") from None
+        item = self._table.get(_key(tenant_id, event_name, event_version))
         if item is None:
             return None
-        registration = Registration.model_validate_json(item["registration"]["S"])
+        registration = Registration.model_validate_json(item["registration"])
         with self._lock:
             self._cache[key] = (registration, now)
         return registration
 
     def list(self, tenant_id: str) -> list[Registration]:
-        registrations: list[Registration] = []
-        paginator = self._client.get_paginator("query")
-        for page in paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
-            ExpressionAttributeNames={"#pk": "pk", "#sk": "sk"},
-            ExpressionAttributeValues={":pk": {"S": tenant_pk(tenant_id)}, ":prefix": {"S": "EVENT#"}},
-        ):
-            registrations.extend(
-                Registration.model_validate_json(item["registration"]["S"]) for item in page.get("Items", [])
-            )
-        return registrations
+        events = Expression()
+        events.key(events.equals("pk", tenant_pk(tenant_id)), events.begins_with("sk", "EVENT#"))
+        return [Registration.model_validate_json(item["registration"]) for item in self._table.query(events)]
 
     def delete(self, tenant_id: str, event_name: str, event_version: str) -> bool:
-        response = self._client.delete_item(
-            TableName=self._table,
-            Key={"pk": {"S": tenant_pk(tenant_id)}, "sk": {"S": _sk(event_name, event_version)}},
-            ReturnValues="ALL_OLD",
-        )
+        old = self._table.delete(_key(tenant_id, event_name, event_version), return_old=True)
         with self._lock:
             self._cache.pop((tenant_id, event_name, event_version), None)
-        return "Attributes" in response
+        return old is not None
 
 
 def schema_from_text(text: str) -> dict[str, Any]:

@@ -15,14 +15,14 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from eventrelay.aws import read_secret_string
+from eventrelay.aws import create_secret_string, delete_secret, read_secret_string, write_secret_string
 from eventrelay.clock import Clock, iso_utc, system_clock
-from eventrelay.errors import DependencyFailure, InvalidCredentials, ResourceExists, ResourceNotFound
+from eventrelay.dynamodb import ConditionFailed, Expression, Item, Table
+from eventrelay.errors import InvalidCredentials, ResourceExists, ResourceNotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -110,10 +110,11 @@ class TenantSecretStore:
         return f"{self._prefix}tenants/{tenant_id}"
 
     def create(self, tenant_id: str, secret: str) -> None:
-        self._client.create_secret(
-            Name=self.secret_name(tenant_id),
-            SecretString=TenantSecret(secret).to_json(),
-            Description=f"eventrelay shared secret of tenant {tenant_id}",
+        create_secret_string(
+            self._client,
+            self.secret_name(tenant_id),
+            TenantSecret(secret).to_json(),
+            f"eventrelay shared secret of tenant {tenant_id}",
         )
 
     def get(self, tenant_id: str) -> TenantSecret | None:
@@ -128,12 +129,16 @@ class TenantSecretStore:
         rotated = TenantSecret(
             new_secret, existing.current, now + overlap_seconds if overlap_seconds > 0 else None
         )
-        # put_secret_value moves AWSCURRENT to the new version in one call (AWS and moto alike).
-        self._client.put_secret_value(SecretId=self.secret_name(tenant_id), SecretString=rotated.to_json())
+        write_secret_string(
+            self._client,
+            self.secret_name(tenant_id),
+            rotated.to_json(),
+            f"eventrelay shared secret of tenant {tenant_id}",
+        )
         return rotated
 
     def delete(self, tenant_id: str) -> None:
-        self._client.delete_secret(SecretId=self.secret_name(tenant_id), ForceDeleteWithoutRecovery=True)
+        delete_secret(self._client, self.secret_name(tenant_id))
 
 
 class CredentialVerifier:
@@ -181,76 +186,57 @@ class CredentialVerifier:
         raise InvalidCredentials
 
 
+def _profile_key(tenant_id: str) -> dict[str, str]:
+    return {"pk": tenant_pk(tenant_id), "sk": "PROFILE"}
+
+
 class TenantStore:
     """Tenant profiles (name, limit overrides) in the config table."""
 
     def __init__(self, table_name: str, client: DynamoDBClient) -> None:
-        self._table = table_name
-        self._client = client
+        self._table = Table(table_name, client)
 
     def create(self, tenant_id: str, name: str, now: float) -> Tenant:
         tenant = Tenant(tenant_id=tenant_id, name=name, created_at=iso_utc(now))
+        new = Expression()
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    "pk": {"S": tenant_pk(tenant_id)},
-                    "sk": {"S": "PROFILE"},
-                    "tenantId": {"S": tenant_id},
-                    "name": {"S": name},
-                    "createdAt": {"S": tenant.created_at},
-                    "limits": {"S": tenant.limits.model_dump_json(exclude_none=True)},
+            self._table.put(
+                {
+                    **_profile_key(tenant_id),
+                    "tenantId": tenant_id,
+                    "name": name,
+                    "createdAt": tenant.created_at,
+                    "limits": tenant.limits.model_dump_json(exclude_none=True),
                 },
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": "pk"},
+                new.require(new.missing("pk")),
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise TenantExists(tenant_id) from None
-            raise
+        except ConditionFailed:
+            raise TenantExists(tenant_id) from None
         return tenant
 
     @staticmethod
-    def _from_item(item: dict[str, Any]) -> Tenant:
+    def _from_item(item: Item) -> Tenant:
         return Tenant(
-            tenant_id=item["tenantId"]["S"],
-            name=item["name"]["S"],
-            created_at=item["createdAt"]["S"],
-            limits=LimitOverrides.model_validate_json(item.get("limits", {"S": "{}"})["S"]),
+            tenant_id=item["tenantId"],
+            name=item["name"],
+            created_at=item["createdAt"],
+            limits=LimitOverrides.model_validate_json(item.get("limits") or "{}"),
         )
 
     def get(self, tenant_id: str) -> Tenant | None:
-        try:
-            item = self._client.get_item(
-                TableName=self._table, Key={"pk": {"S": tenant_pk(tenant_id)}, "sk": {"S": "PROFILE"}}
-            ).get("Item")
-        except (BotoCoreError, ClientError):
-            raise DependencyFailure("dynamodb") from None
+        item = self._table.get(_profile_key(tenant_id))
         return self._from_item(item) if item else None
 
     def list(self) -> list[Tenant]:
-        tenants: list[Tenant] = []
-        paginator = self._client.get_paginator("scan")
-        for page in paginator.paginate(
-            TableName=self._table,
-            FilterExpression="#sk = :profile",
-            ExpressionAttributeNames={"#sk": "sk"},
-            ExpressionAttributeValues={":profile": {"S": "PROFILE"}},
-        ):
-            tenants.extend(self._from_item(item) for item in page.get("Items", []))
+        profiles = Expression()
+        profiles.filter(profiles.equals("sk", "PROFILE"))
+        tenants = [self._from_item(item) for item in self._table.scan(profiles)]
         return sorted(tenants, key=lambda t: t.tenant_id)
 
     def set_limits(self, tenant_id: str, limits: LimitOverrides) -> None:
+        change = Expression()
+        change.set("limits", limits.model_dump_json(exclude_none=True)).require(change.exists("pk"))
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": tenant_pk(tenant_id)}, "sk": {"S": "PROFILE"}},
-                UpdateExpression="SET #limits = :limits",
-                ConditionExpression="attribute_exists(#pk)",
-                ExpressionAttributeNames={"#limits": "limits", "#pk": "pk"},
-                ExpressionAttributeValues={":limits": {"S": limits.model_dump_json(exclude_none=True)}},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise TenantNotFound(tenant_id) from None
-            raise
+            self._table.update(_profile_key(tenant_id), change)
+        except ConditionFailed:
+            raise TenantNotFound(tenant_id) from None

@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from eventrelay.actions.errors import (
@@ -34,10 +33,10 @@ from eventrelay.actions.models import (
     parse_draft,
     validation_problems,
 )
+from eventrelay.dynamodb import ConditionFailed, Expression, Item, Table
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
     from eventrelay.settings import Settings
 
@@ -57,6 +56,10 @@ def action_sk(name: str) -> str:
     return f"{SK_PREFIX}{name}"
 
 
+def _key(tenant_id: str, name: str) -> dict[str, str]:
+    return {"pk": action_pk(tenant_id), "sk": action_sk(name)}
+
+
 class ActionStore:
     """Create, read, list, update and delete one tenant's actions."""
 
@@ -66,8 +69,7 @@ class ActionStore:
         dynamodb_client: DynamoDBClient,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._table = table_name
-        self._client = dynamodb_client
+        self._table = Table(table_name, dynamodb_client)
         self._clock = clock
 
     @classmethod
@@ -80,28 +82,17 @@ class ActionStore:
         """Save a new action; ActionAlreadyExists if the name is taken, TemplateError/InvalidAction if bad."""
         _check_tenant(tenant_id)
         action = compile_action(tenant_id, parse_draft(draft), now=self._now())
+        new = Expression()
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=_item(action),
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": "pk"},
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                raise ActionAlreadyExists(action.name) from None
-            raise
+            self._table.put(_item(action), new.require(new.missing("pk")))
+        except ConditionFailed:
+            raise ActionAlreadyExists(action.name) from None
         return action
 
     def get(self, tenant_id: str, name: str) -> Action:
         """The saved action; ActionNotFound if there is none."""
         _check_tenant(tenant_id)
-        response = self._client.get_item(
-            TableName=self._table,
-            Key={"pk": {"S": action_pk(tenant_id)}, "sk": {"S": action_sk(name)}},
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
+        item = self._table.get(_key(tenant_id, name), consistent=True)
         if item is None:
             raise ActionNotFound(name)
         return _action(item)
@@ -109,21 +100,9 @@ class ActionStore:
     def list(self, tenant_id: str, *, connector: str | None = None) -> builtins.list[Action]:
         """The tenant's actions sorted by name, optionally only those of one connector."""
         _check_tenant(tenant_id)
-        actions: builtins.list[Action] = []
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
-            "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk"},
-            "ExpressionAttributeValues": {":pk": {"S": action_pk(tenant_id)}, ":prefix": {"S": SK_PREFIX}},
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self._client.query(**query)
-            actions.extend(_action(item) for item in response.get("Items", []))
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                break
-            query["ExclusiveStartKey"] = last
+        of_tenant = Expression()
+        of_tenant.key(of_tenant.equals("pk", action_pk(tenant_id)), of_tenant.begins_with("sk", SK_PREFIX))
+        actions = [_action(item) for item in self._table.query(of_tenant, consistent=True)]
         if connector is not None:
             actions = [action for action in actions if action.connector == connector]
         return actions
@@ -159,34 +138,21 @@ class ActionStore:
     def delete(self, tenant_id: str, name: str) -> None:
         """Delete the action; ActionNotFound if there is none."""
         _check_tenant(tenant_id)
+        existing = Expression()
         try:
-            self._client.delete_item(
-                TableName=self._table,
-                Key={"pk": {"S": action_pk(tenant_id)}, "sk": {"S": action_sk(name)}},
-                ConditionExpression="attribute_exists(#pk)",
-                ExpressionAttributeNames={"#pk": "pk"},
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                raise ActionNotFound(name) from None
-            raise
+            self._table.delete(_key(tenant_id, name), existing.require(existing.exists("pk")))
+        except ConditionFailed:
+            raise ActionNotFound(name) from None
 
     def _replace(self, tenant_id: str, name: str, draft_for: Callable[[Action], ActionDraft]) -> Action:
         for _ in range(_UPDATE_ATTEMPTS):
             previous = self.get(tenant_id, name)
             action = compile_action(tenant_id, draft_for(previous), previous=previous, now=self._now())
+            as_read = Expression()
             try:
-                self._client.put_item(
-                    TableName=self._table,
-                    Item=_item(action),
-                    ConditionExpression="#version = :expected",
-                    ExpressionAttributeNames={"#version": "version"},
-                    ExpressionAttributeValues={":expected": {"N": str(previous.version)}},
-                )
-            except ClientError as exc:
-                if _conditional_failed(exc):
-                    continue  # changed or deleted meanwhile: read again (get raises if deleted)
-                raise
+                self._table.put(_item(action), as_read.require(as_read.equals("version", previous.version)))
+            except ConditionFailed:
+                continue  # changed or deleted meanwhile: read again (get raises if deleted)
             return action
         raise ActionConflict(name)
 
@@ -200,25 +166,20 @@ def _check_tenant(tenant_id: str) -> None:
         raise InvalidAction(["tenantId: must be 1-64 letters, digits, '_', '.', '-', starting alphanumeric"])
 
 
-def _item(action: Action) -> dict[str, AttributeValueTypeDef]:
+def _item(action: Action) -> Item:
     definition = action.model_dump_json(by_alias=True)
     if len(definition.encode("utf-8")) > MAX_DEFINITION_BYTES:
         raise InvalidAction([f"action: the definition is larger than {MAX_DEFINITION_BYTES} bytes"])
     return {
-        "pk": {"S": action_pk(action.tenant_id)},
-        "sk": {"S": action_sk(action.name)},
-        "kind": {"S": KIND},
-        "name": {"S": action.name},
-        "connector": {"S": action.connector},
-        "version": {"N": str(action.version)},
-        "updatedAt": {"S": action.updated_at},
-        "definition": {"S": definition},
+        **_key(action.tenant_id, action.name),
+        "kind": KIND,
+        "name": action.name,
+        "connector": action.connector,
+        "version": action.version,
+        "updatedAt": action.updated_at,
+        "definition": definition,
     }
 
 
-def _action(item: Mapping[str, Any]) -> Action:
-    return Action.model_validate_json(item["definition"]["S"])
-
-
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+def _action(item: Item) -> Action:
+    return Action.model_validate_json(item["definition"])

@@ -23,11 +23,9 @@ import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
-from eventrelay.aws import read_secret_string
+from eventrelay.aws import delete_secret, read_secret_string, write_secret_string
 from eventrelay.clock import Clock, iso_utc, system_clock
 from eventrelay.connectors import urls
 from eventrelay.connectors.errors import (
@@ -48,6 +46,7 @@ from eventrelay.connectors.models import (
     credential_problems,
     needs_secret,
 )
+from eventrelay.dynamodb import ConditionFailed, Expression, Item, Table, to_item
 from eventrelay.errors import DependencyFailure
 from eventrelay.tenants import tenant_pk
 
@@ -56,17 +55,20 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 CONNECTOR_SK_PREFIX = "CONNECTOR#"
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+
+
+def _plain_connector_key(tenant_id: str, name: str) -> dict[str, str]:
+    return {"pk": tenant_pk(tenant_id), "sk": f"{CONNECTOR_SK_PREFIX}{name}"}
 
 
 def connector_key(tenant_id: str, name: str) -> dict[str, Any]:
-    return {"pk": {"S": tenant_pk(tenant_id)}, "sk": {"S": f"{CONNECTOR_SK_PREFIX}{name}"}}
+    """The item key in DynamoDB's typed form (for callers that read the table with a raw client)."""
+    return dict(to_item(_plain_connector_key(tenant_id, name)))
 
 
-def _state_key(state: str) -> dict[str, Any]:
+def _state_key(state: str) -> dict[str, str]:
     digest = hashlib.sha256(state.encode("utf-8")).hexdigest()
-    return {"pk": {"S": f"OAUTH_STATE#{digest}"}, "sk": {"S": "OAUTH_STATE"}}
+    return {"pk": f"OAUTH_STATE#{digest}", "sk": "OAUTH_STATE"}
 
 
 def spec_fields(spec: ConnectorSpec) -> dict[str, Any]:
@@ -96,9 +98,8 @@ class ConnectorStore:
         secrets: SecretsManagerClient,
         clock: Clock = system_clock,
     ) -> None:
-        self._table = table_name
+        self._table = Table(table_name, dynamodb)
         self._prefix = secret_prefix
-        self._dynamodb = dynamodb
         self._secrets = secrets
         self._clock = clock
 
@@ -129,19 +130,11 @@ class ConnectorStore:
             secret_id=self.secret_id(tenant_id, spec.name) if needs_secret(spec.auth_type) else None,
             url_secret_id=self.url_secret_id(tenant_id, spec.name) if secret_urls is not None else None,
         )
+        new = Expression()
         try:
-            self._dynamodb.put_item(
-                TableName=self._table,
-                Item=self._to_item(connector),
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": "pk"},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise ConnectorExists(tenant_id, spec.name) from None
-            raise DependencyFailure("dynamodb") from None
-        except BotoCoreError:
-            raise DependencyFailure("dynamodb") from None
+            self._table.put(self._to_item(connector), new.require(new.missing("pk")))
+        except ConditionFailed:
+            raise ConnectorExists(tenant_id, spec.name) from None
         try:
             if needs_secret(spec.auth_type):
                 self._write_secret(tenant_id, spec.name, credentials or Credentials())
@@ -194,20 +187,13 @@ class ConnectorStore:
             secret_id=self.secret_id(tenant_id, spec.name) if needs_secret(spec.auth_type) else None,
             url_secret_id=self.url_secret_id(tenant_id, spec.name) if new_urls is not None else None,
         )
+        as_read = Expression()
         try:
-            self._dynamodb.put_item(
-                TableName=self._table,
-                Item=self._to_item(updated),
-                ConditionExpression="#revision = :expected",
-                ExpressionAttributeNames={"#revision": "revision"},
-                ExpressionAttributeValues={":expected": {"N": str(existing.revision)}},
+            self._table.put(
+                self._to_item(updated), as_read.require(as_read.equals("revision", existing.revision))
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise ConnectorConflict(spec.name) from None
-            raise DependencyFailure("dynamodb") from None
-        except BotoCoreError:
-            raise DependencyFailure("dynamodb") from None
+        except ConditionFailed:
+            raise ConnectorConflict(spec.name) from None
         if needs_secret(spec.auth_type) and new_credentials is not None and credentials_changed:
             self._write_secret(tenant_id, spec.name, new_credentials)
         elif not needs_secret(spec.auth_type) and existing.secret_id:
@@ -248,32 +234,17 @@ class ConnectorStore:
         return merged
 
     def get(self, tenant_id: str, name: str) -> Connector:
-        try:
-            item = self._dynamodb.get_item(
-                TableName=self._table, Key=connector_key(tenant_id, name), ConsistentRead=True
-            ).get("Item")
-        except (BotoCoreError, ClientError):
-            raise DependencyFailure("dynamodb") from None
+        item = self._table.get(_plain_connector_key(tenant_id, name), consistent=True)
         if not item:
             raise ConnectorNotFound(tenant_id, name)
         return self._from_item(item)
 
     def list(self, tenant_id: str) -> list[Connector]:
-        connectors: list[Connector] = []
-        try:
-            paginator = self._dynamodb.get_paginator("query")
-            for page in paginator.paginate(
-                TableName=self._table,
-                KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
-                ExpressionAttributeNames={"#pk": "pk", "#sk": "sk"},
-                ExpressionAttributeValues={
-                    ":pk": {"S": tenant_pk(tenant_id)},
-                    ":prefix": {"S": CONNECTOR_SK_PREFIX},
-                },
-            ):
-                connectors.extend(self._from_item(item) for item in page.get("Items", []))
-        except (BotoCoreError, ClientError):
-            raise DependencyFailure("dynamodb") from None
+        of_tenant = Expression()
+        of_tenant.key(
+            of_tenant.equals("pk", tenant_pk(tenant_id)), of_tenant.begins_with("sk", CONNECTOR_SK_PREFIX)
+        )
+        connectors = [self._from_item(item) for item in self._table.query(of_tenant)]
         return sorted(connectors, key=lambda connector: connector.name)
 
     def delete(self, tenant_id: str, name: str) -> None:
@@ -285,62 +256,32 @@ class ConnectorStore:
             self._delete_secret_id(self.url_secret_id(tenant_id, name))
 
     def _delete_item(self, tenant_id: str, name: str) -> None:
-        try:
-            self._dynamodb.delete_item(TableName=self._table, Key=connector_key(tenant_id, name))
-        except (BotoCoreError, ClientError):
-            raise DependencyFailure("dynamodb") from None
+        self._table.delete(_plain_connector_key(tenant_id, name))
 
     # Health
 
     def set_health(self, tenant_id: str, name: str, health: ConnectorHealth) -> None:
+        change = Expression()
+        change.set("healthState", health.state.value)
+        change.set("healthReason", health.reason or None)
+        change.set("healthChangedAt", health.changed_at)
+        change.set("authFailures", health.auth_failures)
         try:
-            self._dynamodb.update_item(
-                TableName=self._table,
-                Key=connector_key(tenant_id, name),
-                UpdateExpression=(
-                    "SET #state = :state, #reason = :reason, #changed = :changed, #failures = :failures"
-                ),
-                ConditionExpression="attribute_exists(#pk)",
-                ExpressionAttributeNames={
-                    "#state": "healthState",
-                    "#reason": "healthReason",
-                    "#changed": "healthChangedAt",
-                    "#failures": "authFailures",
-                    "#pk": "pk",
-                },
-                ExpressionAttributeValues={
-                    ":state": {"S": health.state.value},
-                    ":reason": {"S": health.reason} if health.reason else {"NULL": True},
-                    ":changed": {"S": health.changed_at},
-                    ":failures": {"N": str(health.auth_failures)},
-                },
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise ConnectorNotFound(tenant_id, name) from None
-            raise DependencyFailure("dynamodb") from None
-        except BotoCoreError:
-            raise DependencyFailure("dynamodb") from None
+            self._table.update(_plain_connector_key(tenant_id, name), change.require(change.exists("pk")))
+        except ConditionFailed:
+            raise ConnectorNotFound(tenant_id, name) from None
 
     def record_auth_failure(self, tenant_id: str, name: str) -> int:
         """Count one more consecutive authentication failure; returns the new count."""
+        count = Expression()
+        count.add("authFailures", 1).require(count.exists("pk"))
         try:
-            response = self._dynamodb.update_item(
-                TableName=self._table,
-                Key=connector_key(tenant_id, name),
-                UpdateExpression="ADD #failures :one",
-                ConditionExpression="attribute_exists(#pk)",
-                ExpressionAttributeNames={"#failures": "authFailures", "#pk": "pk"},
-                ExpressionAttributeValues={":one": {"N": "1"}},
-                ReturnValues="UPDATED_NEW",
+            attributes = self._table.update(
+                _plain_connector_key(tenant_id, name), count, returns="UPDATED_NEW"
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise ConnectorNotFound(tenant_id, name) from None
-            raise DependencyFailure("dynamodb") from None
-        except BotoCoreError:
-            raise DependencyFailure("dynamodb") from None
-        return int(response["Attributes"]["authFailures"]["N"])
+        except ConditionFailed:
+            raise ConnectorNotFound(tenant_id, name) from None
+        return int(attributes["authFailures"])
 
     # Credentials
 
@@ -390,66 +331,34 @@ class ConnectorStore:
         )
 
     def _put_secret(self, secret_id: str, document: str, description: str) -> None:
-        try:
-            try:
-                # PutSecretValue moves AWSCURRENT to the new version in one call.
-                self._secrets.put_secret_value(SecretId=secret_id, SecretString=document)
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                    raise
-                self._secrets.create_secret(Name=secret_id, SecretString=document, Description=description)
-        except (BotoCoreError, ClientError):
-            raise DependencyFailure("secrets manager") from None
+        write_secret_string(self._secrets, secret_id, document, description)
 
     def _delete_secret(self, tenant_id: str, name: str) -> None:
         self._delete_secret_id(self.secret_id(tenant_id, name))
 
     def _delete_secret_id(self, secret_id: str) -> None:
-        try:
-            self._secrets.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise DependencyFailure("secrets manager") from None
-        except BotoCoreError:
-            raise DependencyFailure("secrets manager") from None
+        delete_secret(self._secrets, secret_id)
 
     # OAuth authorization-code state
 
     def put_authorization_state(self, state: str, tenant_id: str, name: str, expires_at: float) -> None:
-        try:
-            self._dynamodb.put_item(
-                TableName=self._table,
-                Item={
-                    **_state_key(state),
-                    "tenantId": {"S": tenant_id},
-                    "connector": {"S": name},
-                    "expiresAt": {"N": str(int(expires_at))},
-                },
-            )
-        except (BotoCoreError, ClientError):
-            raise DependencyFailure("dynamodb") from None
+        self._table.put(
+            {**_state_key(state), "tenantId": tenant_id, "connector": name, "expiresAt": int(expires_at)}
+        )
 
     def take_authorization_state(self, state: str) -> PendingAuthorization | None:
         """The pending authorization for `state`, consumed (a state works once); None if unknown."""
-        try:
-            response = self._dynamodb.delete_item(
-                TableName=self._table, Key=_state_key(state), ReturnValues="ALL_OLD"
-            )
-        except (BotoCoreError, ClientError):
-            raise DependencyFailure("dynamodb") from None
-        item = response.get("Attributes")
+        item = self._table.delete(_state_key(state), return_old=True)
         if not item:
             return None
         return PendingAuthorization(
-            tenant_id=item["tenantId"]["S"],
-            connector_name=item["connector"]["S"],
-            expires_at=float(item["expiresAt"]["N"]),
+            tenant_id=item["tenantId"], connector_name=item["connector"], expires_at=float(item["expiresAt"])
         )
 
     # Item mapping
 
     @staticmethod
-    def _to_item(connector: Connector) -> dict[str, Any]:
+    def _to_item(connector: Connector) -> Item:
         if connector.auth_type is AuthType.NONE and (
             urls.has_secret(connector.base_url)
             or (urls.is_absolute(connector.test_url) and urls.has_secret(connector.test_url))
@@ -479,13 +388,10 @@ class ConnectorStore:
             plain["secretId"] = connector.secret_id
         if connector.url_secret_id:
             plain["urlSecretId"] = connector.url_secret_id
-        item = {key: _serializer.serialize(value) for key, value in plain.items()}
-        item.update(connector_key(connector.tenant_id, connector.name))
-        return item
+        return {**plain, **_plain_connector_key(connector.tenant_id, connector.name)}
 
     @staticmethod
-    def _from_item(item: dict[str, Any]) -> Connector:
-        plain = {key: _deserializer.deserialize(value) for key, value in item.items()}
+    def _from_item(plain: Item) -> Connector:
         oauth2 = plain.get("oauth2")
         return Connector(
             tenant_id=plain["tenantId"],

@@ -37,8 +37,6 @@ from enum import StrEnum
 from functools import partial
 from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from eventrelay.actions import ActionError, ActionNotFound
 from eventrelay.clock import Clock, system_clock
 from eventrelay.connectors.errors import ConnectorError
@@ -130,7 +128,6 @@ class Batch:
 
 
 _PERMANENT_CONFIG_ERRORS = (ActionError, RuleError, ConnectorError)
-_DEPENDENCY_ERRORS = (DependencyFailure, BotoCoreError, ClientError)
 
 
 @dataclass
@@ -355,7 +352,7 @@ class ActionRunner:
             return Outcome(OutcomeKind.PERMANENT, error=f"cannot build the request: {exc}")
         except _PERMANENT_CONFIG_ERRORS as exc:
             return Outcome(OutcomeKind.PERMANENT, error=_config_error(exc))
-        except _DEPENDENCY_ERRORS:
+        except DependencyFailure:
             return Outcome(
                 OutcomeKind.RETRYABLE, error="could not read the configuration (dependency unavailable)"
             )

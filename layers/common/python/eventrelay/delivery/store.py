@@ -26,8 +26,6 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from eventrelay.clock import Clock, iso_utc, system_clock
 from eventrelay.delivery.models import (
     Attempt,
@@ -36,11 +34,11 @@ from eventrelay.delivery.models import (
     Delivery,
     DeliveryState,
 )
+from eventrelay.dynamodb import ConditionFailed, Expression, Item, Put, Table, Update
 from eventrelay.envelopes import EventEnvelope
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 DEFAULT_RETENTION_SECONDS = 30 * 24 * 3600
 DELIVERY_SK = "DELIVERY"
@@ -72,8 +70,6 @@ SUMMARY_ATTRIBUTES = (
 MAX_ERROR_CHARS = 1024
 MAX_BODY_CHARS = 4096
 
-Item = dict[str, "AttributeValueTypeDef"]
-
 
 def delivery_pk(delivery_id: str) -> str:
     return f"DELIVERY#{delivery_id}"
@@ -83,25 +79,8 @@ def attempt_sk(attempt: int) -> str:
     return f"{ATTEMPT_SK_PREFIX}{attempt:05d}"
 
 
-def _n(value: float | int) -> AttributeValueTypeDef:
-    return {"N": repr(value) if isinstance(value, float) else str(value)}
-
-
-def _s(value: str) -> AttributeValueTypeDef:
-    return {"S": value}
-
-
-def _conditional_failure(exc: ClientError) -> bool:
-    error = exc.response.get("Error", {})
-    code = error.get("Code")
-    if code == "ConditionalCheckFailedException":
-        return True
-    if code == "TransactionCanceledException":
-        # A failed condition or a concurrent transaction on the same item: the other writer won.
-        reasons = exc.response.get("CancellationReasons", [])
-        codes = {reason.get("Code") for reason in reasons}
-        return bool(codes & {"ConditionalCheckFailed", "TransactionConflict"}) or not reasons
-    return False
+def _attempt_key(delivery_id: str, attempt: int) -> dict[str, str]:
+    return {"pk": delivery_pk(delivery_id), "sk": attempt_sk(attempt)}
 
 
 class DeliveryStore:
@@ -113,7 +92,7 @@ class DeliveryStore:
         retention_seconds: int = DEFAULT_RETENTION_SECONDS,
     ) -> None:
         self.table_name = table_name
-        self._client = dynamodb_client
+        self._table = Table(table_name, dynamodb_client)
         self._clock = clock
         self._retention = retention_seconds
 
@@ -129,36 +108,18 @@ class DeliveryStore:
             attempts=1, in_flight=True, lease_token=token, lease_until=now + lease_seconds, updated_at=now
         )
         item = self._delivery_item(claimed)
-        item["leaseToken"] = _s(token)
-        item["leaseUntil"] = _n(now + lease_seconds)
+        item["leaseToken"] = token
+        item["leaseUntil"] = now + lease_seconds
         try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table_name,
-                            "Item": item,
-                            "ConditionExpression": "attribute_not_exists(#pk) OR #expiresAt < :now",
-                            "ExpressionAttributeNames": {"#pk": "pk", "#expiresAt": "expiresAt"},
-                            "ExpressionAttributeValues": {":now": _n(int(now))},
-                        }
-                    },
-                    {"Put": self._new_attempt_put(claimed, token, now)},
-                ]
+            self._table.transact_write(
+                [Put(item, _absent_or_expired(now)), self._new_attempt_put(claimed, token, now)]
             )
-        except ClientError as exc:
-            if _conditional_failure(exc):
-                return None
-            raise
+        except ConditionFailed:
+            return None
         return claimed
 
     def get(self, delivery_id: str) -> Delivery | None:
-        response = self._client.get_item(
-            TableName=self.table_name,
-            Key={"pk": _s(delivery_pk(delivery_id)), "sk": _s(DELIVERY_SK)},
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
+        item = self._table.get(self._key(delivery_id), consistent=True)
         if item is None or self._expired(item):
             return None
         return _delivery(item)
@@ -178,56 +139,27 @@ class DeliveryStore:
             lease_until=now + lease_seconds,
             updated_at=now,
         )
+        start = Expression()
+        start.set("attempts", number).set("inFlight", True).set("leaseToken", token)
+        start.set("leaseUntil", now + lease_seconds).set("updatedAt", now).set(
+            "expiresAt", self._expires(now)
+        )
+        start.require(
+            start.equals("attempts", delivery.attempts),
+            start.equals("inFlight", False),
+            start.equals("round", delivery.round),
+            start.equals("state", delivery.state.value),
+            start.compare("attemptLimit", ">=", number),
+        )
         try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self.table_name,
-                            "Key": self._key(delivery.delivery_id),
-                            "UpdateExpression": (
-                                "SET #attempts = :number, #inFlight = :true, #leaseToken = :token, "
-                                "#leaseUntil = :until, #updatedAt = :now, #expiresAt = :expires"
-                            ),
-                            "ConditionExpression": (
-                                "#attempts = :expected AND #inFlight = :false AND #round = :round "
-                                "AND #state = :state AND #attemptLimit >= :number"
-                            ),
-                            "ExpressionAttributeNames": {
-                                "#attempts": "attempts",
-                                "#inFlight": "inFlight",
-                                "#leaseToken": "leaseToken",
-                                "#leaseUntil": "leaseUntil",
-                                "#updatedAt": "updatedAt",
-                                "#expiresAt": "expiresAt",
-                                "#round": "round",
-                                "#state": "state",
-                                "#attemptLimit": "attemptLimit",
-                            },
-                            "ExpressionAttributeValues": {
-                                ":number": _n(number),
-                                ":expected": _n(delivery.attempts),
-                                ":true": {"BOOL": True},
-                                ":false": {"BOOL": False},
-                                ":token": _s(token),
-                                ":until": _n(now + lease_seconds),
-                                ":now": _n(now),
-                                ":expires": _n(self._expires(now)),
-                                ":round": _n(delivery.round),
-                                ":state": _s(delivery.state.value),
-                            },
-                        }
-                    },
-                    {"Put": self._new_attempt_put(claimed, token, now)},
-                ]
+            self._table.transact_write(
+                [Update(self._key(delivery.delivery_id), start), self._new_attempt_put(claimed, token, now)]
             )
-        except ClientError as exc:
-            if _conditional_failure(exc):
-                return None
-            raise
+        except ConditionFailed:
+            return None
         return claimed
 
-    def _new_attempt_put(self, claimed: Delivery, token: str, now: float) -> Any:
+    def _new_attempt_put(self, claimed: Delivery, token: str, now: float) -> Put:
         """The Put of a claimed delivery's new attempt item, IN_FLIGHT under the claim's token."""
         attempt = Attempt(
             delivery_id=claimed.delivery_id,
@@ -240,14 +172,8 @@ class DeliveryStore:
             started_at=now,
         )
         item = self._attempt_item(attempt)
-        item["leaseToken"] = _s(token)
-        return {
-            "TableName": self.table_name,
-            "Item": item,
-            "ConditionExpression": "attribute_not_exists(#pk) OR #expiresAt < :now",
-            "ExpressionAttributeNames": {"#pk": "pk", "#expiresAt": "expiresAt"},
-            "ExpressionAttributeValues": {":now": _n(int(now))},
-        }
+        item["leaseToken"] = token
+        return Put(item, _absent_or_expired(now))
 
     def settle(
         self,
@@ -270,65 +196,25 @@ class DeliveryStore:
             last_status=result.status_code,
             last_error=_clip(result.error, MAX_ERROR_CHARS),
         )
-        values: dict[str, AttributeValueTypeDef] = {
-            ":state": _s(state.value),
-            ":false": {"BOOL": False},
-            ":true": {"BOOL": True},
-            ":now": _n(now),
-            ":next": _n(settled.next_attempt_at),
-            ":outcome": _s(result.outcome.value),
-            ":statePk": _s(_state_pk(delivery.tenant_id, state)),
-            ":expires": _n(self._expires(now)),
-            ":token": _s(token),
-            ":attempts": _n(delivery.attempts),
-        }
-        sets = [
-            "#state = :state",
-            "#inFlight = :false",
-            "#updatedAt = :now",
-            "#nextAttemptAt = :next",
-            "#lastOutcome = :outcome",
-            "#statePk = :statePk",
-            "#expiresAt = :expires",
-        ]
-        removes = ["#leaseToken", "#leaseUntil"]
-        names = {
-            "#state": "state",
-            "#inFlight": "inFlight",
-            "#updatedAt": "updatedAt",
-            "#nextAttemptAt": "nextAttemptAt",
-            "#lastOutcome": "lastOutcome",
-            "#statePk": "statePk",
-            "#expiresAt": "expiresAt",
-            "#leaseToken": "leaseToken",
-            "#leaseUntil": "leaseUntil",
-            "#attempts": "attempts",
-            "#lastStatus": "lastStatus",
-            "#lastError": "lastError",
-        }
-        if settled.last_status is not None:
-            sets.append("#lastStatus = :status")
-            values[":status"] = _n(settled.last_status)
-        else:
-            removes.append("#lastStatus")
-        if settled.last_error is not None:
-            sets.append("#lastError = :error")
-            values[":error"] = _s(settled.last_error)
-        else:
-            removes.append("#lastError")
+        end = Expression()
+        end.set("state", state.value).set("inFlight", False).set("updatedAt", now)
+        end.set("nextAttemptAt", settled.next_attempt_at).set("lastOutcome", result.outcome.value)
+        end.set("statePk", _state_pk(delivery.tenant_id, state)).set("expiresAt", self._expires(now))
+        end.remove("leaseToken").remove("leaseUntil")
+        for attribute, value in (("lastStatus", settled.last_status), ("lastError", settled.last_error)):
+            if value is not None:
+                end.set(attribute, value)
+            else:
+                end.remove(attribute)
+        end.require(
+            end.equals("leaseToken", token),
+            end.equals("attempts", delivery.attempts),
+            end.equals("inFlight", True),
+        )
         try:
-            self._client.update_item(
-                TableName=self.table_name,
-                Key=self._key(delivery.delivery_id),
-                UpdateExpression="SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes),
-                ConditionExpression="#leaseToken = :token AND #attempts = :attempts AND #inFlight = :true",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if _conditional_failure(exc):
-                return None
-            raise
+            self._table.update(self._key(delivery.delivery_id), end)
+        except ConditionFailed:
+            return None
         return settled
 
     def reopen(self, delivery: Delivery, attempt_limit: int) -> Delivery | None:
@@ -352,143 +238,71 @@ class DeliveryStore:
         return self._rewrite_round(reopened, previous.with_changes(updated_at=self._clock()))
 
     def _rewrite_round(self, current: Delivery, target: Delivery) -> Delivery | None:
+        rewrite = Expression()
+        rewrite.set("state", target.state.value).set("round", target.round)
+        rewrite.set("roundStart", target.round_start).set("attemptLimit", target.attempt_limit)
+        rewrite.set("nextAttemptAt", target.next_attempt_at).set("updatedAt", target.updated_at)
+        rewrite.set("statePk", _state_pk(target.tenant_id, target.state))
+        rewrite.set("expiresAt", self._expires(target.updated_at))
+        rewrite.require(
+            rewrite.equals("state", current.state.value),
+            rewrite.equals("round", current.round),
+            rewrite.equals("attempts", current.attempts),
+            rewrite.equals("inFlight", False),
+        )
         try:
-            self._client.update_item(
-                TableName=self.table_name,
-                Key=self._key(current.delivery_id),
-                UpdateExpression=(
-                    "SET #state = :state, #round = :round, #roundStart = :roundStart, "
-                    "#attemptLimit = :limit, #nextAttemptAt = :next, #updatedAt = :now, "
-                    "#statePk = :statePk, #expiresAt = :expires"
-                ),
-                ConditionExpression=(
-                    "#state = :expectedState AND #round = :expectedRound AND #attempts = :attempts "
-                    "AND #inFlight = :false"
-                ),
-                ExpressionAttributeNames={
-                    "#state": "state",
-                    "#round": "round",
-                    "#roundStart": "roundStart",
-                    "#attemptLimit": "attemptLimit",
-                    "#nextAttemptAt": "nextAttemptAt",
-                    "#updatedAt": "updatedAt",
-                    "#statePk": "statePk",
-                    "#expiresAt": "expiresAt",
-                    "#attempts": "attempts",
-                    "#inFlight": "inFlight",
-                },
-                ExpressionAttributeValues={
-                    ":state": _s(target.state.value),
-                    ":round": _n(target.round),
-                    ":roundStart": _n(target.round_start),
-                    ":limit": _n(target.attempt_limit),
-                    ":next": _n(target.next_attempt_at),
-                    ":now": _n(target.updated_at),
-                    ":statePk": _s(_state_pk(target.tenant_id, target.state)),
-                    ":expires": _n(self._expires(target.updated_at)),
-                    ":expectedState": _s(current.state.value),
-                    ":expectedRound": _n(current.round),
-                    ":attempts": _n(current.attempts),
-                    ":false": {"BOOL": False},
-                },
-            )
-        except ClientError as exc:
-            if _conditional_failure(exc):
-                return None
-            raise
+            self._table.update(self._key(current.delivery_id), rewrite)
+        except ConditionFailed:
+            return None
         return target
 
     # ---- attempts
 
     def record_attempt(self, delivery_id: str, attempt: int, token: str, result: AttemptResult) -> bool:
         """Write the outcome of an attempt still IN_FLIGHT under `token`; False if it was not."""
-        values: dict[str, AttributeValueTypeDef] = {
-            ":outcome": _s(result.outcome.value),
-            ":finished": _n(result.finished_at),
-            ":duration": _n(result.duration_ms),
-            ":truncated": {"BOOL": result.response_truncated},
-            ":inFlight": _s(AttemptOutcome.IN_FLIGHT.value),
-            ":token": _s(token),
-        }
-        sets = [
-            "#outcome = :outcome",
-            "#finishedAt = :finished",
-            "#durationMs = :duration",
-            "#responseTruncated = :truncated",
-        ]
-        names = {
-            "#outcome": "outcome",
-            "#finishedAt": "finishedAt",
-            "#durationMs": "durationMs",
-            "#responseTruncated": "responseTruncated",
-            "#leaseToken": "leaseToken",
-        }
-        optional: Mapping[str, tuple[str, AttributeValueTypeDef | None]] = {
-            "statusCode": (
-                ":status",
-                _n(result.status_code) if result.status_code is not None else None,
-            ),
+        outcome = Expression()
+        outcome.set("outcome", result.outcome.value).set("finishedAt", result.finished_at)
+        outcome.set("durationMs", result.duration_ms).set("responseTruncated", result.response_truncated)
+        optional: dict[str, Any] = {
+            "statusCode": result.status_code,
             "responseBody": (
-                ":body",
-                _s(_clip(result.response_body, MAX_BODY_CHARS) or "")
+                _clip(result.response_body, MAX_BODY_CHARS) or ""
                 if result.response_body is not None
-                else None,
+                else None
             ),
-            "error": (":error", _s(_clip(result.error, MAX_ERROR_CHARS) or "") if result.error else None),
+            "error": _clip(result.error, MAX_ERROR_CHARS) if result.error else None,
             "retryAfterSeconds": (
-                ":retryAfter",
-                _n(float(result.retry_after_seconds)) if result.retry_after_seconds is not None else None,
+                float(result.retry_after_seconds) if result.retry_after_seconds is not None else None
             ),
         }
-        for attribute, (placeholder, value) in optional.items():
+        for attribute, value in optional.items():
             if value is not None:
-                sets.append(f"#{attribute} = {placeholder}")
-                names[f"#{attribute}"] = attribute
-                values[placeholder] = value
+                outcome.set(attribute, value)
+        outcome.require(
+            outcome.equals("outcome", AttemptOutcome.IN_FLIGHT.value), outcome.equals("leaseToken", token)
+        )
         try:
-            self._client.update_item(
-                TableName=self.table_name,
-                Key={"pk": _s(delivery_pk(delivery_id)), "sk": _s(attempt_sk(attempt))},
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="#outcome = :inFlight AND #leaseToken = :token",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if _conditional_failure(exc):
-                return False
-            raise
+            self._table.update(_attempt_key(delivery_id, attempt), outcome)
+        except ConditionFailed:
+            return False
         return True
 
     def attempt(self, delivery_id: str, attempt: int) -> Attempt | None:
-        response = self._client.get_item(
-            TableName=self.table_name,
-            Key={"pk": _s(delivery_pk(delivery_id)), "sk": _s(attempt_sk(attempt))},
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
+        item = self._table.get(_attempt_key(delivery_id, attempt), consistent=True)
         return _attempt(item) if item is not None else None
 
     def attempts(self, delivery_id: str) -> list[Attempt]:
         """Every recorded attempt of a delivery, oldest first."""
-        query: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
-            "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk"},
-            "ExpressionAttributeValues": {
-                ":pk": _s(delivery_pk(delivery_id)),
-                ":prefix": _s(ATTEMPT_SK_PREFIX),
-            },
-            "ConsistentRead": True,
-        }
-        found: list[Attempt] = []
-        while True:
-            response = self._client.query(**query)
-            found.extend(_attempt(item) for item in response.get("Items", []) if not self._expired(item))
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return found
-            query["ExclusiveStartKey"] = last
+        of_delivery = Expression()
+        of_delivery.key(
+            of_delivery.equals("pk", delivery_pk(delivery_id)),
+            of_delivery.begins_with("sk", ATTEMPT_SK_PREFIX),
+        )
+        return [
+            _attempt(item)
+            for item in self._table.query(of_delivery, consistent=True)
+            if not self._expired(item)
+        ]
 
     # ---- listings
 
@@ -527,96 +341,84 @@ class DeliveryStore:
         until: float | None,
         newest_first: bool,
     ) -> Iterator[Delivery]:
-        names = {"#pk": partition_attribute}
-        values: dict[str, AttributeValueTypeDef] = {":pk": _s(partition)}
-        condition = "#pk = :pk"
+        matching = Expression()
+        matching.key(matching.equals(partition_attribute, partition))
         if sort_attribute is not None and (since is not None or until is not None):
-            names["#sk"] = sort_attribute
-            # "0" sorts before every ISO timestamp (index keys cannot be empty).
-            values[":from"] = _s(iso_utc(since) if since is not None else "0")
-            # "~" sorts after every character of an ISO timestamp and a delivery id.
-            values[":to"] = _s(f"{iso_utc(until)}~" if until is not None else "~")
-            condition += " AND #sk BETWEEN :from AND :to"
-        query: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": index,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-            "ScanIndexForward": not newest_first,
-        }
-        while True:
-            response = self._client.query(**query)
-            for item in response.get("Items", []):
-                if not self._expired(item):
-                    yield _delivery(item)
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return
-            query["ExclusiveStartKey"] = last
+            # "0" sorts before every ISO timestamp (index keys cannot be empty); "~" after every
+            # character of an ISO timestamp and a delivery id.
+            low = iso_utc(since) if since is not None else "0"
+            high = f"{iso_utc(until)}~" if until is not None else "~"
+            matching.key(matching.between(sort_attribute, low, high))
+        for item in self._table.query(matching, index=index, newest_first=newest_first):
+            if not self._expired(item):
+                yield _delivery(item)
 
     # ---- items
 
-    def _key(self, delivery_id: str) -> dict[str, AttributeValueTypeDef]:
-        return {"pk": _s(delivery_pk(delivery_id)), "sk": _s(DELIVERY_SK)}
+    def _key(self, delivery_id: str) -> dict[str, str]:
+        return {"pk": delivery_pk(delivery_id), "sk": DELIVERY_SK}
 
     def _expires(self, now: float) -> int:
         return int(now) + self._retention
 
     def _expired(self, item: Mapping[str, Any]) -> bool:
-        expires = item.get("expiresAt", {}).get("N")
+        expires = item.get("expiresAt")
         return expires is not None and int(expires) < self._clock()
 
     def _delivery_item(self, delivery: Delivery) -> Item:
         created_key = f"{iso_utc(delivery.created_at)}#{delivery.delivery_id}"
         item: Item = {
-            "pk": _s(delivery_pk(delivery.delivery_id)),
-            "sk": _s(DELIVERY_SK),
-            "kind": _s("DELIVERY"),
-            "deliveryId": _s(delivery.delivery_id),
-            "tenantId": _s(delivery.tenant_id),
-            "eventId": _s(delivery.event_id),
-            "eventName": _s(delivery.event_name),
-            "eventVersion": _s(delivery.event_version),
-            "ruleName": _s(delivery.rule_name),
-            "action": _s(delivery.action),
-            "state": _s(delivery.state.value),
-            "attempts": _n(delivery.attempts),
-            "attemptLimit": _n(delivery.attempt_limit),
-            "round": _n(delivery.round),
-            "roundStart": _n(delivery.round_start),
-            "createdAt": _n(delivery.created_at),
-            "updatedAt": _n(delivery.updated_at),
-            "nextAttemptAt": _n(delivery.next_attempt_at),
-            "inFlight": {"BOOL": delivery.in_flight},
-            "tenantPk": _s(delivery.tenant_id),
-            "tenantSk": _s(created_key),
-            "eventPk": _s(f"{delivery.tenant_id}#{delivery.event_id}"),
-            "eventSk": _s(delivery.rule_name),
-            "statePk": _s(_state_pk(delivery.tenant_id, delivery.state)),
-            "stateSk": _s(created_key),
-            "expiresAt": _n(self._expires(delivery.updated_at)),
+            **self._key(delivery.delivery_id),
+            "kind": "DELIVERY",
+            "deliveryId": delivery.delivery_id,
+            "tenantId": delivery.tenant_id,
+            "eventId": delivery.event_id,
+            "eventName": delivery.event_name,
+            "eventVersion": delivery.event_version,
+            "ruleName": delivery.rule_name,
+            "action": delivery.action,
+            "state": delivery.state.value,
+            "attempts": delivery.attempts,
+            "attemptLimit": delivery.attempt_limit,
+            "round": delivery.round,
+            "roundStart": delivery.round_start,
+            "createdAt": delivery.created_at,
+            "updatedAt": delivery.updated_at,
+            "nextAttemptAt": delivery.next_attempt_at,
+            "inFlight": delivery.in_flight,
+            "tenantPk": delivery.tenant_id,
+            "tenantSk": created_key,
+            "eventPk": f"{delivery.tenant_id}#{delivery.event_id}",
+            "eventSk": delivery.rule_name,
+            "statePk": _state_pk(delivery.tenant_id, delivery.state),
+            "stateSk": created_key,
+            "expiresAt": self._expires(delivery.updated_at),
         }
         if delivery.envelope is not None:
-            item["envelope"] = _s(delivery.envelope.to_message_body())
+            item["envelope"] = delivery.envelope.to_message_body()
         return item
 
     def _attempt_item(self, attempt: Attempt) -> Item:
         return {
-            "pk": _s(delivery_pk(attempt.delivery_id)),
-            "sk": _s(attempt_sk(attempt.attempt)),
-            "kind": _s("ATTEMPT"),
-            "deliveryId": _s(attempt.delivery_id),
-            "attempt": _n(attempt.attempt),
-            "tenantId": _s(attempt.tenant_id),
-            "eventId": _s(attempt.event_id),
-            "ruleName": _s(attempt.rule_name),
-            "action": _s(attempt.action),
-            "round": _n(attempt.round),
-            "startedAt": _n(attempt.started_at),
-            "outcome": _s(attempt.outcome.value),
-            "expiresAt": _n(self._expires(attempt.started_at)),
+            **_attempt_key(attempt.delivery_id, attempt.attempt),
+            "kind": "ATTEMPT",
+            "deliveryId": attempt.delivery_id,
+            "attempt": attempt.attempt,
+            "tenantId": attempt.tenant_id,
+            "eventId": attempt.event_id,
+            "ruleName": attempt.rule_name,
+            "action": attempt.action,
+            "round": attempt.round,
+            "startedAt": attempt.started_at,
+            "outcome": attempt.outcome.value,
+            "expiresAt": self._expires(attempt.started_at),
         }
+
+
+def _absent_or_expired(now: float) -> Expression:
+    """A new item's condition: none stored under its key, or only one past its TTL (deleted lazily)."""
+    new = Expression()
+    return new.require(new.any_of(new.missing("pk"), new.compare("expiresAt", "<", int(now))))
 
 
 def _state_pk(tenant_id: str, state: DeliveryState) -> str:
@@ -629,43 +431,43 @@ def _clip(text: str | None, limit: int) -> str | None:
     return text[:limit] + "…"
 
 
-def _str(item: Mapping[str, Any], name: str) -> str | None:
+def _float(item: Mapping[str, Any], name: str) -> float | None:
     value = item.get(name)
-    return str(value["S"]) if value is not None and "S" in value else None
-
-
-def _num(item: Mapping[str, Any], name: str) -> float | None:
-    value = item.get(name)
-    return float(value["N"]) if value is not None and "N" in value else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _int(item: Mapping[str, Any], name: str, default: int = 0) -> int:
-    number = _num(item, name)
+    number = _float(item, name)
     return int(number) if number is not None else default
+
+
+def _str(item: Mapping[str, Any], name: str) -> str | None:
+    value = item.get(name)
+    return value if isinstance(value, str) else None
 
 
 def _delivery(item: Mapping[str, Any]) -> Delivery:
     envelope_text = _str(item, "envelope")
-    status = _num(item, "lastStatus")
+    status = _float(item, "lastStatus")
     return Delivery(
-        delivery_id=item["deliveryId"]["S"],
-        tenant_id=item["tenantId"]["S"],
-        event_id=item["eventId"]["S"],
-        event_name=item["eventName"]["S"],
-        event_version=item["eventVersion"]["S"],
-        rule_name=item["ruleName"]["S"],
-        action=item["action"]["S"],
-        state=DeliveryState(item["state"]["S"]),
-        created_at=_num(item, "createdAt") or 0.0,
-        updated_at=_num(item, "updatedAt") or 0.0,
+        delivery_id=item["deliveryId"],
+        tenant_id=item["tenantId"],
+        event_id=item["eventId"],
+        event_name=item["eventName"],
+        event_version=item["eventVersion"],
+        rule_name=item["ruleName"],
+        action=item["action"],
+        state=DeliveryState(item["state"]),
+        created_at=_float(item, "createdAt") or 0.0,
+        updated_at=_float(item, "updatedAt") or 0.0,
         attempts=_int(item, "attempts"),
         attempt_limit=_int(item, "attemptLimit", 1),
         round=_int(item, "round", 1),
         round_start=_int(item, "roundStart"),
-        next_attempt_at=_num(item, "nextAttemptAt") or 0.0,
-        in_flight=bool(item.get("inFlight", {}).get("BOOL", False)),
+        next_attempt_at=_float(item, "nextAttemptAt") or 0.0,
+        in_flight=item.get("inFlight") is True,
         lease_token=_str(item, "leaseToken"),
-        lease_until=_num(item, "leaseUntil"),
+        lease_until=_float(item, "leaseUntil"),
         last_outcome=_str(item, "lastOutcome"),
         last_status=int(status) if status is not None else None,
         last_error=_str(item, "lastError"),
@@ -674,23 +476,23 @@ def _delivery(item: Mapping[str, Any]) -> Delivery:
 
 
 def _attempt(item: Mapping[str, Any]) -> Attempt:
-    status = _num(item, "statusCode")
-    duration = _num(item, "durationMs")
+    status = _float(item, "statusCode")
+    duration = _float(item, "durationMs")
     return Attempt(
-        delivery_id=item["deliveryId"]["S"],
+        delivery_id=item["deliveryId"],
         attempt=_int(item, "attempt"),
-        tenant_id=item["tenantId"]["S"],
-        event_id=item["eventId"]["S"],
-        rule_name=item["ruleName"]["S"],
-        action=item["action"]["S"],
+        tenant_id=item["tenantId"],
+        event_id=item["eventId"],
+        rule_name=item["ruleName"],
+        action=item["action"],
         round=_int(item, "round", 1),
-        started_at=_num(item, "startedAt") or 0.0,
-        outcome=AttemptOutcome(item["outcome"]["S"]),
-        finished_at=_num(item, "finishedAt"),
+        started_at=_float(item, "startedAt") or 0.0,
+        outcome=AttemptOutcome(item["outcome"]),
+        finished_at=_float(item, "finishedAt"),
         status_code=int(status) if status is not None else None,
         duration_ms=int(duration) if duration is not None else None,
         response_body=_str(item, "responseBody"),
-        response_truncated=bool(item.get("responseTruncated", {}).get("BOOL", False)),
+        response_truncated=item.get("responseTruncated") is True,
         error=_str(item, "error"),
-        retry_after_seconds=_num(item, "retryAfterSeconds"),
+        retry_after_seconds=_float(item, "retryAfterSeconds"),
     )

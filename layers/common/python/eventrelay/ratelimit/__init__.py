@@ -1,4 +1,6 @@
-"""Per-tenant fixed-window rate limits, exact across every Lambda instance (design.md "Throttling").
+"""Per-tenant fixed-window rate limits, exact across every Lambda instance.
+
+This docstring is the limiter's design document: usage, windows, storage, algorithm and cost.
 
 Usage (the publish path)::
 
@@ -43,9 +45,11 @@ Algorithm
     raised mid-window applies, on instances that cached a refusal, only after that reset.
     `refund(hit)` decrements the windows that still are the ones the hit counted in (conditional on
     their start), never below 0.
-    Failures: ConditionalCheckFailed is a domain result; every other botocore error becomes
-    eventrelay.errors.DependencyFailure (fail closed: the caller answers 1009). `refund` raises it too;
-    a caller already answering 1009 should log it and carry on (the call then stays counted).
+    Failures: the limiter speaks to DynamoDB through `eventrelay.dynamodb.Table`, so a failed
+    condition is a domain result (`ConditionFailed` with the old item) and every other botocore or
+    network error becomes eventrelay.errors.DependencyFailure (fail closed: the caller answers 1009).
+    `refund` raises it too; a caller already answering 1009 should log it and carry on (the call
+    then stays counted).
     Exactness holds for every request DynamoDB answers. If the SDK retries an increment whose response
     was lost (timeout, connection reset), the call may be counted twice: a tenant can lose one call,
     never gain one.

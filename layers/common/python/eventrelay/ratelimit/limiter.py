@@ -9,11 +9,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from eventrelay.dynamodb import ConditionFailed, Expression, Table
 from eventrelay.errors import DependencyFailure
 from eventrelay.ratelimit.items import (
     HitResult,
@@ -28,7 +26,6 @@ from eventrelay.ratelimit.items import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 Item = Mapping[str, Any]
 
@@ -41,15 +38,6 @@ TTL_MARGIN_SECONDS = 3600
 MAX_ATTEMPTS = 20
 # Refusals remembered locally; expired entries are pruned once the map grows past this size.
 EXHAUSTED_CACHE_PRUNE_SIZE = 10_000
-CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
-
-
-class _ConditionFailed(Exception):
-    """A conditional write was refused; `item` is the item as it was (None when absent)."""
-
-    def __init__(self, item: Item | None) -> None:
-        super().__init__("condition failed")
-        self.item = item
 
 
 @dataclass(frozen=True)
@@ -82,23 +70,6 @@ class _Window:
         return stats(self.limit, self.start, self.stored_count)
 
 
-class _Expression:
-    """Builds a DynamoDB expression with named placeholders (#names, :values)."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.values: dict[str, AttributeValueTypeDef] = {}
-
-    def name(self, attribute: str) -> str:
-        placeholder = f"#{attribute}"
-        self.names[placeholder] = attribute
-        return placeholder
-
-    def number(self, placeholder: str, value: int) -> str:
-        self.values[f":{placeholder}"] = {"N": str(value)}
-        return f":{placeholder}"
-
-
 class FixedWindowRateLimiter:
     """Exact fixed-window limits shared by every instance, counted in the limits table.
 
@@ -108,8 +79,7 @@ class FixedWindowRateLimiter:
     def __init__(
         self, table_name: str, dynamodb: DynamoDBClient, clock: Callable[[], float] = time.time
     ) -> None:
-        self._table_name = table_name
-        self._dynamodb = dynamodb
+        self._table = Table(table_name, dynamodb)
         self._clock = clock
         self._lock = threading.Lock()
         self._exhausted: dict[tuple[str, LimitKind], HitResult] = {}
@@ -150,7 +120,7 @@ class FixedWindowRateLimiter:
             try:
                 self._decrement(key, targets)
                 break
-            except _ConditionFailed as failed:
+            except ConditionFailed as failed:
                 # No old item: deleted meanwhile, or an emulator without ALL_OLD. Refunds are rare: read.
                 item = failed.item if failed.item is not None else self._get_item(key)
                 targets = [window for window in targets if _still_counts(item, window)]
@@ -180,8 +150,8 @@ class FixedWindowRateLimiter:
         for _ in range(MAX_ATTEMPTS):
             try:
                 counts = self._increment(key, windows)
-            except _ConditionFailed as failed:
-                item = failed.item
+            except ConditionFailed as failed:
+                item: Item | None = failed.item
                 if item is None and all(window.rolls for window in windows):
                     # A missing item satisfies that condition, so it exists after all (an emulator
                     # without ALL_OLD, or created meanwhile): read it.
@@ -196,75 +166,48 @@ class FixedWindowRateLimiter:
 
     def _increment(self, key: str, windows: Sequence[_Window]) -> dict[str, int]:
         """One conditional UpdateItem counting the call in every window; returns the new counts."""
-        expression = _Expression()
-        conditions: list[str] = []
-        updates: list[str] = []
-        one = expression.number("one", 1)
+        expression = Expression()
         for window in windows:
-            start_name = expression.name(f"{window.name}_start")
-            count_name = expression.name(f"{window.name}_count")
-            start = expression.number(f"{window.name}_start", window.start)
+            start_name = f"{window.name}_start"
+            count_name = f"{window.name}_count"
             if window.rolls:
-                conditions.append(f"(attribute_not_exists({start_name}) OR {start_name} < {start})")
-                updates.extend((f"{start_name} = {start}", f"{count_name} = {one}"))
+                expression.require(
+                    expression.any_of(
+                        expression.missing(start_name), expression.compare(start_name, "<", window.start)
+                    )
+                )
+                expression.set(start_name, window.start).set(count_name, 1)
             else:
-                limit = expression.number(f"{window.name}_limit", window.limit.amount)
-                conditions.append(f"{start_name} = {start} AND {count_name} < {limit}")
-                updates.append(f"{count_name} = {count_name} + {one}")
+                expression.require(
+                    expression.equals(start_name, window.start),
+                    expression.compare(count_name, "<", window.limit.amount),
+                )
+                expression.increment(count_name, 1)
         longest_end = max(window.start + window.limit.window_seconds for window in windows)
-        expires_at = longest_end + TTL_MARGIN_SECONDS
-        updates.append(f"{expression.name(EXPIRES_AT)} = {expression.number(EXPIRES_AT, expires_at)}")
-        response = self._update(key, expression, "SET " + ", ".join(updates), " AND ".join(conditions))
-        attributes = response.get("Attributes", {})
+        expression.set(EXPIRES_AT, longest_end + TTL_MARGIN_SECONDS)
+        attributes = self._update(key, expression)
         return {window.name: _number(attributes, f"{window.name}_count") or 0 for window in windows}
 
     def _decrement(self, key: str, windows: Sequence[WindowStats]) -> None:
-        expression = _Expression()
-        conditions: list[str] = []
-        updates: list[str] = []
-        one = expression.number("one", 1)
-        zero = expression.number("zero", 0)
+        expression = Expression()
         for window in windows:
             name = window.limit_item.window_name
-            start_name = expression.name(f"{name}_start")
-            count_name = expression.name(f"{name}_count")
-            start = expression.number(f"{name}_start", window.start)
-            conditions.append(f"{start_name} = {start} AND {count_name} > {zero}")
-            updates.append(f"{count_name} = {count_name} - {one}")
-        self._update(key, expression, "SET " + ", ".join(updates), " AND ".join(conditions))
+            expression.require(
+                expression.equals(f"{name}_start", window.start),
+                expression.compare(f"{name}_count", ">", 0),
+            )
+            expression.increment(f"{name}_count", -1)
+        self._update(key, expression)
 
     # -- DynamoDB adapter -------------------------------------------------------------------------
 
-    def _update(self, key: str, expression: _Expression, update: str, condition: str) -> Item:
-        try:
-            response = self._dynamodb.update_item(
-                TableName=self._table_name,
-                Key={"pk": {"S": key}},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=expression.names,
-                ExpressionAttributeValues=expression.values,
-                ReturnValues="UPDATED_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == CONDITIONAL_CHECK_FAILED:
-                raw = cast(Mapping[str, Any], exc.response)
-                # ALL_OLD: a missing "Item" means the item does not exist.
-                raise _ConditionFailed(raw.get("Item")) from None
-            raise DependencyFailure("rate limits table unavailable") from exc
-        except BotoCoreError as exc:
-            raise DependencyFailure("rate limits table unreachable") from exc
-        return cast(Item, response)
+    def _update(self, key: str, expression: Expression) -> Item:
+        """The one write of a call: the new counts, or ConditionFailed with the item as it stood
+        (ALL_OLD; a refusal with no item means the item does not exist)."""
+        return self._table.update({"pk": key}, expression, returns="UPDATED_NEW")
 
     def _get_item(self, key: str) -> Item | None:
-        try:
-            response = self._dynamodb.get_item(
-                TableName=self._table_name, Key={"pk": {"S": key}}, ConsistentRead=True
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise DependencyFailure("rate limits table unavailable") from exc
-        return cast(Item | None, response.get("Item"))
+        return self._table.get({"pk": key}, consistent=True)
 
     # -- local memory of refusals -----------------------------------------------------------------
 
@@ -317,6 +260,4 @@ def _number(item: Item | None, attribute: str) -> int | None:
     if item is None:
         return None
     value = item.get(attribute)
-    if not isinstance(value, Mapping) or "N" not in value:
-        return None
-    return int(Decimal(value["N"]))
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -17,17 +17,15 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from botocore.exceptions import ClientError
-
 from eventrelay.actions import Action, ActionNotFound
 from eventrelay.actions.models import TENANT_ID_PATTERN
+from eventrelay.dynamodb import ConditionFailed, Expression, Item, Table
 from eventrelay.rules.errors import InvalidRule, RuleAlreadyExists, RuleConflict, RuleNotFound
 from eventrelay.rules.mappings import check_against_action
 from eventrelay.rules.models import Rule, RuleDraft, parse_rule_draft
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 SK_PREFIX = "RULE#"
 KIND = "RULE"
@@ -52,6 +50,10 @@ def rule_sk(name: str) -> str:
     return f"{SK_PREFIX}{name}"
 
 
+def _key(tenant_id: str, name: str) -> dict[str, str]:
+    return {"pk": rule_pk(tenant_id), "sk": rule_sk(name)}
+
+
 class RuleStore:
     """Create, read, list, update, enable/disable and delete one tenant's rules.
 
@@ -66,8 +68,7 @@ class RuleStore:
         actions: ActionLookup | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._table = table_name
-        self._client = dynamodb_client
+        self._table = Table(table_name, dynamodb_client)
         self._actions = actions
         self._clock = clock
 
@@ -80,17 +81,11 @@ class RuleStore:
         self._check(tenant_id, parsed)
         now = self._now()
         rule = Rule(tenant_id=tenant_id, version=1, created_at=now, updated_at=now, **_fields(parsed))
+        new = Expression()
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=_item(rule),
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": "pk"},
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                raise RuleAlreadyExists(rule.name) from None
-            raise
+            self._table.put(_item(rule), new.require(new.missing("pk")))
+        except ConditionFailed:
+            raise RuleAlreadyExists(rule.name) from None
         return rule
 
     def update(self, tenant_id: str, name: str, changes: Mapping[str, Any]) -> Rule:
@@ -134,28 +129,17 @@ class RuleStore:
 
     def delete(self, tenant_id: str, name: str) -> None:
         _check_tenant(tenant_id)
+        existing = Expression()
         try:
-            self._client.delete_item(
-                TableName=self._table,
-                Key={"pk": {"S": rule_pk(tenant_id)}, "sk": {"S": rule_sk(name)}},
-                ConditionExpression="attribute_exists(#pk)",
-                ExpressionAttributeNames={"#pk": "pk"},
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                raise RuleNotFound(name) from None
-            raise
+            self._table.delete(_key(tenant_id, name), existing.require(existing.exists("pk")))
+        except ConditionFailed:
+            raise RuleNotFound(name) from None
 
     # ---- reads
 
     def get(self, tenant_id: str, name: str) -> Rule:
         _check_tenant(tenant_id)
-        response = self._client.get_item(
-            TableName=self._table,
-            Key={"pk": {"S": rule_pk(tenant_id)}, "sk": {"S": rule_sk(name)}},
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
+        item = self._table.get(_key(tenant_id, name), consistent=True)
         if item is None:
             raise RuleNotFound(name)
         return _rule(item)
@@ -171,39 +155,18 @@ class RuleStore:
     ) -> builtins.list[Rule]:
         """The tenant's rules sorted by name, optionally filtered."""
         _check_tenant(tenant_id)
-        filters: list[str] = []
-        names: dict[str, str] = {"#pk": "pk", "#sk": "sk"}
-        values: dict[str, AttributeValueTypeDef] = {
-            ":pk": {"S": rule_pk(tenant_id)},
-            ":prefix": {"S": SK_PREFIX},
+        of_tenant = Expression()
+        of_tenant.key(of_tenant.equals("pk", rule_pk(tenant_id)), of_tenant.begins_with("sk", SK_PREFIX))
+        wanted = {
+            "eventName": event_name,
+            "eventVersion": event_version,
+            "action": action,
+            "enabled": enabled,
         }
-        wanted = (("eventName", event_name), ("eventVersion", event_version), ("action", action))
-        for attribute, value in wanted:
+        for attribute, value in wanted.items():
             if value is not None:
-                filters.append(f"#{attribute} = :{attribute}")
-                names[f"#{attribute}"] = attribute
-                values[f":{attribute}"] = {"S": value}
-        if enabled is not None:
-            filters.append("#enabled = :enabled")
-            names["#enabled"] = "enabled"
-            values[":enabled"] = {"BOOL": enabled}
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-            "ConsistentRead": True,
-        }
-        if filters:
-            query["FilterExpression"] = " AND ".join(filters)
-        rules: builtins.list[Rule] = []
-        while True:
-            response = self._client.query(**query)
-            rules.extend(_rule(item) for item in response.get("Items", []))
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return rules
-            query["ExclusiveStartKey"] = last
+                of_tenant.filter(of_tenant.equals(attribute, value))
+        return [_rule(item) for item in self._table.query(of_tenant, consistent=True)]
 
     def rules_for_event(self, tenant_id: str, event_name: str, event_version: str) -> builtins.list[Rule]:
         """The enabled rules of one event (what the runner evaluates), sorted by name."""
@@ -238,18 +201,11 @@ class RuleStore:
                 updated_at=self._now(),
                 **_fields(draft),
             )
+            as_read = Expression()
             try:
-                self._client.put_item(
-                    TableName=self._table,
-                    Item=_item(rule),
-                    ConditionExpression="#version = :expected",
-                    ExpressionAttributeNames={"#version": "version"},
-                    ExpressionAttributeValues={":expected": {"N": str(previous.version)}},
-                )
-            except ClientError as exc:
-                if _conditional_failed(exc):
-                    continue
-                raise
+                self._table.put(_item(rule), as_read.require(as_read.equals("version", previous.version)))
+            except ConditionFailed:
+                continue  # changed or deleted meanwhile: read again (get raises if deleted)
             return rule
         raise RuleConflict(name)
 
@@ -272,28 +228,23 @@ def _check_tenant(tenant_id: str) -> None:
         raise InvalidRule(["tenantId: must be 1-64 letters, digits, '_', '.', '-', starting alphanumeric"])
 
 
-def _item(rule: Rule) -> dict[str, AttributeValueTypeDef]:
+def _item(rule: Rule) -> Item:
     definition = rule.model_dump_json(by_alias=True)
     if len(definition.encode("utf-8")) > MAX_DEFINITION_BYTES:
         raise InvalidRule([f"rule: the definition is larger than {MAX_DEFINITION_BYTES} bytes"])
     return {
-        "pk": {"S": rule_pk(rule.tenant_id)},
-        "sk": {"S": rule_sk(rule.name)},
-        "kind": {"S": KIND},
-        "name": {"S": rule.name},
-        "eventName": {"S": rule.event_name},
-        "eventVersion": {"S": rule.event_version},
-        "action": {"S": rule.action},
-        "enabled": {"BOOL": rule.enabled},
-        "version": {"N": str(rule.version)},
-        "updatedAt": {"S": rule.updated_at},
-        "definition": {"S": definition},
+        **_key(rule.tenant_id, rule.name),
+        "kind": KIND,
+        "name": rule.name,
+        "eventName": rule.event_name,
+        "eventVersion": rule.event_version,
+        "action": rule.action,
+        "enabled": rule.enabled,
+        "version": rule.version,
+        "updatedAt": rule.updated_at,
+        "definition": definition,
     }
 
 
-def _rule(item: Mapping[str, Any]) -> Rule:
-    return Rule.model_validate_json(item["definition"]["S"])
-
-
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+def _rule(item: Item) -> Rule:
+    return Rule.model_validate_json(item["definition"])
