@@ -409,6 +409,25 @@ def test_during_rotation_overlap_both_secrets_work_and_after_it_only_the_new_one
     assert api.publish(tenant_id, old_secret, ORDER).error_code == "1005"
 
 
+def test_rotation_without_overlap_revokes_the_old_secret_within_the_secret_cache_time(
+    api: ApiCaller, admin: EventsAdmin, tenant: TenantWithSecret, clock: ControlledClock, settings: Settings
+) -> None:
+    tenant_id, old_secret = tenant.tenant.tenant_id, tenant.shared_secret
+    # Given a warm instance that cached the tenant's secret
+    assert api.publish(tenant_id, old_secret, ORDER).status == 200
+    cached_at = clock()
+    # When the secret is rotated with --overlap 0
+    rotated = admin.rotate_secret(tenant_id, overlap_seconds=0)
+    # Then the new secret works at once, and an instance that had not cached the old one refuses it
+    assert api.publish(tenant_id, rotated.shared_secret, ORDER).status == 200
+    cold = ApiCaller(lambda: build_app(lambda: build_event_services(settings, clock)))
+    assert cold.publish(tenant_id, old_secret, ORDER).error_code == "1005"
+    # And the warm instance refuses it once its cached copy is secret_cache_seconds old (the README's bound)
+    clock.advance(cached_at + settings.secret_cache_seconds - clock())
+    assert api.publish(tenant_id, old_secret, ORDER).error_code == "1005"
+    assert api.publish(tenant_id, rotated.shared_secret, ORDER).status == 200
+
+
 def test_unknown_routes_answer_in_the_contract_shape(api: ApiCaller) -> None:
     from tests.support.api import http_event
 

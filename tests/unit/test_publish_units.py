@@ -13,7 +13,7 @@ from eventrelay.json_body import parse_json_object
 from eventrelay.publishing import effective_limits
 from eventrelay.ratelimit import Granularity, LimitKind
 from eventrelay.system_asset import system_asset_problems
-from eventrelay.tenants import CredentialVerifier, LimitOverrides, TenantSecret
+from eventrelay.tenants import CredentialVerifier, LimitOverrides, TenantSecret, generate_secret
 from tests.support.api import ControlledClock
 
 VALID_ASSET = {"tenantId": "t1", "assetType": "RULES", "assetId": "r-1", "operation": "DELETE"}
@@ -116,3 +116,8 @@ def test_overrides_replace_only_their_window() -> None:
         (Granularity.HOUR, 10),
         (Granularity.DAY, 100),
     }
+
+
+def test_generated_secrets_never_start_with_a_dash() -> None:
+    # About 1 in 64 base64url strings starts with "-": 4,000 draws would show it
+    assert not [secret for secret in (generate_secret() for _ in range(4000)) if secret.startswith("-")]

@@ -96,7 +96,12 @@ class TenantSecret:
 
 
 def generate_secret() -> str:
-    return secrets.token_urlsafe(32)
+    """32 random bytes, URL-safe, never starting with `-` (a shell argument `--secret "$S"` whose
+    value starts with `-` reads as an option in many tools)."""
+    while True:
+        secret = secrets.token_urlsafe(32)
+        if not secret.startswith("-"):
+            return secret
 
 
 class TenantSecretStore:
