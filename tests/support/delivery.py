@@ -24,7 +24,6 @@ from eventrelay.actions import Action, ActionStore
 from eventrelay.aws import dynamodb_client, sqs_client
 from eventrelay.clock import iso_utc
 from eventrelay.connectors.models import AuthType, Connector, ConnectorSpec, Credentials
-from eventrelay.connectors.wiring import ConnectorServices, build_connector_services
 from eventrelay.delivery.batch import ConcurrentBatchProcessor
 from eventrelay.delivery.models import Attempt, Delivery
 from eventrelay.delivery.replay import ReplayService
@@ -33,6 +32,8 @@ from eventrelay.delivery.schedule import RetryPolicy
 from eventrelay.delivery.store import DeliveryStore
 from eventrelay.envelopes import EventEnvelope, MessageQueue
 from eventrelay.outbound.client import OutboundClient
+from eventrelay.roots import AwsClients
+from eventrelay.roots.connectors import ConnectorServices, build_connector_services
 from eventrelay.rules import Rule, RuleStore
 from eventrelay.settings import Settings
 from eventrelay_cli.local.sqs_event_source import build_sqs_event
@@ -95,7 +96,9 @@ class Harness:
         self.actions = ActionStore(self.settings.config_table, dynamodb, self.clock)
         self.rules = RuleStore(self.settings.config_table, dynamodb, self.actions, self.clock)
         self.deliveries = DeliveryStore(self.settings.deliveries_table, dynamodb, self.clock)
-        self.connector_services = build_connector_services(self.settings, self.clock, client=self.client)
+        self.connector_services = build_connector_services(
+            self.settings, AwsClients.for_settings(self.settings), self.clock, client=self.client
+        )
         self.runner = self.new_runner(self.caller)
         self.replay = ReplayService(self.deliveries, self.actions, self.queue, self.clock)
 

@@ -9,21 +9,22 @@ from collections.abc import Iterator
 import pytest
 
 from eventrelay.actions import ActionStore
-from eventrelay.admin import EventsAdmin
-from eventrelay.admin_actions import ActionTester
+from eventrelay.admin import ActionTester
 from eventrelay.aws import dynamodb_client
-from eventrelay.connectors.wiring import ConnectorServices, build_connector_services
 from eventrelay.outbound.client import OutboundClient
 from eventrelay.outbound.ssrf import SsrfGuard
+from eventrelay.roots import AwsClients
+from eventrelay.roots.connectors import ConnectorServices, build_connector_services
 from eventrelay.settings import Settings
 from tests.support.oauth import OAUTH_CLIENT_ID
 from tests.support.oauth_server import AuthorizationServer
+from tests.support.roots import admin_service
 
 
 @pytest.fixture
 def services(settings: Settings) -> ConnectorServices:
     client = OutboundClient(SsrfGuard(settings.outbound_allow), deadline=3)
-    return build_connector_services(settings, client=client)
+    return build_connector_services(settings, AwsClients.for_settings(settings), client=client)
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def tester(actions: ActionStore, services: ConnectorServices) -> ActionTester:
 
 @pytest.fixture
 def tenant(settings: Settings, tenant_id: str) -> str:
-    EventsAdmin(settings).create_tenant(tenant_id, "Admin tests")
+    admin_service(settings).tenants.create(tenant_id, "Admin tests")
     return tenant_id
 
 
