@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import pytest
 
 from eventrelay.actions import ActionStore
-from eventrelay.admin import ActionTester
-from eventrelay.aws import dynamodb_client
+from eventrelay.admin import ActionTester, AdminService
 from eventrelay.outbound.client import OutboundClient
 from eventrelay.outbound.ssrf import SsrfGuard
 from eventrelay.roots import AwsClients
 from eventrelay.roots.connectors import ConnectorServices, build_connector_services
+from eventrelay.roots.delivery import build_delivery_services
 from eventrelay.settings import Settings
 from tests.support.oauth import OAUTH_CLIENT_ID
 from tests.support.oauth_server import AuthorizationServer
@@ -28,13 +28,18 @@ def services(settings: Settings) -> ConnectorServices:
 
 
 @pytest.fixture
-def actions(settings: Settings) -> ActionStore:
-    return ActionStore(settings.config_table, dynamodb_client(settings.region))
+def admin(settings: Settings, services: ConnectorServices) -> AdminService:
+    return admin_service(settings, connectors=services)
 
 
 @pytest.fixture
-def tester(actions: ActionStore, services: ConnectorServices) -> ActionTester:
-    return ActionTester(actions, services.store, services.caller, max_time_seconds=3)
+def actions(settings: Settings, services: ConnectorServices) -> ActionStore:
+    return build_delivery_services(settings, AwsClients.for_settings(settings), connectors=services).actions
+
+
+@pytest.fixture
+def tester(admin: AdminService) -> ActionTester:
+    return admin.actions.tester  # the outbound client's deadline (3 s) bounds its curl line too
 
 
 @pytest.fixture

@@ -27,20 +27,8 @@ from eventrelay.delivery.models import Delivery, DeliveryState, delivery_id_for
 from eventrelay.delivery.store import DeliveryStore
 from eventrelay.errors import InvalidResource, ResourceExists, ResourceInUse, ResourceNotFound
 from eventrelay.settings import Settings
-from tests.support.roots import admin_service
 
 PAYLOAD = '{"summary": "{{title}}"}'
-
-
-@pytest.fixture
-def admin(settings: Settings) -> AdminService:
-    return admin_service(settings)
-
-
-@pytest.fixture
-def tenant(admin: AdminService, tenant_id: str) -> str:
-    admin.tenants.create(tenant_id, "Service tests")
-    return tenant_id
 
 
 @pytest.fixture

@@ -322,7 +322,9 @@ def test_action_round_trip_fields_and_test(
     from eventrelay.rules import RuleStore
 
     rules = RuleStore(
-        settings.config_table, dynamodb_client(settings.region), ActionStore.from_settings(settings)
+        settings.config_table,
+        dynamodb_client(settings.region),
+        ActionStore(settings.config_table, dynamodb_client(settings.region)),
     )
     rules.create(
         tenant,

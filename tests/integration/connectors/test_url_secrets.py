@@ -24,8 +24,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from eventrelay.actions import ActionStore
-from eventrelay.admin import ActionTester, connector_spec
+from eventrelay.admin import connector_spec
 from eventrelay.aws import dynamodb_client, secretsmanager_client, sqs_client
 from eventrelay.connectors import urls
 from eventrelay.connectors.errors import InvalidConnectorUrl
@@ -396,7 +395,7 @@ def test_the_secret_url_never_reaches_dynamodb_logs_cli_reports_or_errors(
     assert report["curl"].startswith(f"curl -sS -i -X POST '{hook.base_url}'")
     assert json.loads(report["response"]["body"])["path"] == "[REDACTED]"
     # Test action in-process too
-    tester = ActionTester(ActionStore.from_settings(settings), connectors.store, connectors.caller)
+    tester = admin_service(settings, connectors=connectors).actions.tester
     in_process = tester.run(tenant_id, "notify", {"text": "again"})
     produced += [repr(in_process), json.dumps(in_process.to_dict())]
 

@@ -9,7 +9,7 @@ from typing import Any
 from eventrelay.actions import ActionStore
 from eventrelay.clock import Clock, system_clock
 from eventrelay.delivery.replay import ReplayService
-from eventrelay.delivery.runner import ActionRunner
+from eventrelay.delivery.runner import ActionRunner, Queue
 from eventrelay.delivery.schedule import RetryPolicy
 from eventrelay.delivery.store import DeliveryStore
 from eventrelay.envelopes import MessageQueue
@@ -36,9 +36,11 @@ def build_delivery_services(
     *,
     policy: RetryPolicy | None = None,
     connectors: ConnectorServices | None = None,
+    queue: Queue | None = None,
     **runner_options: Any,
 ) -> DeliveryServices:
-    """`runner_options` go to ActionRunner (lease_seconds, max_concurrent_calls, ...)."""
+    """`runner_options` go to ActionRunner (lease_seconds, max_concurrent_calls, ...); `queue`
+    replaces the events queue (tests compress time with it)."""
     if not settings.deliveries_table:
         raise SettingsError(
             "invalid or missing eventrelay settings: deliveries_table (EVENTRELAY_DELIVERIES_TABLE)"
@@ -46,7 +48,7 @@ def build_delivery_services(
     actions = ActionStore(settings.config_table, clients.dynamodb, clock)
     rules = RuleStore(settings.config_table, clients.dynamodb, actions, clock)
     deliveries = DeliveryStore(settings.deliveries_table, clients.dynamodb, clock)
-    queue = MessageQueue(settings.events_queue_url, clients.sqs)
+    queue = queue or MessageQueue(settings.events_queue_url, clients.sqs)
     connector_services = connectors or build_connector_services(settings, clients, clock)
     runner = ActionRunner(
         rules=rules,
