@@ -268,6 +268,34 @@ def test_oauth_settings_merge_on_update(admin: AdminService, tenant: str) -> Non
     assert view.credentials.client_secret_set
 
 
+def test_an_authorization_url_is_only_for_the_authorization_code_grant(
+    admin: AdminService, tenant: str
+) -> None:
+    admin.connectors.create(tenant, _basic(), CredentialChanges(username="bot", password=SecretStr("pw")))
+    with pytest.raises(InvalidResource, match="authorization-code"):
+        admin.connectors.authorize_url(tenant, "jira")
+    spec = connector_spec_from(
+        "helpdesk",
+        ConnectorChanges(
+            base_url="https://h.example/api",
+            auth_type=AuthType.OAUTH2,
+            oauth2={
+                "grant": "authorization_code",
+                "token_url": "https://h.example/token",
+                "authorization_url": "https://h.example/authorize",
+                "redirect_url": "https://stack.example/oauth/callback",
+            },
+        ),
+    )
+    created = admin.connectors.create(
+        tenant, spec, CredentialChanges(client_id="app", client_secret=SecretStr("s"))
+    )
+    assert created.health.state.value == "PENDING_AUTHORIZATION"
+    started = admin.connectors.authorize_url(tenant, "helpdesk")
+    assert started.url.startswith("https://h.example/authorize?")
+    assert "client_id=app" in started.url
+
+
 # ---- actions
 
 

@@ -13,7 +13,7 @@ shown once when it is created or rotated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from eventrelay.actions import Action
@@ -37,7 +37,7 @@ class TenantWithSecret:
     """A tenant just created or rotated, with the secret to show the operator once."""
 
     tenant: Tenant
-    shared_secret: str
+    shared_secret: str = field(repr=False)
     previous_valid_until: float | None = None
 
 
