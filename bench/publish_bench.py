@@ -19,8 +19,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from eventrelay.admin import EventsAdmin
 from eventrelay.aws import dynamodb_client, secretsmanager_client, sqs_client
+from eventrelay.roots import AwsClients
+from eventrelay.roots.admin import build_admin_service
 from eventrelay.tenants import LimitOverrides
 from eventrelay_cli.local.environment import LocalAws
 from eventrelay_cli.local.lambda_runtime import load_handler, make_context
@@ -100,10 +101,10 @@ def main() -> int:
     try:
         aws.export()
         settings = aws.settings
-        admin = EventsAdmin(settings)
-        secret = admin.create_tenant("bench", "Bench").shared_secret
-        admin.register_event("bench", "OrderPlaced", "v01")
-        admin.set_limits("bench", LimitOverrides(sync_per_minute=1_000_000, sync_per_day=10_000_000))
+        admin = build_admin_service(settings, AwsClients.for_settings(settings))
+        secret = admin.tenants.create("bench", "Bench").shared_secret
+        admin.events.register("bench", "OrderPlaced", "v01")
+        admin.tenants.set_limits("bench", LimitOverrides(sync_per_minute=1_000_000, sync_per_day=10_000_000))
         dynamodb, sqs = dynamodb_client(settings.region), sqs_client(settings.region)
 
         calls: Counter[str] = Counter()

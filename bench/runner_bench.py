@@ -27,11 +27,12 @@ from eventrelay.actions import ActionStore
 from eventrelay.aws import dynamodb_client, secretsmanager_client, sqs_client
 from eventrelay.clock import iso_utc
 from eventrelay.connectors.models import ConnectorSpec
-from eventrelay.connectors.wiring import build_connector_services
 from eventrelay.envelopes import EventEnvelope
 from eventrelay.outbound.client import OutboundClient
 from eventrelay.outbound.request import OutboundRequest
 from eventrelay.outbound.ssrf import SsrfGuard
+from eventrelay.roots import AwsClients
+from eventrelay.roots.connectors import build_connector_services
 from eventrelay.rules import RuleStore
 from eventrelay_cli.local.environment import LocalAws
 from eventrelay_cli.local.lambda_runtime import load_handler, make_context
@@ -122,7 +123,7 @@ def main() -> int:
         settings = aws.settings
         with _target() as target_url:
             dynamodb = dynamodb_client(settings.region)
-            build_connector_services(settings).store.create(
+            build_connector_services(settings, AwsClients.for_settings(settings)).store.create(
                 TENANT, ConnectorSpec(name="target", base_url=target_url)
             )
             actions = ActionStore(settings.config_table, dynamodb)

@@ -24,12 +24,8 @@ from eventrelay.actions import (
     RenderError,
     TemplateError,
 )
-from eventrelay.admin_actions import (
-    ActionTester,
-    ActionTestError,
-    ActionTestReport,
-    action_view,
-)
+from eventrelay.admin import ActionTestError, ActionTestReport, action_view
+from eventrelay.admin.compat import ActionTester
 from eventrelay.connectors.errors import ConnectorNotFound
 from eventrelay.connectors.store import ConnectorStore
 from eventrelay.errors import DependencyFailure
@@ -42,9 +38,11 @@ def _store(args: argparse.Namespace) -> ActionStore:
 
 
 def _connectors(args: argparse.Namespace) -> ConnectorStore:
-    from eventrelay.connectors.wiring import build_connector_services
+    from eventrelay.roots import AwsClients
+    from eventrelay.roots.connectors import build_connector_services
 
-    return build_connector_services(args.context.settings).store
+    settings = args.context.settings
+    return build_connector_services(settings, AwsClients.for_settings(settings)).store
 
 
 def _guarded(operation: Callable[[], int]) -> int:

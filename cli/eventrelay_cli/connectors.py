@@ -26,7 +26,7 @@ from typing import Any, TextIO
 from pydantic import SecretStr, ValidationError
 
 from eventrelay.actions import ActionStore
-from eventrelay.admin_actions import connector_spec, connector_view
+from eventrelay.admin import connector_spec, connector_view
 from eventrelay.clock import iso_utc
 from eventrelay.connectors import urls
 from eventrelay.connectors.errors import (
@@ -45,14 +45,16 @@ from eventrelay.connectors.models import (
     OAuth2Grant,
     OAuth2Settings,
 )
-from eventrelay.connectors.wiring import ConnectorServices, build_connector_services
 from eventrelay.errors import DependencyFailure
+from eventrelay.roots import AwsClients
+from eventrelay.roots.connectors import ConnectorServices, build_connector_services
 from eventrelay_cli.admin_args import pairs, problems_of, require_tenant
 from eventrelay_cli.context import EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, CliError
 
 
 def _services(args: argparse.Namespace) -> ConnectorServices:
-    return build_connector_services(args.context.settings)
+    settings = args.context.settings
+    return build_connector_services(settings, AwsClients.for_settings(settings))
 
 
 @dataclass

@@ -9,8 +9,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eventrelay.delivery.batch import ConcurrentBatchProcessor
-from eventrelay.delivery.wiring import delivery_services
 from eventrelay.observability import logger, metrics, tracer
+from eventrelay.roots.delivery import runner_root
 
 processor = ConcurrentBatchProcessor(max_concurrency=10)
 
@@ -19,7 +19,7 @@ processor = ConcurrentBatchProcessor(max_concurrency=10)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    runner = delivery_services().runner
+    runner = runner_root().runner
     # The invocation's records share one read of the configuration and the time left.
     batch = runner.batch(lambda: context.get_remaining_time_in_millis() / 1000)
 

@@ -9,13 +9,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eventrelay.observability import logger, metrics, tracer
-from eventrelay.wiring import event_services
+from eventrelay.roots.events import bulk_worker_root
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def expand_job(record: SQSRecord) -> None:
-    job = event_services().bulk_worker.process(record.body)
+    job = bulk_worker_root().process(record.body)
     metrics.add_metric(name="BulkEventsEnqueued", unit="Count", value=job.successCount)
     metrics.add_metric(name="BulkEventsRefused", unit="Count", value=job.failureCount)
     logger.info("bulk job processed", extra={"job_id": job.jobId, "job_status": job.status.value})

@@ -7,10 +7,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eventrelay.connectors.http_api import build_callback_app
-from eventrelay.connectors.wiring import connector_services
 from eventrelay.observability import logger, tracer
+from eventrelay.roots.connectors import oauth_callback_root
 
-app = build_callback_app(connector_services)
+app = build_callback_app(oauth_callback_root)
 
 
 # The query string carries the authorization code: never log the event or capture the response.

@@ -9,9 +9,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eventrelay.http_api import build_app
 from eventrelay.observability import logger, metrics, tracer
-from eventrelay.wiring import event_services
+from eventrelay.roots.events import publish_root
 
-app = build_app(event_services)
+app = build_app(publish_root)
 
 
 # The event carries the sharedSecret header: never log it, whatever POWERTOOLS_LOGGER_LOG_EVENT says.

@@ -4,11 +4,13 @@ import time
 
 import pytest
 
-from eventrelay.admin import EventsAdmin, TenantWithSecret
+from eventrelay.admin import AdminService, TenantWithSecret
 from eventrelay.http_api import build_app
+from eventrelay.roots import AwsClients
+from eventrelay.roots.events import EventServices, build_event_services
 from eventrelay.settings import Settings
-from eventrelay.wiring import EventServices, build_event_services
 from tests.support.api import ApiCaller, ControlledClock
+from tests.support.roots import admin_service
 
 
 @pytest.fixture
@@ -19,13 +21,13 @@ def clock() -> ControlledClock:
 
 
 @pytest.fixture
-def admin(settings: Settings, clock: ControlledClock) -> EventsAdmin:
-    return EventsAdmin(settings, clock)
+def admin(settings: Settings, clock: ControlledClock) -> AdminService:
+    return admin_service(settings, clock)
 
 
 @pytest.fixture
 def services(settings: Settings, clock: ControlledClock) -> EventServices:
-    return build_event_services(settings, clock)
+    return build_event_services(settings, AwsClients.for_settings(settings), clock)
 
 
 @pytest.fixture
@@ -34,8 +36,8 @@ def api(services: EventServices) -> ApiCaller:
 
 
 @pytest.fixture
-def tenant(admin: EventsAdmin, tenant_id: str) -> TenantWithSecret:
+def tenant(admin: AdminService, tenant_id: str) -> TenantWithSecret:
     """A tenant with an open registration OrderPlaced/v01."""
-    created = admin.create_tenant(tenant_id, "Test tenant")
-    admin.register_event(tenant_id, "OrderPlaced", "v01")
+    created = admin.tenants.create(tenant_id, "Test tenant")
+    admin.events.register(tenant_id, "OrderPlaced", "v01")
     return created

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from eventrelay.admin import EventsAdmin
 from eventrelay.aws import dynamodb_client
 from eventrelay.bulk import Job, JobStatus, JobStore
 from eventrelay.registrations import RegistrationKind
@@ -18,6 +17,7 @@ from eventrelay_cli.local.lambda_runtime import load_handler, make_context
 from tests.conftest import EVENTS_DIR, REPO_ROOT
 from tests.support.api import answer_of
 from tests.support.queues import drain
+from tests.support.roots import admin_service
 
 # The tenant the event files speak for (a deployed stack can create it with `tenant create --secret`).
 FILES_TENANT = "acme"
@@ -37,11 +37,11 @@ EXPECTED = {
 @pytest.fixture(scope="module")
 def files_tenant(local_aws: Any) -> str:
     settings: Settings = local_aws.settings
-    admin = EventsAdmin(settings)
+    admin = admin_service(settings)
     with contextlib.suppress(TenantExists):
-        admin.create_tenant(FILES_TENANT, "Acme (events/ samples)", shared_secret=FILES_SECRET)
-    admin.register_event(FILES_TENANT, "OpportunityWon", "v01")
-    admin.register_event(FILES_TENANT, "SystemAssetEvent", "v01", RegistrationKind.SYSTEM_ASSET)
+        admin.tenants.create(FILES_TENANT, "Acme (events/ samples)", shared_secret=FILES_SECRET)
+    admin.events.register(FILES_TENANT, "OpportunityWon", "v01")
+    admin.events.register(FILES_TENANT, "SystemAssetEvent", "v01", RegistrationKind.SYSTEM_ASSET)
     JobStore(settings.config_table, dynamodb_client(settings.region)).put(
         Job(
             jobId=FILES_JOB_ID,

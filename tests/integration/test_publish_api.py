@@ -9,15 +9,16 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from eventrelay.admin import EventsAdmin, TenantWithSecret
+from eventrelay.admin import AdminService, TenantWithSecret
 from eventrelay.envelopes import MessageQueue
 from eventrelay.http_api import ACCEPTED_MESSAGE, build_app
 from eventrelay.publishing import MAX_EVENT_BODY_BYTES
 from eventrelay.ratelimit import LimitKind
 from eventrelay.registrations import RegistrationKind
+from eventrelay.roots import AwsClients
+from eventrelay.roots.events import EventServices, build_event_services
 from eventrelay.settings import Settings
 from eventrelay.tenants import LimitOverrides
-from eventrelay.wiring import EventServices, build_event_services
 from eventrelay_cli.local.backends import free_port
 from tests.support.api import ApiCaller, ControlledClock
 from tests.support.queues import drain
@@ -29,8 +30,8 @@ def envelopes_for(settings: Settings, tenant_id: str) -> list[dict[str, object]]
     return [m["body"] for m in drain(settings.events_queue_url) if m["body"]["tenantId"] == tenant_id]
 
 
-def usage(services: EventServices, admin: EventsAdmin, tenant_id: str, kind: LimitKind) -> list[int]:
-    return [w.count for w in admin.window_usage(tenant_id)[kind.value]]
+def usage(services: EventServices, admin: AdminService, tenant_id: str, kind: LimitKind) -> list[int]:
+    return [w.count for w in admin.tenants.window_usage(tenant_id)[kind.value]]
 
 
 def test_accepted_event_is_answered_with_its_id_and_lands_on_the_queue_as_an_envelope(
@@ -173,10 +174,10 @@ def test_system_asset_types_spelled_as_the_original_documents_are_accepted_and_t
 
 
 def test_system_asset_events_are_validated_field_by_field(
-    api: ApiCaller, admin: EventsAdmin, tenant: TenantWithSecret
+    api: ApiCaller, admin: AdminService, tenant: TenantWithSecret
 ) -> None:
     tenant_id = tenant.tenant.tenant_id
-    admin.register_event(tenant_id, "SystemAssetEvent", "v01", RegistrationKind.SYSTEM_ASSET)
+    admin.events.register(tenant_id, "SystemAssetEvent", "v01", RegistrationKind.SYSTEM_ASSET)
     valid = {
         "tenantId": tenant_id,
         "assetType": "OBJECTS",
@@ -220,7 +221,7 @@ def test_system_asset_events_are_validated_field_by_field(
 
 
 def test_registrations_with_a_json_schema_validate_payloads(
-    api: ApiCaller, admin: EventsAdmin, tenant: TenantWithSecret
+    api: ApiCaller, admin: AdminService, tenant: TenantWithSecret
 ) -> None:
     tenant_id = tenant.tenant.tenant_id
     schema = {
@@ -228,7 +229,7 @@ def test_registrations_with_a_json_schema_validate_payloads(
         "required": ["invoiceId", "amount"],
         "properties": {"invoiceId": {"type": "string"}, "amount": {"type": "number", "minimum": 0}},
     }
-    admin.register_event(tenant_id, "InvoicePaid", "v02", json_schema=schema)
+    admin.events.register(tenant_id, "InvoicePaid", "v02", json_schema=schema)
     ok = api.publish(
         tenant_id, tenant.shared_secret, {"invoiceId": "i-1", "amount": 10}, "InvoicePaid", "v02"
     )
@@ -255,9 +256,9 @@ def test_unknown_tenant_and_wrong_secret_get_the_same_1005_answer(
 
 
 def test_calls_over_the_minute_limit_answer_1006_with_retry_after(
-    api: ApiCaller, admin: EventsAdmin, tenant: TenantWithSecret
+    api: ApiCaller, admin: AdminService, tenant: TenantWithSecret
 ) -> None:
-    admin.set_limits(tenant.tenant.tenant_id, LimitOverrides(sync_per_minute=2))
+    admin.tenants.set_limits(tenant.tenant.tenant_id, LimitOverrides(sync_per_minute=2))
     answers = [api.publish(tenant.tenant.tenant_id, tenant.shared_secret, ORDER) for _ in range(3)]
     assert [a.status for a in answers] == [200, 200, 429]
     refused = answers[2]
@@ -337,10 +338,10 @@ def test_json_content_type_with_charset_is_accepted(api: ApiCaller, tenant: Tena
 
 
 def test_failure_to_enqueue_answers_1009_and_refunds_every_window(
-    settings: Settings, clock: ControlledClock, admin: EventsAdmin, tenant: TenantWithSecret
+    settings: Settings, clock: ControlledClock, admin: AdminService, tenant: TenantWithSecret
 ) -> None:
     # Given SQS unreachable (nothing listens on the port)
-    services = build_event_services(settings, clock)
+    services = build_event_services(settings, AwsClients.for_settings(settings), clock)
     dead_sqs = boto3.client(
         "sqs",
         region_name=settings.region,
@@ -396,11 +397,11 @@ def test_idempotency_records_expire_after_24_hours(
 
 
 def test_during_rotation_overlap_both_secrets_work_and_after_it_only_the_new_one(
-    api: ApiCaller, admin: EventsAdmin, tenant: TenantWithSecret, clock: ControlledClock
+    api: ApiCaller, admin: AdminService, tenant: TenantWithSecret, clock: ControlledClock
 ) -> None:
     tenant_id, old_secret = tenant.tenant.tenant_id, tenant.shared_secret
     assert api.publish(tenant_id, old_secret, ORDER).status == 200  # warms the instance's cache
-    rotated = admin.rotate_secret(tenant_id, overlap_seconds=3600)
+    rotated = admin.tenants.rotate_secret(tenant_id, overlap_seconds=3600)
     clock.advance(5)
     assert api.publish(tenant_id, rotated.shared_secret, ORDER).status == 200
     assert api.publish(tenant_id, old_secret, ORDER).status == 200

@@ -6,18 +6,18 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from eventrelay.admin import EventsAdmin, TenantWithSecret
+from eventrelay.admin import AdminService, TenantWithSecret
 from eventrelay.aws import dynamodb_client
 from eventrelay.bulk import JobStatus, JobStore
 from eventrelay.ratelimit import LimitKind
+from eventrelay.roots.events import EventServices
 from eventrelay.settings import Settings
-from eventrelay.wiring import EventServices
 from tests.support.api import ApiAnswer, ApiCaller, ControlledClock
 from tests.support.queues import drain
 
 
 def test_150_concurrent_publishes_admit_exactly_100_in_one_minute_window(
-    api: ApiCaller, admin: EventsAdmin, tenant: TenantWithSecret, settings: Settings
+    api: ApiCaller, admin: AdminService, tenant: TenantWithSecret, settings: Settings
 ) -> None:
     # Given 150 publishers (threads, each its own handler instance) starting together in one minute window
     start = threading.Barrier(50)
@@ -35,7 +35,7 @@ def test_150_concurrent_publishes_admit_exactly_100_in_one_minute_window(
     assert (len(admitted), len(refused)) == (100, 50)
     assert all(a.error_code == "1006" and int(a.headers["retry-after"]) > 0 for a in refused)
     # And the minute counter ends at exactly 100, with 100 envelopes on the queue
-    minute, day = admin.window_usage(tenant.tenant.tenant_id)[LimitKind.SYNC.value]
+    minute, day = admin.tenants.window_usage(tenant.tenant.tenant_id)[LimitKind.SYNC.value]
     assert (minute.count, day.count) == (100, 100)
     envelopes = [
         m for m in drain(settings.events_queue_url) if m["body"]["tenantId"] == tenant.tenant.tenant_id
@@ -52,10 +52,10 @@ def run_bulk_worker(settings: Settings, services: EventServices) -> int:
 
 
 def test_bulk_with_valid_and_invalid_items_ends_partial_success_with_exact_counts(
-    api: ApiCaller, admin: EventsAdmin, tenant: TenantWithSecret, settings: Settings, services: EventServices
+    api: ApiCaller, admin: AdminService, tenant: TenantWithSecret, settings: Settings, services: EventServices
 ) -> None:
     tenant_id = tenant.tenant.tenant_id
-    admin.register_event(
+    admin.events.register(
         tenant_id, "InvoicePaid", "v01", json_schema={"type": "object", "required": ["invoiceId"]}
     )
     events = [
@@ -149,14 +149,14 @@ def test_bulk_shape_errors_answer_1004_at_once(api: ApiCaller, tenant: TenantWit
 
 
 def test_job_of_another_tenant_is_not_found(
-    api: ApiCaller, admin: EventsAdmin, tenant: TenantWithSecret, settings: Settings
+    api: ApiCaller, admin: AdminService, tenant: TenantWithSecret, settings: Settings
 ) -> None:
     accepted = api.bulk(
         tenant.tenant.tenant_id,
         tenant.shared_secret,
         [{"eventName": "OrderPlaced", "eventVersion": "v01", "payload": {}}],
     )
-    other = admin.create_tenant(tenant.tenant.tenant_id + "-other", "Other")
+    other = admin.tenants.create(tenant.tenant.tenant_id + "-other", "Other")
     answer = api.job(other.tenant.tenant_id, other.shared_secret, accepted.body["data"]["jobId"])
     assert (answer.status, answer.error_code) == (404, "1011")
     drain(settings.jobs_queue_url)

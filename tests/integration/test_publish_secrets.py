@@ -8,11 +8,11 @@ import logging
 import boto3
 import pytest
 
-from eventrelay.admin import EventsAdmin
 from eventrelay.settings import Settings
 from eventrelay_cli.local.lambda_runtime import load_handler, make_context
 from tests.conftest import REPO_ROOT
 from tests.support.api import PUBLISH_PATH, answer_of, http_event
+from tests.support.roots import admin_service
 
 CANARY = "canary-shared-secret-7f3a9c1e5b"
 
@@ -21,9 +21,9 @@ def test_the_shared_secret_appears_in_no_log_metric_answer_or_table_item(
     settings: Settings, tenant_id: str, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given a tenant whose secret is a canary, and the publish function logging at DEBUG
-    admin = EventsAdmin(settings)
-    admin.create_tenant(tenant_id, "Canary", shared_secret=CANARY)
-    admin.register_event(tenant_id, "OrderPlaced", "v01")
+    admin = admin_service(settings)
+    admin.tenants.create(tenant_id, "Canary", shared_secret=CANARY)
+    admin.events.register(tenant_id, "OrderPlaced", "v01")
     handler = load_handler(REPO_ROOT / "functions" / "publish")
     library_logger = logging.getLogger("eventrelay")
     previous_level = library_logger.level

@@ -21,10 +21,8 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from eventrelay.actions import Action, ActionStore
-from eventrelay.aws import dynamodb_client, sqs_client
 from eventrelay.clock import iso_utc
 from eventrelay.connectors.models import AuthType, Connector, ConnectorSpec, Credentials
-from eventrelay.connectors.wiring import ConnectorServices, build_connector_services
 from eventrelay.delivery.batch import ConcurrentBatchProcessor
 from eventrelay.delivery.models import Attempt, Delivery
 from eventrelay.delivery.replay import ReplayService
@@ -33,6 +31,9 @@ from eventrelay.delivery.schedule import RetryPolicy
 from eventrelay.delivery.store import DeliveryStore
 from eventrelay.envelopes import EventEnvelope, MessageQueue
 from eventrelay.outbound.client import OutboundClient
+from eventrelay.roots import AwsClients
+from eventrelay.roots.connectors import ConnectorServices, build_connector_services
+from eventrelay.roots.delivery import build_delivery_services
 from eventrelay.rules import Rule, RuleStore
 from eventrelay.settings import Settings
 from eventrelay_cli.local.sqs_event_source import build_sqs_event
@@ -89,15 +90,26 @@ class Harness:
     replay: ReplayService = field(init=False)
 
     def __post_init__(self) -> None:
-        dynamodb = dynamodb_client(self.settings.region)
-        self.sqs = sqs_client(self.settings.region)
+        clients = AwsClients.for_settings(self.settings)
+        self.sqs = clients.sqs
         self.queue = TimeCompressedQueue(self.queue_url, self.sqs)
-        self.actions = ActionStore(self.settings.config_table, dynamodb, self.clock)
-        self.rules = RuleStore(self.settings.config_table, dynamodb, self.actions, self.clock)
-        self.deliveries = DeliveryStore(self.settings.deliveries_table, dynamodb, self.clock)
-        self.connector_services = build_connector_services(self.settings, self.clock, client=self.client)
-        self.runner = self.new_runner(self.caller)
-        self.replay = ReplayService(self.deliveries, self.actions, self.queue, self.clock)
+        self.connector_services = build_connector_services(
+            self.settings, clients, self.clock, client=self.client
+        )
+        services = build_delivery_services(
+            self.settings,
+            clients,
+            self.clock,
+            policy=self.policy,
+            connectors=self.connector_services,
+            queue=self.queue,
+            lease_seconds=self.lease_seconds,
+        )
+        self.actions = services.actions
+        self.rules = services.rules
+        self.deliveries = services.deliveries
+        self.runner = self.new_runner(self.caller) if self.caller is not None else services.runner
+        self.replay = services.replay
 
     def new_runner(self, caller: Caller | None = None) -> ActionRunner:
         """Another runner instance (another Lambda instance) on the same stores and queue."""

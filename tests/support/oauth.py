@@ -18,7 +18,7 @@ from eventrelay.connectors.models import (
     OAuth2Grant,
     OAuth2Settings,
 )
-from eventrelay.connectors.wiring import ConnectorServices
+from eventrelay.roots.connectors import ConnectorServices
 from eventrelay.settings import Settings
 from tests.support.api import http_event
 from tests.support.oauth_server import AuthorizationServer

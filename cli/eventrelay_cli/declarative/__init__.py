@@ -3,12 +3,20 @@
 Public API:
 - `load_config(text, environ, *, tenant_id=None, source="config", parse_rule=None) -> DesiredConfig`
   (ConfigError lists every problem with its location; secrets resolved from `environ`).
-- `ConfigApplier(...).apply(config, dry_run=False) -> ApplyReport` (`ConfigApplier.from_settings`),
-  `Change`, `describe(change, dry_run)`.
-- rules hook: `rule_support(settings)`, `rule_parser()` (None when the rules package is absent).
+- `ConfigApplier(admin_service).apply(config, dry_run=False) -> ApplyReport`, `Change`,
+  `describe(change, dry_run)`: every read and write goes through `eventrelay.admin.AdminService`.
+- `rule_parser()`, `rule_support(settings)`, `ConfigApplier.from_settings`: kept for the argparse
+  CLI until it calls the admin service.
 """
 
-from eventrelay_cli.declarative.apply import ApplyReport, Change, ConfigApplier, RuleSupport, describe
+from eventrelay_cli.declarative.apply import (
+    ApplyReport,
+    Change,
+    ConfigApplier,
+    describe,
+    rule_parser,
+    rule_support,
+)
 from eventrelay_cli.declarative.config import (
     ConfigError,
     ConfigFile,
@@ -17,7 +25,6 @@ from eventrelay_cli.declarative.config import (
     load_config,
     parse_config_text,
 )
-from eventrelay_cli.declarative.rules_hook import rule_parser, rule_support
 
 __all__ = [
     "ApplyReport",
@@ -27,7 +34,6 @@ __all__ = [
     "ConfigFile",
     "DesiredConfig",
     "DesiredConnector",
-    "RuleSupport",
     "describe",
     "load_config",
     "parse_config_text",

@@ -9,36 +9,42 @@ from collections.abc import Iterator
 import pytest
 
 from eventrelay.actions import ActionStore
-from eventrelay.admin import EventsAdmin
-from eventrelay.admin_actions import ActionTester
-from eventrelay.aws import dynamodb_client
-from eventrelay.connectors.wiring import ConnectorServices, build_connector_services
+from eventrelay.admin import ActionTester, AdminService
 from eventrelay.outbound.client import OutboundClient
 from eventrelay.outbound.ssrf import SsrfGuard
+from eventrelay.roots import AwsClients
+from eventrelay.roots.connectors import ConnectorServices, build_connector_services
+from eventrelay.roots.delivery import build_delivery_services
 from eventrelay.settings import Settings
 from tests.support.oauth import OAUTH_CLIENT_ID
 from tests.support.oauth_server import AuthorizationServer
+from tests.support.roots import admin_service
 
 
 @pytest.fixture
 def services(settings: Settings) -> ConnectorServices:
     client = OutboundClient(SsrfGuard(settings.outbound_allow), deadline=3)
-    return build_connector_services(settings, client=client)
+    return build_connector_services(settings, AwsClients.for_settings(settings), client=client)
 
 
 @pytest.fixture
-def actions(settings: Settings) -> ActionStore:
-    return ActionStore(settings.config_table, dynamodb_client(settings.region))
+def admin(settings: Settings, services: ConnectorServices) -> AdminService:
+    return admin_service(settings, connectors=services)
 
 
 @pytest.fixture
-def tester(actions: ActionStore, services: ConnectorServices) -> ActionTester:
-    return ActionTester(actions, services.store, services.caller, max_time_seconds=3)
+def actions(settings: Settings, services: ConnectorServices) -> ActionStore:
+    return build_delivery_services(settings, AwsClients.for_settings(settings), connectors=services).actions
+
+
+@pytest.fixture
+def tester(admin: AdminService) -> ActionTester:
+    return admin.actions.tester  # the outbound client's deadline (3 s) bounds its curl line too
 
 
 @pytest.fixture
 def tenant(settings: Settings, tenant_id: str) -> str:
-    EventsAdmin(settings).create_tenant(tenant_id, "Admin tests")
+    admin_service(settings).tenants.create(tenant_id, "Admin tests")
     return tenant_id
 
 

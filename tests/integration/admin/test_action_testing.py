@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from eventrelay.actions import ActionNotFound, ActionStore, RenderError
-from eventrelay.admin_actions import ActionTester, MissingFieldValues, UnknownFields
+from eventrelay.admin import ActionTester, MissingFieldValues, UnknownFields
 from eventrelay.connectors.errors import ConnectorNotFound
 from eventrelay.connectors.models import (
     AuthType,
@@ -26,8 +26,8 @@ from eventrelay.connectors.models import (
     OAuth2Grant,
     OAuth2Settings,
 )
-from eventrelay.connectors.wiring import ConnectorServices
 from eventrelay.outbound.client import USER_AGENT
+from eventrelay.roots.connectors import ConnectorServices
 from eventrelay.settings import Settings
 from tests.support.http_servers import RecordedRequest, RecordingServer, Reply
 from tests.support.items import assert_absent, tenant_items

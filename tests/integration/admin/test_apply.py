@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from eventrelay.actions import ActionStore
-from eventrelay.admin_actions import ActionTester
+from eventrelay.admin import ActionTester
 from eventrelay.aws import dynamodb_client, secretsmanager_client
-from eventrelay.connectors.wiring import ConnectorServices
 from eventrelay.registrations import RegistrationStore
+from eventrelay.roots.connectors import ConnectorServices
 from eventrelay.rules import RuleStore
 from eventrelay.settings import Settings
 from eventrelay_cli.main import main

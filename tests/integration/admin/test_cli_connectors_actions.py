@@ -322,7 +322,9 @@ def test_action_round_trip_fields_and_test(
     from eventrelay.rules import RuleStore
 
     rules = RuleStore(
-        settings.config_table, dynamodb_client(settings.region), ActionStore.from_settings(settings)
+        settings.config_table,
+        dynamodb_client(settings.region),
+        ActionStore(settings.config_table, dynamodb_client(settings.region)),
     )
     rules.create(
         tenant,
@@ -358,7 +360,8 @@ def test_oauth_authorize_and_action_test_through_the_cli_never_print_secrets(
     settings: Settings,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from eventrelay.connectors.wiring import build_connector_services
+    from eventrelay.roots import AwsClients
+    from eventrelay.roots.connectors import build_connector_services
 
     secret = canaries["oauth client secret"]
     # create: an authorization-code connector, the client secret piped on stdin
@@ -376,7 +379,12 @@ def test_oauth_authorize_and_action_test_through_the_cli_never_print_secrets(
     # authorize: the URL to open; the admin's browser consents and the callback stores the tokens
     started = cli.json("connector", "authorize", tenant, "helpdesk")
     assert started["url"].startswith(oauth_server.http.url("/authorize?prompt=consent&response_type=code"))
-    assert callback(build_connector_services(settings), consent(started["url"]))[0] == 200
+    assert (
+        callback(
+            build_connector_services(settings, AwsClients.for_settings(settings)), consent(started["url"])
+        )[0]
+        == 200
+    )
     shown = cli.json("connector", "show", tenant, "helpdesk")
     assert shown["health"]["state"] == "AUTHORIZED"
     assert shown["credentials"]["refreshToken"] == "stored"

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from eventrelay.connectors.wiring import ConnectorServices, build_connector_services
 from eventrelay.outbound.client import OutboundClient
 from eventrelay.outbound.ssrf import SsrfGuard
+from eventrelay.roots import AwsClients
+from eventrelay.roots.connectors import ConnectorServices, build_connector_services
 from eventrelay.settings import Settings
 from tests.support.api import ControlledClock
 from tests.support.oauth import CLIENT_ID
@@ -24,7 +25,9 @@ def connector_clock() -> ControlledClock:
 @pytest.fixture
 def connectors(settings: Settings, connector_clock: ControlledClock) -> ConnectorServices:
     client = OutboundClient(SsrfGuard(settings.outbound_allow), deadline=3, clock=connector_clock)
-    return build_connector_services(settings, clock=connector_clock, client=client)
+    return build_connector_services(
+        settings, AwsClients.for_settings(settings), connector_clock, client=client
+    )
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ import pytest
 
 from eventrelay.connectors.errors import ConnectorError, InvalidCredentials
 from eventrelay.connectors.models import AuthType, ClientAuthMethod, ConnectorSpec, Credentials
-from eventrelay.connectors.wiring import ConnectorServices
 from eventrelay.outbound.request import OutboundRequest
+from eventrelay.roots.connectors import ConnectorServices
 from eventrelay.settings import Settings
 from tests.support.api import ControlledClock
 from tests.support.http_servers import RecordedRequest, RecordingServer, Reply

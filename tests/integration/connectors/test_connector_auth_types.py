@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from eventrelay.connectors.models import AuthType, ConnectorSpec, Credentials, HealthState
-from eventrelay.connectors.wiring import ConnectorServices
 from eventrelay.outbound.outcome import OutcomeKind
 from eventrelay.outbound.request import OutboundRequest
+from eventrelay.roots.connectors import ConnectorServices
 from eventrelay.settings import Settings
 from tests.support.http_servers import RecordedRequest, RecordingServer, Reply
 from tests.support.items import tenant_items

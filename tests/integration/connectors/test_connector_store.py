@@ -17,7 +17,7 @@ from eventrelay.connectors.models import (
     OAuth2Grant,
     OAuth2Settings,
 )
-from eventrelay.connectors.wiring import ConnectorServices
+from eventrelay.roots.connectors import ConnectorServices
 from eventrelay.settings import Settings
 from tests.support.items import tenant_items
 

@@ -24,9 +24,9 @@ from eventrelay.connectors.models import (
     OAuth2Grant,
     OAuth2Settings,
 )
-from eventrelay.connectors.wiring import ConnectorServices
 from eventrelay.outbound.outcome import OutcomeKind
 from eventrelay.outbound.request import OutboundRequest
+from eventrelay.roots.connectors import ConnectorServices
 from eventrelay.settings import Settings
 from tests.support.api import ControlledClock
 from tests.support.items import tenant_items

@@ -12,7 +12,7 @@ import pytest
 
 from eventrelay.aws import secretsmanager_client
 from eventrelay.connectors.models import HealthState
-from eventrelay.connectors.wiring import ConnectorServices
+from eventrelay.roots.connectors import ConnectorServices
 from eventrelay.settings import Settings
 from tests.conftest import REPO_ROOT
 from tests.support.api import http_event

@@ -24,27 +24,26 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from eventrelay.actions import ActionStore
-from eventrelay.admin import EventsAdmin
-from eventrelay.admin_actions import ActionTester, connector_spec
+from eventrelay.admin import connector_spec
 from eventrelay.aws import dynamodb_client, secretsmanager_client, sqs_client
 from eventrelay.connectors import urls
 from eventrelay.connectors.errors import InvalidConnectorUrl
 from eventrelay.connectors.models import AuthType, ConnectorSpec, Credentials
 from eventrelay.connectors.store import connector_key
-from eventrelay.connectors.wiring import ConnectorServices
 from eventrelay.delivery.models import AttemptOutcome, DeliveryState
 from eventrelay.delivery.schedule import RetryPolicy
 from eventrelay.outbound.client import OutboundClient
 from eventrelay.outbound.outcome import OutcomeKind
 from eventrelay.outbound.request import OutboundRequest
 from eventrelay.outbound.ssrf import SsrfGuard
+from eventrelay.roots.connectors import ConnectorServices
 from eventrelay.settings import Settings
 from eventrelay_cli.main import main
 from tests.support.api import ControlledClock
 from tests.support.delivery import Harness
 from tests.support.http_servers import RecordedRequest, RecordingServer, Reply
 from tests.support.items import tenant_items
+from tests.support.roots import admin_service
 
 
 @pytest.fixture
@@ -347,7 +346,7 @@ def test_the_secret_url_never_reaches_dynamodb_logs_cli_reports_or_errors(
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    EventsAdmin(settings).create_tenant(tenant_id, "URL secrets")
+    admin_service(settings).tenants.create(tenant_id, "URL secrets")
     real = target.url(secret_path)
     hook = connectors.store.create(tenant_id, ConnectorSpec(name="hook", base_url=real, description="ops"))
     produced: list[str] = []
@@ -396,7 +395,7 @@ def test_the_secret_url_never_reaches_dynamodb_logs_cli_reports_or_errors(
     assert report["curl"].startswith(f"curl -sS -i -X POST '{hook.base_url}'")
     assert json.loads(report["response"]["body"])["path"] == "[REDACTED]"
     # Test action in-process too
-    tester = ActionTester(ActionStore.from_settings(settings), connectors.store, connectors.caller)
+    tester = admin_service(settings, connectors=connectors).actions.tester
     in_process = tester.run(tenant_id, "notify", {"text": "again"})
     produced += [repr(in_process), json.dumps(in_process.to_dict())]
 
@@ -444,7 +443,7 @@ def test_apply_stores_only_the_redacted_url_and_a_second_run_changes_nothing(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    EventsAdmin(settings).create_tenant(tenant_id, "URL secrets")
+    admin_service(settings).tenants.create(tenant_id, "URL secrets")
     printed: list[str] = []
     config = in_tmp_dir / "config.yaml"
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from eventrelay.actions import ActionStore
 from eventrelay.aws import dynamodb_client
-from eventrelay.connectors.wiring import build_connector_services
 from eventrelay.delivery.models import DeliveryState, delivery_id_for
 from eventrelay.delivery.store import DeliveryStore
+from eventrelay.roots import AwsClients
+from eventrelay.roots.connectors import build_connector_services
 from eventrelay.rules import RuleStore
 from eventrelay.settings import Settings
 from eventrelay_cli.local.lambda_runtime import load_handler, make_context
@@ -26,7 +27,7 @@ def test_the_events_file_drives_the_real_handler_to_the_rule_target(settings: Se
     dynamodb = dynamodb_client(settings.region)
     actions = ActionStore(settings.config_table, dynamodb)
     with RecordingServer() as crm:
-        build_connector_services(settings).store.create(
+        build_connector_services(settings, AwsClients.for_settings(settings)).store.create(
             tenant_id,
             __import__("eventrelay.connectors.models", fromlist=["ConnectorSpec"]).ConnectorSpec(
                 name=f"crm-{suffix}", base_url=crm.url("/crm")

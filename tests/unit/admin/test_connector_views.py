@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eventrelay.admin_actions import credentials_view
+from eventrelay.admin import credentials_view
 from eventrelay.connectors.models import AuthType, ConnectorSpec, Credentials
 
 CANARY = "CANARY-view-0123456789"

@@ -7,7 +7,7 @@ import shlex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eventrelay.admin_actions import curl_command
+from eventrelay.admin import curl_command
 from eventrelay.outbound.request import OutboundRequest
 
 # Header values as HTTP carries them: no control characters.

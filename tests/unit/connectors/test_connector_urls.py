@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from eventrelay.actions import compile_action, parse_draft, render
-from eventrelay.admin_actions.views import connector_spec, spec_changes
+from eventrelay.admin.views import connector_spec, spec_changes
 from eventrelay.connectors import urls
 from eventrelay.connectors.models import AuthType, Connector, ConnectorHealth, ConnectorSpec, Credentials
 from eventrelay.connectors.redaction import REDACTED, Redactor, scrub_http_library_logs

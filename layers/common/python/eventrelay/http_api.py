@@ -27,8 +27,8 @@ from eventrelay.errors import (
 from eventrelay.observability import logger, metrics
 from eventrelay.publishing import MAX_BULK_BODY_BYTES, MAX_EVENT_BODY_BYTES, Caller, PublishRequest
 from eventrelay.registrations import EVENT_NAME_PATTERN, EVENT_VERSION_PATTERN
+from eventrelay.roots.events import EventServices
 from eventrelay.tenants import TENANT_ID_PATTERN
-from eventrelay.wiring import EventServices
 
 ACCEPTED_MESSAGE = "Successfully received event, please keep the event Id for further reference"
 BULK_ACCEPTED_MESSAGE = "Successfully received bulk request, please keep the job Id to check its status"

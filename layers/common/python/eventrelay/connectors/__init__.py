@@ -4,5 +4,5 @@ Modules: `models` (spec, credentials, health), `store` (config table + secrets),
 auth to a request), `oauth2` (token endpoint), `authorization` (authorization-code flow),
 `caller` (perform a call through a connector; test connection), `health`, `redaction`,
 `urls` (URL-based connectors: the URL is the credential, stored and shown redacted),
-`http_api` (the `GET /oauth/callback` route), `wiring` (services from settings).
+`http_api` (the `GET /oauth/callback` route); services are built in `eventrelay.roots.connectors`.
 """

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from eventrelay.connectors.errors import AuthorizationError, ConnectorError
-from eventrelay.connectors.wiring import ConnectorServices
 from eventrelay.errors import DependencyFailure
 from eventrelay.observability import logger
+from eventrelay.roots.connectors import ConnectorServices
 
 CALLBACK_PATH = "/oauth/callback"
 _HEADERS = {

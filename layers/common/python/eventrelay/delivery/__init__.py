@@ -7,6 +7,6 @@ Public API:
 - runner: `ActionRunner` (`handle_message(body)`), `MessageReport`, `Step`.
 - replay: `ReplayService`, `DeliveryFilter`, `find_deliveries`, `NotReplayable`, `DeliveryNotFound`.
 - batch: `ConcurrentBatchProcessor` (Powertools BatchProcessor running records concurrently).
-- wiring: `build_delivery_services(settings)`, `delivery_services()`.
+- its composition root is `eventrelay.roots.delivery` (`runner_root()`).
 Import the submodules directly (this package keeps Lambda's cold start small).
 """

@@ -17,27 +17,24 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from eventrelay.actions import Action, ActionStore, render, resolve_value
-from eventrelay.admin_actions.curl import curl_command
+from eventrelay.admin.curl import curl_command
 from eventrelay.connectors.auth import merge_headers
 from eventrelay.connectors.caller import ConnectorCaller
 from eventrelay.connectors.models import Connector, Credentials
 from eventrelay.connectors.redaction import Redactor
 from eventrelay.connectors.store import ConnectorStore
-from eventrelay.errors import DependencyFailure
+from eventrelay.errors import DependencyFailure, InvalidResource
 from eventrelay.outbound.client import USER_AGENT
 from eventrelay.outbound.outcome import DEFAULT_BODY_PREVIEW_CHARS, Outcome
 from eventrelay.outbound.request import OutboundRequest
 
-if TYPE_CHECKING:
-    from eventrelay.settings import Settings
-
 ValueSource = Literal["given", "default"]
 
 
-class ActionTestError(Exception):
+class ActionTestError(InvalidResource):
     """The test could not be performed as asked; `str()` names fields, never values."""
 
 
@@ -141,7 +138,7 @@ def _new_idempotency_key() -> str:
 
 
 class ActionTester:
-    """Performs "test action" for admins (the CLI's `action test`)."""
+    """Performs "test action" for admins (`ActionAdmin.test`)."""
 
     def __init__(
         self,
@@ -157,18 +154,6 @@ class ActionTester:
         self._caller = caller
         self._keys = idempotency_keys
         self._max_time = max_time_seconds
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ActionTester:
-        from eventrelay.connectors.wiring import build_connector_services
-
-        services = build_connector_services(settings)
-        return cls(
-            ActionStore.from_settings(settings),
-            services.store,
-            services.caller,
-            max_time_seconds=services.client.deadline,
-        )
 
     def run(self, tenant_id: str, action_name: str, values: Mapping[str, object]) -> ActionTestReport:
         """Render `action_name` with `values` (else the field defaults), perform it, report.

@@ -1,4 +1,4 @@
-"""Builds the runner, the deliveries store and replay from settings, once per process."""
+"""Root of the action runner: the runner, its stores and replay."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from functools import cache
 from typing import Any
 
 from eventrelay.actions import ActionStore
-from eventrelay.aws import dynamodb_client, sqs_client
 from eventrelay.clock import Clock, system_clock
-from eventrelay.connectors.wiring import ConnectorServices, build_connector_services
 from eventrelay.delivery.replay import ReplayService
-from eventrelay.delivery.runner import ActionRunner
+from eventrelay.delivery.runner import ActionRunner, Queue
 from eventrelay.delivery.schedule import RetryPolicy
 from eventrelay.delivery.store import DeliveryStore
 from eventrelay.envelopes import MessageQueue
+from eventrelay.roots import AwsClients
+from eventrelay.roots.connectors import ConnectorServices, build_connector_services
 from eventrelay.rules import RuleStore
 from eventrelay.settings import Settings, SettingsError, get_settings
 
@@ -31,23 +31,25 @@ class DeliveryServices:
 
 def build_delivery_services(
     settings: Settings,
+    clients: AwsClients,
     clock: Clock = system_clock,
     *,
     policy: RetryPolicy | None = None,
     connectors: ConnectorServices | None = None,
+    queue: Queue | None = None,
     **runner_options: Any,
 ) -> DeliveryServices:
-    """`runner_options` go to ActionRunner (lease_seconds, max_concurrent_calls, ...)."""
+    """`runner_options` go to ActionRunner (lease_seconds, max_concurrent_calls, ...); `queue`
+    replaces the events queue (tests compress time with it)."""
     if not settings.deliveries_table:
         raise SettingsError(
             "invalid or missing eventrelay settings: deliveries_table (EVENTRELAY_DELIVERIES_TABLE)"
         )
-    dynamodb = dynamodb_client(settings.region)
-    actions = ActionStore(settings.config_table, dynamodb, clock)
-    rules = RuleStore(settings.config_table, dynamodb, actions, clock)
-    deliveries = DeliveryStore(settings.deliveries_table, dynamodb, clock)
-    queue = MessageQueue(settings.events_queue_url, sqs_client(settings.region))
-    connector_services = connectors or build_connector_services(settings, clock)
+    actions = ActionStore(settings.config_table, clients.dynamodb, clock)
+    rules = RuleStore(settings.config_table, clients.dynamodb, actions, clock)
+    deliveries = DeliveryStore(settings.deliveries_table, clients.dynamodb, clock)
+    queue = queue or MessageQueue(settings.events_queue_url, clients.sqs)
+    connector_services = connectors or build_connector_services(settings, clients, clock)
     runner = ActionRunner(
         rules=rules,
         actions=actions,
@@ -70,5 +72,7 @@ def build_delivery_services(
 
 
 @cache
-def delivery_services() -> DeliveryServices:
-    return build_delivery_services(get_settings())
+def runner_root() -> DeliveryServices:
+    """The action runner function's services, built once per process."""
+    settings = get_settings()
+    return build_delivery_services(settings, AwsClients.for_settings(settings))

@@ -1,0 +1,60 @@
+"""Root of the admin processes (the CLI, `apply`, next the admin HTTP API): the admin service."""
+
+from __future__ import annotations
+
+from eventrelay.actions import ActionStore
+from eventrelay.admin.action_test import ActionTester
+from eventrelay.admin.service import AdminService
+from eventrelay.clock import Clock, system_clock
+from eventrelay.delivery.replay import ReplayService
+from eventrelay.delivery.store import DeliveryStore
+from eventrelay.envelopes import MessageQueue
+from eventrelay.ratelimit import FixedWindowRateLimiter
+from eventrelay.registrations import RegistrationStore
+from eventrelay.roots import AwsClients
+from eventrelay.roots.connectors import ConnectorServices, build_connector_services
+from eventrelay.rules import RuleStore
+from eventrelay.settings import Settings
+from eventrelay.tenants import TenantSecretStore, TenantStore
+
+
+def build_admin_service(
+    settings: Settings,
+    clients: AwsClients,
+    clock: Clock = system_clock,
+    *,
+    connectors: ConnectorServices | None = None,
+) -> AdminService:
+    """`connectors` lets tests bring their own outbound client (deadline, resolver)."""
+    dynamodb = clients.dynamodb
+    connector_services = connectors or build_connector_services(settings, clients, clock)
+    actions = ActionStore(settings.config_table, dynamodb, clock)
+    deliveries = (
+        DeliveryStore(settings.deliveries_table, dynamodb, clock) if settings.deliveries_table else None
+    )
+    replay = (
+        ReplayService(deliveries, actions, MessageQueue(settings.events_queue_url, clients.sqs), clock)
+        if deliveries is not None
+        else None
+    )
+    return AdminService(
+        tenants=TenantStore(settings.config_table, dynamodb),
+        tenant_secrets=TenantSecretStore(settings.secret_prefix, clients.secretsmanager),
+        # Admins read what they just wrote: no cache.
+        registrations=RegistrationStore(settings.config_table, dynamodb, cache_seconds=0, clock=clock),
+        limiter=FixedWindowRateLimiter(settings.limits_table, dynamodb, clock),
+        connectors=connector_services.store,
+        caller=connector_services.caller,
+        authorizer=connector_services.authorizer,
+        actions=actions,
+        rules=RuleStore(settings.config_table, dynamodb, actions, clock),
+        tester=ActionTester(
+            actions,
+            connector_services.store,
+            connector_services.caller,
+            max_time_seconds=connector_services.client.deadline,
+        ),
+        deliveries=deliveries,
+        replay=replay,
+        clock=clock,
+    )
