@@ -162,10 +162,10 @@ def test_escaped_surrogate_pairs_and_large_finite_numbers_are_accepted_as_sent(
 
 
 def test_system_asset_types_spelled_as_the_original_documents_are_accepted_and_travel_as_sent(
-    api: ApiCaller, admin: EventsAdmin, tenant: TenantWithSecret, settings: Settings
+    api: ApiCaller, admin: AdminService, tenant: TenantWithSecret, settings: Settings
 ) -> None:
     tenant_id = tenant.tenant.tenant_id
-    admin.register_event(tenant_id, "SystemAssetEvent", "v01", RegistrationKind.SYSTEM_ASSET)
+    admin.events.register(tenant_id, "SystemAssetEvent", "v01", RegistrationKind.SYSTEM_ASSET)
     sent = {"tenantId": tenant_id, "assetType": "Objects", "assetId": "a-1", "operation": "INSERT"}
     answer = api.publish(tenant_id, tenant.shared_secret, sent, event_name="SystemAssetEvent")
     assert answer.status == 200
@@ -411,17 +411,18 @@ def test_during_rotation_overlap_both_secrets_work_and_after_it_only_the_new_one
 
 
 def test_rotation_without_overlap_revokes_the_old_secret_within_the_secret_cache_time(
-    api: ApiCaller, admin: EventsAdmin, tenant: TenantWithSecret, clock: ControlledClock, settings: Settings
+    api: ApiCaller, admin: AdminService, tenant: TenantWithSecret, clock: ControlledClock, settings: Settings
 ) -> None:
     tenant_id, old_secret = tenant.tenant.tenant_id, tenant.shared_secret
     # Given a warm instance that cached the tenant's secret
     assert api.publish(tenant_id, old_secret, ORDER).status == 200
     cached_at = clock()
     # When the secret is rotated with --overlap 0
-    rotated = admin.rotate_secret(tenant_id, overlap_seconds=0)
+    rotated = admin.tenants.rotate_secret(tenant_id, overlap_seconds=0)
     # Then the new secret works at once, and an instance that had not cached the old one refuses it
     assert api.publish(tenant_id, rotated.shared_secret, ORDER).status == 200
-    cold = ApiCaller(lambda: build_app(lambda: build_event_services(settings, clock)))
+    cold_services = build_event_services(settings, AwsClients.for_settings(settings), clock)
+    cold = ApiCaller(lambda: build_app(lambda: cold_services))
     assert cold.publish(tenant_id, old_secret, ORDER).error_code == "1005"
     # And the warm instance refuses it once its cached copy is secret_cache_seconds old (the README's bound)
     clock.advance(cached_at + settings.secret_cache_seconds - clock())
