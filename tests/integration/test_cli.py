@@ -11,7 +11,9 @@ import pytest
 from eventrelay.settings import Settings
 from eventrelay_cli.local.http_gateway import HttpGateway
 from eventrelay_cli.local.lambda_runtime import LocalFunction, load_handler
-from eventrelay_cli.main import build_parser, main
+import click
+
+from eventrelay_cli.main import cli, main
 from tests.conftest import REPO_ROOT
 
 
@@ -153,25 +155,18 @@ def test_publish_without_a_body_is_a_usage_error(capsys: pytest.CaptureFixture[s
     assert "--data" in err
 
 
-def _commands(parser: object) -> list[list[str]]:
-    import argparse
-
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[list[str]]:
     found: list[list[str]] = []
-
-    def walk(p: argparse.ArgumentParser, prefix: list[str]) -> None:
-        for action in p._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for name, sub in action.choices.items():
-                    found.append([*prefix, name])
-                    walk(sub, [*prefix, name])
-
-    walk(parser, [])  # type: ignore[arg-type]
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        found.append([*prefix, name])
+        if isinstance(command, click.Group):
+            found += _commands(command, (*prefix, name))
     return found
 
 
-@pytest.mark.parametrize("command", _commands(build_parser()), ids=" ".join)
+@pytest.mark.parametrize("command", _commands(cli), ids=" ".join)
 def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exited:
-        main([*command, "--help"])
-    assert exited.value.code == 0
-    assert "usage: eventrelay" in capsys.readouterr().out
+    assert main([*command, "--help"]) == 0
+    assert f"Usage: eventrelay {' '.join(command)}" in capsys.readouterr().out
