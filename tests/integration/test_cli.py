@@ -155,6 +155,47 @@ def test_publish_without_a_body_is_a_usage_error(capsys: pytest.CaptureFixture[s
     assert "--data" in err
 
 
+def test_json_anywhere_on_the_line_gives_the_same_output(
+    capsys: pytest.CaptureFixture[str], tenant_id: str
+) -> None:
+    run(capsys, "tenant", "create", tenant_id, "--name", "Acme")
+    run(capsys, "event", "register", tenant_id, "Won", "v01")
+    for command in (
+        ("tenant", "show", tenant_id),
+        ("tenant", "list"),
+        ("event", "list", tenant_id),
+        ("connector", "list", tenant_id),
+        ("rule", "list", tenant_id),
+    ):
+        answers = []
+        for argv in (
+            ["--json", *command],
+            [*command, "--json"],
+            [command[0], "--json", *command[1:]],
+        ):
+            code = main(argv)
+            out, err = capsys.readouterr()
+            answers.append((code, out.strip().splitlines()[-1], err))
+        assert answers[0][0] == 0
+        json.loads(answers[0][1])
+        assert answers[1:] == [answers[0], answers[0]], command
+    # And the same failure, wherever --json is given
+    failures = []
+    for argv in (["--json", "tenant", "show", "nobody-here"], ["tenant", "show", "nobody-here", "--json"]):
+        code = main(argv)
+        failures.append((code, capsys.readouterr()))
+    assert failures[0] == failures[1]
+    assert failures[0][0] == 3
+
+
+def test_a_value_that_looks_like_json_flag_stays_a_value(
+    capsys: pytest.CaptureFixture[str], tenant_id: str
+) -> None:
+    # --json is an option of every command, never taken out of argv: here it is --name's value.
+    code, out, _ = run(capsys, "tenant", "create", tenant_id, "--name", "--json")
+    assert (code, json.loads(out)["name"]) == (0, "--json")
+
+
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[list[str]]:
     found: list[list[str]] = []
     context = click.Context(group)
