@@ -6,13 +6,12 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 
 from eventrelay.settings import Settings
 from eventrelay_cli.local.http_gateway import HttpGateway
 from eventrelay_cli.local.lambda_runtime import LocalFunction, load_handler
-import click
-
 from eventrelay_cli.main import cli, main
 from tests.conftest import REPO_ROOT
 

@@ -125,9 +125,7 @@ def test_one_line_and_exit_1(
     assert completed.stdout == ""
 
 
-def test_json_anywhere_gives_the_same_failure(
-    environment: dict[str, str], tmp_path: Path
-) -> None:
+def test_json_anywhere_gives_the_same_failure(environment: dict[str, str], tmp_path: Path) -> None:
     def run(*argv: str) -> tuple[int, str, str]:
         completed = subprocess.run(
             [str(EVENTRELAY), *argv],
