@@ -81,6 +81,9 @@ class Group(click.Group):
         super().__init__(*args, **kwargs)
         self.params.append(_json_option())
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # in the order they are defined (create, update, list, ...)
+
 
 @dataclass(frozen=True)
 class LazyCommand:

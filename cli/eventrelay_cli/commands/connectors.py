@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from eventrelay_cli.exit_codes import EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, CliError
-from eventrelay_cli.framework import Group, LazyChoice, enum_values, exclusive, pass_cli_context
+from eventrelay_cli.framework import (
+    Group,
+    LazyChoice,
+    current_cli_context,
+    enum_values,
+    exclusive,
+    pass_cli_context,
+)
 
 if TYPE_CHECKING:
     from eventrelay.connectors.models import Connector
@@ -138,8 +145,7 @@ def _definition_options(*, update: bool) -> Callable[[Callable[[CliContext, Conn
 
     def decorate(command: Callable[[CliContext, ConnectorOptions], int]) -> Any:
         @functools.wraps(command)
-        @pass_cli_context
-        def with_options(context: CliContext, /, **values: Any) -> int:
+        def with_options(**values: Any) -> int:
             from eventrelay_cli.commands.connector_inputs import ConnectorOptions
 
             given = ConnectorOptions(**values)
@@ -159,7 +165,8 @@ def _definition_options(*, update: bool) -> Callable[[Callable[[CliContext, Conn
             )
             if not update and not (given.base_url or given.base_url_env or given.base_url_stdin):
                 raise click.UsageError("one of --base-url, --base-url-env, --base-url-stdin is required")
-            return command(context, given)
+            # Usage errors first, as a parser reports them: before the target is resolved.
+            return command(current_cli_context(), given)
 
         decorated: Any = with_options
         for option in reversed(options):

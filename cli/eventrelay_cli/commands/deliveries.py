@@ -1,5 +1,6 @@
 """`eventrelay delivery list|show|replay`: what the action runner did, and doing it again.
 
+\b
     eventrelay delivery list acme --state FAILED --since 24h
     eventrelay delivery show acme d-3f1c...
     eventrelay delivery replay acme d-3f1c...                      # one delivery

@@ -3,6 +3,7 @@
 A rule is given with options and/or `--file rule.yaml` (the keys of a `rules:` entry of
 `eventrelay apply`); options override the file:
 
+\b
     eventrelay rule create acme big-orders --event OrderPlaced/v01 --action create-ticket \\
         --map ticketId='$.order.id' --map amount=total --set priority=high \\
         --where '$.total >= 100' --where '$.status in ["NEW","OPEN"]'
