@@ -44,7 +44,7 @@ class Failure:
 
 
 @dataclass(frozen=True)
-class Rule:
+class ErrorEntry:
     error: type[BaseException]
     exit_code: int
     message: Callable[[BaseException], str] = str
@@ -69,8 +69,8 @@ def _credentials(error: BaseException) -> str:
 
 
 @cache
-def table() -> tuple[Rule, ...]:
-    """Most specific first: the first rule whose error type matches wins."""
+def table() -> tuple[ErrorEntry, ...]:
+    """Most specific first: the first entry whose error type matches wins."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from eventrelay.actions.errors import InvalidAction, RenderError, TemplateError
@@ -89,27 +89,27 @@ def table() -> tuple[Rule, ...]:
     from eventrelay.rules.errors import InvalidRule
 
     return (
-        # Definitions given on the command line that break a rule: a usage error, as before the
+        # Definitions given on the command line that break a constraint: a usage error, as before the
         # admin bases existed (the specific classes come before their InvalidResource base).
-        Rule(InvalidAction, EXIT_USAGE),
-        Rule(InvalidRule, EXIT_USAGE),
-        Rule(TemplateError, EXIT_USAGE),
-        Rule(RenderError, EXIT_USAGE),
-        Rule(ConditionError, EXIT_USAGE),
-        Rule(ActionTestError, EXIT_USAGE),
-        Rule(InvalidCredentials, EXIT_USAGE, _credentials),
-        Rule(NotAuthorizationCode, EXIT_USAGE),
+        ErrorEntry(InvalidAction, EXIT_USAGE),
+        ErrorEntry(InvalidRule, EXIT_USAGE),
+        ErrorEntry(TemplateError, EXIT_USAGE),
+        ErrorEntry(RenderError, EXIT_USAGE),
+        ErrorEntry(ConditionError, EXIT_USAGE),
+        ErrorEntry(ActionTestError, EXIT_USAGE),
+        ErrorEntry(InvalidCredentials, EXIT_USAGE, _credentials),
+        ErrorEntry(NotAuthorizationCode, EXIT_USAGE),
         # The admin bases every area's errors derive from.
-        Rule(ResourceNotFound, EXIT_NOT_FOUND),
-        Rule(ResourceExists, EXIT_CONFLICT),
-        Rule(ResourceInUse, EXIT_CONFLICT),
-        Rule(ResourceConflict, EXIT_CONFLICT),
-        Rule(NotReplayable, EXIT_CONFLICT),
-        Rule(InvalidResource, EXIT_FAILURE),
+        ErrorEntry(ResourceNotFound, EXIT_NOT_FOUND),
+        ErrorEntry(ResourceExists, EXIT_CONFLICT),
+        ErrorEntry(ResourceInUse, EXIT_CONFLICT),
+        ErrorEntry(ResourceConflict, EXIT_CONFLICT),
+        ErrorEntry(NotReplayable, EXIT_CONFLICT),
+        ErrorEntry(InvalidResource, EXIT_FAILURE),
         # AWS: through a store's boundary, or straight from botocore where a store lets it escape.
-        Rule(DependencyFailure, EXIT_FAILURE, _aws_unavailable),
-        Rule(ClientError, EXIT_FAILURE, _aws_refused),
-        Rule(BotoCoreError, EXIT_FAILURE, _aws_unreachable),
+        ErrorEntry(DependencyFailure, EXIT_FAILURE, _aws_unavailable),
+        ErrorEntry(ClientError, EXIT_FAILURE, _aws_refused),
+        ErrorEntry(BotoCoreError, EXIT_FAILURE, _aws_unreachable),
     )
 
 
@@ -126,9 +126,9 @@ def failure_of(error: BaseException) -> Failure:
         return Failure(error.exit_code, error.format_message())
     if isinstance(error, KeyboardInterrupt | click.Abort):
         return Failure(EXIT_INTERRUPTED, "")  # Ctrl-C: the user knows; nothing to print
-    for rule in table():
-        if isinstance(error, rule.error):
-            return Failure(rule.exit_code, _one_line(rule.message(error)))
+    for entry in table():
+        if isinstance(error, entry.error):
+            return Failure(entry.exit_code, _one_line(entry.message(error)))
     return Failure(
         EXIT_FAILURE,
         f"unexpected {error.__class__.__name__} (set {DEBUG_VARIABLE}=1 to see the traceback)",
