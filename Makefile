@@ -44,6 +44,7 @@ validate:
 
 bench: install
 	$(BIN)/python -m bench.publish_bench
+	$(BIN)/python -m bench.cli_bench
 	@if [ -f bench/runner_bench.py ]; then $(BIN)/python -m bench.runner_bench; fi
 
 build:

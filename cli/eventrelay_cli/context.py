@@ -1,4 +1,8 @@
-"""Where the CLI points (the local stack or a deployed stack) and how it prints."""
+"""Where the CLI points (the local stack or a deployed stack) and how it prints.
+
+Commands receive a CliContext through `framework.pass_cli_context`; it is resolved when the first
+command that needs it runs, so `--help` never loads settings, pydantic or boto3.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +12,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eventrelay.aws import reset_clients
-from eventrelay.settings import Settings, SettingsError
+from eventrelay_cli.exit_codes import EXIT_USAGE, CliError
+
+if TYPE_CHECKING:
+    from eventrelay.settings import Settings
 
 LOCAL_STATE_FILE = Path(".eventrelay") / "local.json"
-
-
-class CliError(Exception):
-    """A failure the CLI reports as `error: <message>` with an exit code (never a traceback)."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.message = message
-        self.exit_code = exit_code
-
-
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_NOT_FOUND = 3
-EXIT_CONFLICT = 4
 
 
 def find_local_state(start: Path | None = None) -> Path | None:
@@ -59,6 +50,9 @@ class CliContext:
 
 
 def _context_from_local_state(path: Path, json_output: bool) -> CliContext:
+    from eventrelay.aws import reset_clients
+    from eventrelay.settings import Settings
+
     state = json.loads(path.read_text(encoding="utf-8"))
     for key, value in state["environ"].items():
         os.environ[key] = value
@@ -69,6 +63,8 @@ def _context_from_local_state(path: Path, json_output: bool) -> CliContext:
 def _context_from_stack(stack: str, region: str | None, json_output: bool) -> CliContext:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
+
+    from eventrelay.settings import Settings
 
     try:
         cloudformation = boto3.client("cloudformation", region_name=region)
@@ -97,6 +93,8 @@ def resolve_context(
     *, json_output: bool, stack: str | None, local: bool, region: str | None, api_url: str | None
 ) -> CliContext:
     """--stack (or EVENTRELAY_STACK) targets a deployed stack; otherwise the running local stack."""
+    from eventrelay.settings import Settings, SettingsError
+
     stack = stack or os.environ.get("EVENTRELAY_STACK")
     if stack and not local:
         context = _context_from_stack(stack, region, json_output)

@@ -1,52 +1,25 @@
 """`eventrelay`: administer tenants, events, limits, connectors, actions, rules; publish; run locally.
 
-Each area lives in its own module exposing `register(subparsers)`; commands receive the parsed
-arguments and a lazily resolved CliContext (the local stack, or --stack NAME for a deployed one).
+The root group holds the options that choose the target stack; each command lives in a module
+under `eventrelay_cli.commands` (see its COMMANDS registry) and is imported only when it runs.
+Every error a command raises is turned into one line and an exit code here, by the table in
+`exit_codes`.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import importlib
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Iterator, Sequence
 
-from eventrelay_cli.context import EXIT_USAGE, CliError, resolve_context
+import click
 
-# Modules under eventrelay_cli that add commands; each defines register(subparsers).
-COMMAND_MODULES: tuple[str, ...] = (
-    "local_stack",
-    "tenants",
-    "events",
-    "publishing",
-    "connectors",
-    "actions",
-    "apply",
-    "rules",
-    "deliveries",
-)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="eventrelay",
-        description="Administer and use an eventrelay stack (the local one or a deployed one).",
-    )
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    parser.add_argument(
-        "--stack", help="a deployed stack's name (default: $EVENTRELAY_STACK, else the local stack)"
-    )
-    parser.add_argument("--local", action="store_true", help="target the running local stack")
-    parser.add_argument("--region", help="AWS region of the deployed stack")
-    parser.add_argument("--api-url", help="override the Events API base URL")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(f"eventrelay_cli.{name}")
-        module.register(subparsers)
-    return parser
+from eventrelay_cli.commands import COMMANDS
+from eventrelay_cli.exit_codes import EXIT_USAGE, failure_of, show_traceback
+from eventrelay_cli.framework import CONTEXT_SETTINGS, LazyGroup, Target
 
 
 @contextlib.contextmanager
@@ -71,33 +44,47 @@ def _stdout_for_answers(quiet: bool) -> Iterator[None]:
             handler.setStream(stream)
 
 
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
+    context_settings=CONTEXT_SETTINGS,
+    help="Administer and use an eventrelay stack (the local one or a deployed one).",
+)
+@click.option("--stack", help="a deployed stack's name (default: $EVENTRELAY_STACK, else the local stack)")
+@click.option("--local", is_flag=True, help="target the running local stack")
+@click.option("--region", help="AWS region of the deployed stack")
+@click.option("--api-url", help="override the Events API base URL")
+@click.pass_context
+def cli(ctx: click.Context, stack: str | None, local: bool, region: str | None, api_url: str | None) -> None:
+    ctx.obj = Target(stack=stack, local=local, region=region, api_url=api_url)
+    ctx.with_resource(_stdout_for_answers(quiet=ctx.invoked_subcommand != "local"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    with _stdout_for_answers(quiet=args.command != "local"):
-        return _run(args)
-
-
-def _run(args: argparse.Namespace) -> int:
+    """Run one command line; the exit code is returned (the console script exits with it)."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        if getattr(args, "needs_context", True):
-            args.context = resolve_context(
-                json_output=args.json,
-                stack=args.stack,
-                local=args.local,
-                region=args.region,
-                api_url=args.api_url,
-            )
-        result: int = args.handler(args)
-        return result
-    except CliError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
+        result = cli.main(args=args, prog_name="eventrelay", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()  # `eventrelay` alone: the help, as a usage error
+        return EXIT_USAGE
+    except Exception as exc:
+        return _report(exc)
+    except KeyboardInterrupt as exc:
+        return _report(exc)
+    return result if isinstance(result, int) else 0
+
+
+def _report(error: BaseException) -> int:
+    failure = failure_of(error)
+    if show_traceback():
+        traceback.print_exception(error, file=sys.stderr)
+    if failure.message:
+        print(f"error: {failure.message}", file=sys.stderr)
+    return failure.exit_code
 
 
 if __name__ == "__main__":
     sys.exit(main())
 
-__all__ = ["EXIT_USAGE", "build_parser", "main"]
+__all__ = ["cli", "main"]

@@ -6,12 +6,13 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 
 from eventrelay.settings import Settings
 from eventrelay_cli.local.http_gateway import HttpGateway
 from eventrelay_cli.local.lambda_runtime import LocalFunction, load_handler
-from eventrelay_cli.main import build_parser, main
+from eventrelay_cli.main import cli, main
 from tests.conftest import REPO_ROOT
 
 
@@ -153,25 +154,59 @@ def test_publish_without_a_body_is_a_usage_error(capsys: pytest.CaptureFixture[s
     assert "--data" in err
 
 
-def _commands(parser: object) -> list[list[str]]:
-    import argparse
+def test_json_anywhere_on_the_line_gives_the_same_output(
+    capsys: pytest.CaptureFixture[str], tenant_id: str
+) -> None:
+    run(capsys, "tenant", "create", tenant_id, "--name", "Acme")
+    run(capsys, "event", "register", tenant_id, "Won", "v01")
+    for command in (
+        ("tenant", "show", tenant_id),
+        ("tenant", "list"),
+        ("event", "list", tenant_id),
+        ("connector", "list", tenant_id),
+        ("rule", "list", tenant_id),
+    ):
+        answers = []
+        for argv in (
+            ["--json", *command],
+            [*command, "--json"],
+            [command[0], "--json", *command[1:]],
+        ):
+            code = main(argv)
+            out, err = capsys.readouterr()
+            answers.append((code, out.strip().splitlines()[-1], err))
+        assert answers[0][0] == 0
+        json.loads(answers[0][1])
+        assert answers[1:] == [answers[0], answers[0]], command
+    # And the same failure, wherever --json is given
+    failures = []
+    for argv in (["--json", "tenant", "show", "nobody-here"], ["tenant", "show", "nobody-here", "--json"]):
+        code = main(argv)
+        failures.append((code, capsys.readouterr()))
+    assert failures[0] == failures[1]
+    assert failures[0][0] == 3
 
+
+def test_a_value_that_looks_like_json_flag_stays_a_value(
+    capsys: pytest.CaptureFixture[str], tenant_id: str
+) -> None:
+    # --json is an option of every command, never taken out of argv: here it is --name's value.
+    code, out, _ = run(capsys, "tenant", "create", tenant_id, "--name", "--json")
+    assert (code, json.loads(out)["name"]) == (0, "--json")
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[list[str]]:
     found: list[list[str]] = []
-
-    def walk(p: argparse.ArgumentParser, prefix: list[str]) -> None:
-        for action in p._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for name, sub in action.choices.items():
-                    found.append([*prefix, name])
-                    walk(sub, [*prefix, name])
-
-    walk(parser, [])  # type: ignore[arg-type]
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        found.append([*prefix, name])
+        if isinstance(command, click.Group):
+            found += _commands(command, (*prefix, name))
     return found
 
 
-@pytest.mark.parametrize("command", _commands(build_parser()), ids=" ".join)
+@pytest.mark.parametrize("command", _commands(cli), ids=" ".join)
 def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exited:
-        main([*command, "--help"])
-    assert exited.value.code == 0
-    assert "usage: eventrelay" in capsys.readouterr().out
+    assert main([*command, "--help"]) == 0
+    assert f"Usage: eventrelay {' '.join(command)}" in capsys.readouterr().out

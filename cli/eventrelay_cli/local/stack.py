@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eventrelay.admin import EventsAdmin, TenantWithSecret
+from eventrelay.admin import TenantWithSecret
+from eventrelay.admin.compat import EventsAdmin
 from eventrelay.aws import sqs_client
 from eventrelay.registrations import RegistrationKind
 from eventrelay.tenants import TenantExists

@@ -1,20 +1,20 @@
-"""Small helpers shared by the connector, action and apply commands (argument parsing, errors)."""
+"""Reading what a command was given: `NAME=VALUE` options, YAML/JSON files, JSON-or-text values.
+
+Shared by the connector, action and rule commands; errors are usage errors that name the option
+or the line, never the value (it may be a secret).
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from pydantic import ValidationError
+from eventrelay_cli.exit_codes import EXIT_USAGE, CliError
 
-from eventrelay.aws import dynamodb_client
-from eventrelay.settings import Settings
-from eventrelay.tenants import TenantStore
-from eventrelay.validation import validation_problems
-from eventrelay_cli.context import EXIT_NOT_FOUND, EXIT_USAGE, CliError
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 def pairs(values: Iterable[str] | None, flag: str) -> dict[str, str]:
@@ -30,12 +30,9 @@ def pairs(values: Iterable[str] | None, flag: str) -> dict[str, str]:
 
 def problems_of(exc: ValidationError) -> str:
     """`location: message` per problem, without the input (it may be a secret)."""
+    from eventrelay.validation import validation_problems
+
     return "; ".join(validation_problems(exc, root="input"))
-
-
-def require_tenant(settings: Settings, tenant_id: str) -> None:
-    if TenantStore(settings.config_table, dynamodb_client(settings.region)).get(tenant_id) is None:
-        raise CliError(f"tenant {tenant_id!r} not found", EXIT_NOT_FOUND)
 
 
 def read_structured_file(path: str) -> Any:
@@ -50,6 +47,8 @@ def read_structured_file(path: str) -> Any:
 
 
 def parse_structured_text(text: str, source: str) -> Any:
+    import yaml
+
     try:
         return yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:

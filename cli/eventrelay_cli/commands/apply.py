@@ -7,27 +7,25 @@ the same file twice changes nothing the second time; `--dry-run` shows what woul
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eventrelay.actions import ActionError
-from eventrelay.connectors.errors import ConnectorError
-from eventrelay.errors import DependencyFailure
-from eventrelay.rules import RuleError
-from eventrelay.tenants import TenantNotFound
-from eventrelay_cli.context import EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, CliError
-from eventrelay_cli.declarative import (
-    ConfigApplier,
-    ConfigError,
-    describe,
-    load_config,
-    rule_parser,
-    rule_support,
+import click
+
+from eventrelay_cli.exit_codes import (
+    EXIT_CONFLICT,
+    EXIT_FAILURE,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
 )
-from eventrelay_cli.declarative.apply import Change
+from eventrelay_cli.framework import Command, pass_cli_context
+
+if TYPE_CHECKING:
+    from eventrelay_cli.context import CliContext
 
 
 def _read(path: str) -> str:
@@ -42,6 +40,9 @@ def _read(path: str) -> str:
 
 
 def _human(report: dict[str, Any]) -> str:
+    from eventrelay_cli.declarative import describe
+    from eventrelay_cli.declarative.apply import Change
+
     dry_run = report["dryRun"]
     lines = [
         describe(
@@ -64,20 +65,32 @@ def _human(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def apply_file(args: argparse.Namespace) -> int:
-    settings = args.context.settings
-    text = _read(args.file)
-    source = "stdin" if args.file == "-" else args.file
+@click.command(cls=Command, help=__doc__)
+@click.option("-f", "--file", "path", required=True, help="the YAML file (- for standard input)")
+@click.option("--tenant", help="the tenant (default: the file's `tenant`)")
+@click.option("--dry-run", is_flag=True, help="show what would change; write nothing")
+@pass_cli_context
+def apply(context: CliContext, path: str, tenant: str | None, dry_run: bool) -> int:
+    from eventrelay.actions import ActionError
+    from eventrelay.connectors.errors import ConnectorError
+    from eventrelay.errors import DependencyFailure
+    from eventrelay.rules import RuleError
+    from eventrelay.tenants import TenantNotFound
+    from eventrelay_cli.declarative import ConfigApplier, ConfigError, load_config, rule_parser, rule_support
+
+    settings = context.settings
+    text = _read(path)
+    source = "stdin" if path == "-" else path
     try:
-        config = load_config(text, os.environ, tenant_id=args.tenant, source=source, parse_rule=rule_parser())
+        config = load_config(text, os.environ, tenant_id=tenant, source=source, parse_rule=rule_parser())
         applier = ConfigApplier.from_settings(settings, rules=rule_support(settings))
-        report = applier.apply(config, dry_run=args.dry_run)
+        report = applier.apply(config, dry_run=dry_run)
     except ConfigError as exc:
         raise CliError("\n  ".join([f"{source} cannot be applied:", *exc.problems]), EXIT_USAGE) from None
     except TenantNotFound as exc:
-        tenant = str(exc.args[0]) if exc.args else args.tenant
+        missing = str(exc.args[0]) if exc.args else tenant
         raise CliError(
-            f"tenant {tenant!r} not found: create it first (eventrelay tenant create)", EXIT_NOT_FOUND
+            f"tenant {missing!r} not found: create it first (eventrelay tenant create)", EXIT_NOT_FOUND
         ) from None
     except (ActionError, ConnectorError, RuleError) as exc:
         # Validated before writing: only a concurrent change (or a store's own stricter check)
@@ -87,18 +100,5 @@ def apply_file(args: argparse.Namespace) -> int:
         raise CliError(
             f"AWS is unavailable ({exc}); what was written stays: run apply again to finish", EXIT_FAILURE
         ) from None
-    args.context.emit(report.to_dict(), _human)
-    return 0
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "apply",
-        help="create or update a tenant's registrations, connectors, actions and rules from a file",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("-f", "--file", required=True, help="the YAML file (- for standard input)")
-    parser.add_argument("--tenant", help="the tenant (default: the file's `tenant`)")
-    parser.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
-    parser.set_defaults(handler=apply_file)
+    context.emit(report.to_dict(), _human)
+    return EXIT_OK

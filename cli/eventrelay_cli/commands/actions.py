@@ -1,0 +1,413 @@
+"""`eventrelay action create|list|show|update|delete|fields|test`.
+
+An action is given with options (`--connector`, `--method`, `--url`, `--header NAME=VALUE`,
+`--payload TEXT`, `--payload-file PATH`, `--form KEY=VALUE`, ...) and/or `--file action.yaml`
+(the same keys as an `actions:` entry of `eventrelay apply`); options override the file.
+`{{field}}` tokens in the URL, header values and payload become the action's fields; `fields`
+shows them and sets their types and defaults; `test` performs the action with sample values.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from eventrelay_cli.exit_codes import EXIT_CONFLICT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
+from eventrelay_cli.framework import Group, pass_cli_context
+from eventrelay_cli.inputs import pairs, read_structured_file
+
+if TYPE_CHECKING:
+    from eventrelay.actions import Action, ActionStore, FieldType
+    from eventrelay.connectors.store import ConnectorStore
+    from eventrelay_cli.context import CliContext
+
+
+def _store(context: CliContext) -> ActionStore:
+    from eventrelay.actions import ActionStore
+
+    return ActionStore.from_settings(context.settings)
+
+
+def _connectors(context: CliContext) -> ConnectorStore:
+    from eventrelay.roots import AwsClients
+    from eventrelay.roots.connectors import build_connector_services
+
+    return build_connector_services(context.settings, AwsClients.for_settings(context.settings)).store
+
+
+@dataclass(frozen=True)
+class ActionOptions:
+    """The options of `action create` and `action update` (None: not given)."""
+
+    tenant_id: str
+    name: str | None
+    file: str | None
+    connector: str | None
+    method: str | None
+    url: str | None
+    header: tuple[str, ...]
+    payload: str | None
+    payload_file: str | None
+    form: tuple[str, ...]
+    max_retries: int | None
+    description: str | None
+    remove_header: tuple[str, ...] = ()
+    no_payload: bool = False
+
+
+def _draft_data(options: ActionOptions, current: Action | None) -> dict[str, Any]:
+    """The current definition (update) or the file, with the options laid over it."""
+    data: dict[str, Any] = {}
+    if current is not None:
+        # Field choices are not repeated: the store keeps them for the fields the templates still use.
+        data = current.to_draft().model_dump(mode="json", by_alias=True, exclude={"fields"})
+    if options.file:
+        loaded = read_structured_file(options.file)
+        if not isinstance(loaded, dict):
+            raise CliError(f"{options.file}: expected a mapping of action attributes", EXIT_USAGE)
+        data.update(loaded)
+    if options.name:
+        data["name"] = options.name
+    for key, value in (
+        ("connector", options.connector),
+        ("method", options.method),
+        ("url", options.url),
+        ("maxRetries", options.max_retries),
+        ("description", options.description),
+    ):
+        if value is not None:
+            data[key] = value
+    headers = dict(data.get("headers") or {})
+    for name in options.remove_header:
+        headers = {key: value for key, value in headers.items() if key.lower() != name.lower()}
+    headers.update(pairs(options.header, "--header"))
+    if headers or "headers" in data:
+        data["headers"] = headers
+    payload = _payload_option(options)
+    if payload is not _KEEP:
+        data["payload"] = payload
+    return data
+
+
+_KEEP = object()
+
+
+def _payload_option(options: ActionOptions) -> object:
+    """The payload the options set (None for --no-payload), or _KEEP when they set none."""
+    given = [
+        options.payload is not None,
+        bool(options.payload_file),
+        bool(options.form),
+        options.no_payload,
+    ]
+    if sum(given) > 1:
+        raise CliError("give one of --payload, --payload-file, --form, --no-payload", EXIT_USAGE)
+    if options.payload is not None:
+        return {"type": "plain", "text": options.payload}
+    if options.payload_file:
+        try:
+            with open(options.payload_file, encoding="utf-8") as handle:
+                return {"type": "plain", "text": handle.read()}
+        except (OSError, UnicodeDecodeError):
+            raise CliError(f"cannot read payload file {options.payload_file}", EXIT_USAGE) from None
+    if options.form:
+        return {
+            "type": "form",
+            "pairs": [{"key": key, "value": value} for key, value in pairs(options.form, "--form").items()],
+        }
+    if options.no_payload:
+        return None
+    return _KEEP
+
+
+def _summary(view: dict[str, Any], verb: str) -> str:
+    fields = ", ".join(f"{f['name']} ({f['type']})" for f in view["fields"]) or "none"
+    return (
+        f"{verb} action {view['name']}: {view['method']} via connector {view['connector']} "
+        f"(version {view['version']}); fields: {fields}"
+    )
+
+
+def _definition_options(*, update: bool) -> Callable[[Callable[[CliContext, ActionOptions], int]], Any]:
+    """The options of create/update, handed to the command as one ActionOptions."""
+    options = [
+        click.argument("tenant_id"),
+        click.argument("name", required=update),
+        click.option("--file", help="a YAML/JSON file with the action's attributes"),
+        click.option("--connector", help="the connector it calls"),
+        click.option("--method", help="GET, POST, PUT, PATCH or DELETE"),
+        click.option("--url", help="absolute, or relative to the connector's base URL; may hold {{field}}"),
+        click.option(
+            "--header", multiple=True, metavar="NAME=VALUE", help="a header; its value may hold {{field}}"
+        ),
+        *(
+            [click.option("--remove-header", multiple=True, metavar="NAME", help="drop a header")]
+            if update
+            else []
+        ),
+        click.option("--payload", help="a plain (JSON text) payload with {{field}} tokens"),
+        click.option("--payload-file", help="read the plain payload from this file"),
+        click.option(
+            "--form", multiple=True, metavar="KEY=VALUE", help="a form (x-www-form-urlencoded) pair"
+        ),
+        *([click.option("--no-payload", is_flag=True, help="send no body")] if update else []),
+        click.option("--max-retries", type=int, help="0..5 (default 3)"),
+        click.option("--description"),
+    ]
+
+    def decorate(command: Callable[[CliContext, ActionOptions], int]) -> Any:
+        @functools.wraps(command)
+        @pass_cli_context
+        def with_options(context: CliContext, /, **values: Any) -> int:
+            return command(context, ActionOptions(**values))
+
+        decorated: Any = with_options
+        for option in reversed(options):
+            decorated = option(decorated)
+        return decorated
+
+    return decorate
+
+
+@click.group(cls=Group, help=__doc__)
+def action() -> None:
+    pass
+
+
+@action.command("create")
+@_definition_options(update=False)
+def action_create(context: CliContext, options: ActionOptions) -> int:
+    """Create an action (fields are parsed from {{tokens}})."""
+    from eventrelay.admin import action_view
+
+    data = _draft_data(options, None)
+    missing = [key for key in ("name", "connector", "method") if not data.get(key)]
+    if missing:
+        raise CliError("missing " + ", ".join(missing) + " (options or --file)", EXIT_USAGE)
+    _connectors(context).get(options.tenant_id, str(data["connector"]))
+    created = _store(context).create(options.tenant_id, data)
+    context.emit(action_view(created), lambda v: _summary(v, "created"))
+    return EXIT_OK
+
+
+@action.command("update")
+@_definition_options(update=True)
+def action_update(context: CliContext, options: ActionOptions) -> int:
+    """Change an action; options not given keep their value."""
+    from eventrelay.admin import action_view
+
+    store = _store(context)
+    current = store.get(options.tenant_id, str(options.name))
+    data = _draft_data(options, current)
+    if data.get("name") != current.name:
+        raise CliError("an action cannot be renamed; create a new one and delete this one", EXIT_USAGE)
+    if data.get("connector") != current.connector:
+        _connectors(context).get(options.tenant_id, str(data["connector"]))
+    updated = store.update(options.tenant_id, data)
+    context.emit(action_view(updated), lambda v: _summary(v, "updated"))
+    return EXIT_OK
+
+
+@action.command("list")
+@click.argument("tenant_id")
+@click.option("--connector", help="only the actions of this connector")
+@pass_cli_context
+def action_list(context: CliContext, tenant_id: str, connector: str | None) -> int:
+    """A tenant's actions."""
+    from eventrelay.admin import action_view
+
+    rows = [action_view(a) for a in _store(context).list(tenant_id, connector=connector)]
+    context.emit(
+        rows,
+        lambda rs: (
+            "\n".join(f"{r['name']}\t{r['method']}\t{r['connector']}\t{len(r['fields'])} fields" for r in rs)
+            or "(no actions)"
+        ),
+    )
+    return EXIT_OK
+
+
+@action.command("show")
+@click.argument("tenant_id")
+@click.argument("name")
+@pass_cli_context
+def action_show(context: CliContext, tenant_id: str, name: str) -> int:
+    """One action with its fields."""
+    from eventrelay.admin import action_view
+
+    context.emit(action_view(_store(context).get(tenant_id, name)))
+    return EXIT_OK
+
+
+def _rules_using(context: CliContext, tenant_id: str, action_name: str) -> list[str]:
+    from eventrelay.aws import dynamodb_client
+    from eventrelay.rules import RuleStore
+
+    settings = context.settings
+    rules = RuleStore(settings.config_table, dynamodb_client(settings.region))
+    return [rule.name for rule in rules.list(tenant_id, action=action_name)]
+
+
+@action.command("delete")
+@click.argument("tenant_id")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="delete even if rules use it")
+@pass_cli_context
+def action_delete(context: CliContext, tenant_id: str, name: str, force: bool) -> int:
+    """Delete an action."""
+    store = _store(context)
+    store.get(tenant_id, name)
+    users = _rules_using(context, tenant_id, name)
+    if users and not force:
+        raise CliError(
+            f"action {name!r} is used by rule(s) {', '.join(users)}: delete them first, or pass --force",
+            EXIT_CONFLICT,
+        )
+    store.delete(tenant_id, name)
+    context.emit({"deleted": True, "name": name}, lambda _: f"deleted action {name}")
+    return EXIT_OK
+
+
+def _field_type(text: str) -> FieldType:
+    from eventrelay.actions import FieldType
+
+    for member in FieldType:
+        if member.value.lower() == text.strip().lower():
+            return member
+    choices = ", ".join(member.value for member in FieldType)
+    raise CliError(f"unknown field type {text!r} (one of {choices})", EXIT_USAGE)
+
+
+def _default_value(field_type: FieldType, text: str) -> object:
+    from eventrelay.actions import FieldType
+
+    """A default as typed on the command line, kept as JSON would hold it for its type."""
+    if field_type is FieldType.NUMBER and text.strip().lstrip("+-").isdigit():
+        return int(text)
+    if field_type is FieldType.BOOLEAN and text.strip().lower() in ("true", "false"):
+        return text.strip().lower() == "true"
+    return text
+
+
+def _fields_table(view: dict[str, Any]) -> str:
+    rows = [
+        f"{f['name']}\t{f['type']}\t"
+        + ("(no default)" if f["default"] is None else f"default {f['default']}")
+        for f in view["fields"]
+    ]
+    return "\n".join(rows) or f"action {view['name']} has no fields"
+
+
+@action.command("fields")
+@click.argument("tenant_id")
+@click.argument("name")
+@click.option(
+    "--type",
+    "field_types",
+    multiple=True,
+    metavar="FIELD=TYPE",
+    help="String, Number, Boolean, Date or DateTime (repeatable)",
+)
+@click.option("--default", "defaults", multiple=True, metavar="FIELD=VALUE", help="a default (repeatable)")
+@click.option("--no-default", "no_defaults", multiple=True, metavar="FIELD", help="remove a default")
+@pass_cli_context
+def action_fields(
+    context: CliContext,
+    tenant_id: str,
+    name: str,
+    field_types: tuple[str, ...],
+    defaults: tuple[str, ...],
+    no_defaults: tuple[str, ...],
+) -> int:
+    """Show an action's fields, or set their types (--type) and defaults (--default)."""
+    from eventrelay.admin import action_view
+
+    store = _store(context)
+    current = store.get(tenant_id, name)
+    types = {field: _field_type(text) for field, text in pairs(field_types, "--type").items()}
+    default_texts = pairs(defaults, "--default")
+    cleared = set(no_defaults)
+    touched = list(dict.fromkeys([*types, *default_texts, *cleared]))
+    if not touched:
+        context.emit(action_view(current), _fields_table)
+        return EXIT_OK
+    known = {field.name: field for field in current.fields}
+    unknown = [field for field in touched if field not in known]
+    if unknown:
+        raise CliError(
+            f"action {current.name!r} has no field {', '.join(unknown)} "
+            f"(its fields: {', '.join(known) or 'none'})",
+            EXIT_USAGE,
+        )
+    if cleared & set(default_texts):
+        raise CliError("--default and --no-default name the same field", EXIT_USAGE)
+    changes = []
+    for field in touched:
+        field_type = types.get(field, known[field].type)
+        default: object = known[field].default
+        if field in default_texts:
+            default = _default_value(field_type, default_texts[field])
+        if field in cleared:
+            default = None
+        changes.append({"name": field, "type": field_type, "default": default})
+    updated = store.update_fields(tenant_id, current.name, changes)
+    context.emit(action_view(updated), _fields_table)
+    return EXIT_OK
+
+
+def _report_text(report: dict[str, Any]) -> str:
+    response = report["response"]
+    status = f"HTTP {response['status']}" if response["status"] is not None else "no response"
+    request = report["request"]
+    lines = [
+        f"action {report['action']} via connector {report['connector']}: "
+        f"{response['outcome']}, {status} in {response['durationMs']} ms",
+        "",
+        "request:",
+        f"  {request['method']} {request['url']}",
+        *(f"  {name}: {value}" for name, value in request["headers"].items()),
+    ]
+    if request["body"] is not None:
+        lines += ["", *("  " + line for line in request["body"].splitlines())]
+    lines += ["", "response:"]
+    if response["error"]:
+        lines.append(f"  error: {response['error']}")
+    if response["status"] is not None:
+        lines.append(f"  {status}")
+        lines += [f"  {name}: {value}" for name, value in response["headers"].items()]
+    if response["body"]:
+        lines += ["", *("  " + line for line in response["body"].splitlines())]
+        if response["bodyTruncated"]:
+            lines.append("  [body truncated]")
+    lines += ["", "curl (replace [REDACTED] with the credentials):", f"  {report['curl']}"]
+    return "\n".join(lines)
+
+
+@action.command("test")
+@click.argument("tenant_id")
+@click.argument("name")
+@click.option(
+    "--value",
+    "values",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="a sample value (default: the field's default)",
+)
+@click.option(
+    "--body-limit", type=int, default=4096, show_default=True, help="characters of the response body to show"
+)
+@pass_cli_context
+def action_test(
+    context: CliContext, tenant_id: str, name: str, values: tuple[str, ...], body_limit: int
+) -> int:
+    """Perform the action with sample values; show the request (redacted) and response."""
+    from eventrelay.admin.compat import ActionTester
+
+    samples: dict[str, object] = dict(pairs(values, "--value"))
+    report = ActionTester.from_settings(context.settings).run(tenant_id, name, samples)
+    context.emit(report.to_dict(body_limit), _report_text)
+    return EXIT_OK if report.ok else EXIT_FAILURE

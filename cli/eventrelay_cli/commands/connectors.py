@@ -1,0 +1,327 @@
+"""`eventrelay connector create|list|show|update|delete|test|authorize`.
+
+Secrets never appear on the command line (where shell history and `ps` would keep them) and are
+never printed. Each one comes from an environment variable the command names
+(`--password-env JIRA_PASSWORD`) or from standard input (`--password-stdin`: one line per secret,
+in the order base URL, test URL, password, client secret, token headers; on a terminal, a prompt
+without echo). `create` asks for a missing required secret the same way when standard input is a
+terminal.
+
+A URL-based connector (auth none, e.g. a Slack incoming webhook) is authenticated by its URL: give
+it with `--base-url-env SLACK_WEBHOOK_URL` or `--base-url-stdin` (and an absolute test URL with
+`--test-url-env`/`--test-url-stdin`). A plain `--base-url`/`--test-url` still works for it, with a
+warning on stderr; the URL is then stored in Secrets Manager and shown redacted.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from eventrelay_cli.exit_codes import EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, CliError
+from eventrelay_cli.framework import (
+    Group,
+    LazyChoice,
+    current_cli_context,
+    enum_values,
+    exclusive,
+    pass_cli_context,
+)
+
+if TYPE_CHECKING:
+    from eventrelay.connectors.models import Connector
+    from eventrelay.roots.connectors import ConnectorServices
+    from eventrelay.settings import Settings
+    from eventrelay_cli.commands.connector_inputs import ConnectorOptions, SecretSources
+    from eventrelay_cli.context import CliContext
+
+
+def _services(context: CliContext) -> ConnectorServices:
+    from eventrelay.roots import AwsClients
+    from eventrelay.roots.connectors import build_connector_services
+
+    return build_connector_services(context.settings, AwsClients.for_settings(context.settings))
+
+
+def _secret_sources() -> SecretSources:
+    from eventrelay_cli.commands.connector_inputs import SecretSources
+
+    return SecretSources(environ=os.environ, stdin=sys.stdin)
+
+
+def _require_tenant(settings: Settings, tenant_id: str) -> None:
+    from eventrelay.aws import dynamodb_client
+    from eventrelay.tenants import TenantStore
+
+    if TenantStore(settings.config_table, dynamodb_client(settings.region)).get(tenant_id) is None:
+        raise CliError(f"tenant {tenant_id!r} not found", EXIT_NOT_FOUND)
+
+
+def _get(services: ConnectorServices, tenant_id: str, name: str) -> Connector:
+    from eventrelay.connectors.errors import ConnectorNotFound
+
+    try:
+        return services.store.get(tenant_id, name)
+    except ConnectorNotFound:
+        raise CliError(f"connector {name!r} not found for tenant {tenant_id!r}", EXIT_NOT_FOUND) from None
+
+
+def _summary(view: dict[str, Any], verb: str) -> str:
+    line = (
+        f"{verb} connector {view['name']} ({view['authType']}) for tenant {view['tenantId']}: "
+        f"health {view['health']['state']}"
+    )
+    if view["health"]["state"] == "PENDING_AUTHORIZATION":
+        line += f"\nnext: eventrelay connector authorize {view['tenantId']} {view['name']}"
+    return line
+
+
+def _definition_options(*, update: bool) -> Callable[[Callable[[CliContext, ConnectorOptions], int]], Any]:
+    """The options of create/update, handed to the command as one ConnectorOptions."""
+    options = [
+        click.argument("tenant_id"),
+        click.argument("name"),
+        click.option("--base-url", help="the API's base URL (http or https)"),
+        click.option(
+            "--base-url-env",
+            metavar="VARIABLE",
+            help="read the base URL from this variable (for a secret webhook URL, auth none)",
+        ),
+        click.option("--base-url-stdin", is_flag=True, help="read the base URL from stdin"),
+        click.option(
+            "--auth",
+            type=LazyChoice(enum_values("eventrelay.connectors.models:AuthType")),
+            default=None if update else "none",
+            help="authentication (default none)",
+        ),
+        click.option(
+            "--header", multiple=True, metavar="NAME=VALUE", help="a header sent on every call (repeatable)"
+        ),
+        *(
+            [click.option("--remove-header", multiple=True, metavar="NAME", help="drop a header")]
+            if update
+            else []
+        ),
+        click.option("--description"),
+        click.option("--test-url", help="URL `connector test` GETs (absolute, or relative to the base)"),
+        click.option("--test-url-env", metavar="VARIABLE", help="read the test URL from this variable"),
+        click.option("--test-url-stdin", is_flag=True, help="read the test URL from stdin"),
+        # basic auth
+        click.option("--username", help="basic auth: the user name"),
+        click.option("--password-env", metavar="VARIABLE", help="read the password from this variable"),
+        click.option("--password-stdin", is_flag=True, help="read the password from stdin"),
+        # token auth (header key/values)
+        click.option(
+            "--token-header-env",
+            multiple=True,
+            metavar="NAME=VARIABLE",
+            help="a header whose value is read from an environment variable (repeatable)",
+        ),
+        click.option(
+            "--token-header-stdin",
+            multiple=True,
+            metavar="NAME",
+            help="a header whose value is read from stdin, one line each (repeatable)",
+        ),
+        # oauth2
+        click.option("--grant", type=LazyChoice(enum_values("eventrelay.connectors.models:OAuth2Grant"))),
+        click.option("--token-url", help="oauth2: the token endpoint"),
+        click.option("--scope", help="oauth2: the scope to ask for"),
+        click.option(
+            "--client-auth",
+            type=LazyChoice(enum_values("eventrelay.connectors.models:ClientAuthMethod")),
+            help="how the client authenticates to the token endpoint (default client_secret_basic)",
+        ),
+        click.option("--authorization-url", help="authorization_code grant: the provider's consent page"),
+        click.option("--redirect-url", help="authorization_code grant: this stack's /oauth/callback URL"),
+        click.option("--client-id", help="oauth2: the client id"),
+        click.option("--client-secret-env", metavar="VARIABLE", help="read the client secret from this"),
+        click.option("--client-secret-stdin", is_flag=True, help="read the client secret from stdin"),
+    ]
+
+    def decorate(command: Callable[[CliContext, ConnectorOptions], int]) -> Any:
+        @functools.wraps(command)
+        def with_options(**values: Any) -> int:
+            from eventrelay_cli.commands.connector_inputs import ConnectorOptions
+
+            given = ConnectorOptions(**values)
+            exclusive(
+                {
+                    "--base-url": given.base_url,
+                    "--base-url-env": given.base_url_env,
+                    "--base-url-stdin": given.base_url_stdin,
+                }
+            )
+            exclusive(
+                {
+                    "--test-url": given.test_url,
+                    "--test-url-env": given.test_url_env,
+                    "--test-url-stdin": given.test_url_stdin,
+                }
+            )
+            if not update and not (given.base_url or given.base_url_env or given.base_url_stdin):
+                raise click.UsageError("one of --base-url, --base-url-env, --base-url-stdin is required")
+            # Usage errors first, as a parser reports them: before the target is resolved.
+            return command(current_cli_context(), given)
+
+        decorated: Any = with_options
+        for option in reversed(options):
+            decorated = option(decorated)
+        return decorated
+
+    return decorate
+
+
+@click.group(cls=Group, help=__doc__)
+def connector() -> None:
+    pass
+
+
+@connector.command("create")
+@_definition_options(update=False)
+def connector_create(context: CliContext, options: ConnectorOptions) -> int:
+    """Create a connector (credentials from environment variables or stdin)."""
+    from eventrelay.admin import connector_view
+    from eventrelay_cli.commands.connector_inputs import credentials_from_options, spec_from_options
+
+    _require_tenant(context.settings, options.tenant_id)
+    services = _services(context)
+    sources = _secret_sources()
+    spec = spec_from_options(options, None, sources, context.info)
+    credentials = credentials_from_options(options, spec, None, sources, ask_missing=True)
+    connector = services.store.create(options.tenant_id, spec, credentials)
+    # Auth type none: its secret URLs are what the view reports as set.
+    view = connector_view(connector, credentials if credentials is not None else spec.secret_urls())
+    context.emit(view, lambda v: _summary(v, "created"))
+    return EXIT_OK
+
+
+@connector.command("update")
+@_definition_options(update=True)
+def connector_update(context: CliContext, options: ConnectorOptions) -> int:
+    """Change a connector; options not given keep their value."""
+    from eventrelay.admin import connector_view
+    from eventrelay_cli.commands.connector_inputs import credentials_from_options, spec_from_options
+
+    services = _services(context)
+    current = _get(services, options.tenant_id, options.name)
+    sources = _secret_sources()
+    spec = spec_from_options(options, current, sources, context.info)
+    stored = services.store.load_credentials(current) if current.secret_id else None
+    same_auth = spec.auth_type is current.auth_type
+    credentials = credentials_from_options(
+        options, spec, stored if same_auth else None, sources, ask_missing=not same_auth
+    )
+    updated = services.store.update(options.tenant_id, spec, credentials)
+    changed = updated.revision != current.revision
+    view = connector_view(updated, services.store.load_credentials(updated))
+    context.emit(
+        {**view, "changed": changed},
+        lambda v: _summary(v, "updated") if changed else f"connector {v['name']}: unchanged",
+    )
+    return EXIT_OK
+
+
+@connector.command("list")
+@click.argument("tenant_id")
+@pass_cli_context
+def connector_list(context: CliContext, tenant_id: str) -> int:
+    """A tenant's connectors and their health."""
+    from eventrelay.admin import connector_view
+
+    rows = [connector_view(c) for c in _services(context).store.list(tenant_id)]
+    context.emit(
+        rows,
+        lambda rs: (
+            "\n".join(f"{r['name']}\t{r['authType']}\t{r['health']['state']}\t{r['baseUrl']}" for r in rs)
+            or "(no connectors)"
+        ),
+    )
+    return EXIT_OK
+
+
+@connector.command("show")
+@click.argument("tenant_id")
+@click.argument("name")
+@pass_cli_context
+def connector_show(context: CliContext, tenant_id: str, name: str) -> int:
+    """One connector (which credentials are set, never their values)."""
+    from eventrelay.admin import connector_view
+
+    services = _services(context)
+    connector = _get(services, tenant_id, name)
+    context.emit(connector_view(connector, services.store.load_credentials(connector)))
+    return EXIT_OK
+
+
+@connector.command("delete")
+@click.argument("tenant_id")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="delete even if actions use it")
+@pass_cli_context
+def connector_delete(context: CliContext, tenant_id: str, name: str, force: bool) -> int:
+    """Delete a connector and its credentials."""
+    from eventrelay.actions import ActionStore
+
+    services = _services(context)
+    _get(services, tenant_id, name)
+    users = [a.name for a in ActionStore.from_settings(context.settings).list(tenant_id, connector=name)]
+    if users and not force:
+        raise CliError(
+            f"connector {name!r} is used by action(s) {', '.join(users)}: delete them first, or pass --force",
+            EXIT_CONFLICT,
+        )
+    services.store.delete(tenant_id, name)
+    context.emit({"deleted": True, "name": name}, lambda _: f"deleted connector {name}")
+    return EXIT_OK
+
+
+@connector.command("test")
+@click.argument("tenant_id")
+@click.argument("name")
+@click.option(
+    "--body-limit", type=int, default=2048, show_default=True, help="characters of the body to show"
+)
+@pass_cli_context
+def connector_test(context: CliContext, tenant_id: str, name: str, body_limit: int) -> int:
+    """Test connection: GET the test URL with the connector's auth."""
+    services = _services(context)
+    connector = _get(services, tenant_id, name)
+    result = services.caller.test_connection(connector)
+    view = result.to_dict(body_limit)
+
+    def human(v: dict[str, Any]) -> str:
+        status = f"HTTP {v['status']}" if v["status"] is not None else "no response"
+        lines = [f"GET {v['url']}: {v['outcome']}, {status} in {v['durationMs']} ms (health {v['health']})"]
+        if v["error"]:
+            lines.append(f"error: {v['error']}")
+        if v["body"]:
+            lines += ["", v["body"] + (" [truncated]" if v["bodyTruncated"] else "")]
+        return "\n".join(lines)
+
+    context.emit(view, human)
+    return EXIT_OK if result.ok else EXIT_FAILURE
+
+
+@connector.command("authorize")
+@click.argument("tenant_id")
+@click.argument("name")
+@pass_cli_context
+def connector_authorize(context: CliContext, tenant_id: str, name: str) -> int:
+    """Print the URL to open for the OAuth 2.0 authorization-code grant."""
+    from eventrelay.clock import iso_utc
+
+    services = _services(context)
+    _get(services, tenant_id, name)
+    started = services.authorizer.start(tenant_id, name)
+    view = {"url": started.url, "expiresAt": iso_utc(started.expires_at)}
+    context.emit(
+        view,
+        lambda v: f"Open this URL in a browser and grant access (valid until {v['expiresAt']}):\n{v['url']}",
+    )
+    return EXIT_OK

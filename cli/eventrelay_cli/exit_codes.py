@@ -1,0 +1,143 @@
+"""The CLI's one table from errors to exit codes and the one line printed for each.
+
+`main` applies it to whatever a command raises: the user sees `error: <message>` on stderr and
+the exit code, never a traceback. Messages come from errors whose text is safe to show (the
+admin errors never carry a secret value); an error the table does not know is named by its
+class only, since its text might carry one.
+
+Importing this module stays cheap (the CLI's `--help` must be fast): the error classes are
+imported when an error is being mapped, and by then the command that raised it has loaded them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+EXIT_CONFLICT = 4  # exists, in use, or changed concurrently
+EXIT_INTERRUPTED = 130
+
+DEBUG_VARIABLE = "EVENTRELAY_DEBUG"
+
+
+class CliError(Exception):
+    """A failure a command reports itself, with its exit code (worded for the command line)."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What the user sees: one line on stderr and the process's exit code."""
+
+    exit_code: int
+    message: str
+
+
+@dataclass(frozen=True)
+class ErrorEntry:
+    error: type[BaseException]
+    exit_code: int
+    message: Callable[[BaseException], str] = str
+
+
+def _aws_unavailable(error: BaseException) -> str:
+    return f"AWS is unavailable ({error})"
+
+
+def _aws_unreachable(error: BaseException) -> str:
+    # botocore's own text names endpoints and request details: the class says enough.
+    return f"AWS is unavailable ({error.__class__.__name__})"
+
+
+def _aws_refused(error: BaseException) -> str:
+    code = getattr(error, "response", {}).get("Error", {}).get("Code", "unknown")
+    return f"AWS refused the request ({code})"
+
+
+def _credentials(error: BaseException) -> str:
+    return f"credentials: {error} (secrets come from --*-env VARIABLE or --*-stdin)"
+
+
+@cache
+def table() -> tuple[ErrorEntry, ...]:
+    """Most specific first: the first entry whose error type matches wins."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from eventrelay.actions.errors import InvalidAction, RenderError, TemplateError
+    from eventrelay.admin import ActionTestError
+    from eventrelay.connectors.errors import InvalidCredentials, NotAuthorizationCode
+    from eventrelay.delivery.replay import NotReplayable
+    from eventrelay.errors import (
+        DependencyFailure,
+        InvalidResource,
+        ResourceConflict,
+        ResourceExists,
+        ResourceInUse,
+        ResourceNotFound,
+    )
+    from eventrelay.rules.conditions import ConditionError
+    from eventrelay.rules.errors import InvalidRule
+
+    return (
+        # Definitions given on the command line that break a constraint: a usage error, as before the
+        # admin bases existed (the specific classes come before their InvalidResource base).
+        ErrorEntry(InvalidAction, EXIT_USAGE),
+        ErrorEntry(InvalidRule, EXIT_USAGE),
+        ErrorEntry(TemplateError, EXIT_USAGE),
+        ErrorEntry(RenderError, EXIT_USAGE),
+        ErrorEntry(ConditionError, EXIT_USAGE),
+        ErrorEntry(ActionTestError, EXIT_USAGE),
+        ErrorEntry(InvalidCredentials, EXIT_USAGE, _credentials),
+        ErrorEntry(NotAuthorizationCode, EXIT_USAGE),
+        # The admin bases every area's errors derive from.
+        ErrorEntry(ResourceNotFound, EXIT_NOT_FOUND),
+        ErrorEntry(ResourceExists, EXIT_CONFLICT),
+        ErrorEntry(ResourceInUse, EXIT_CONFLICT),
+        ErrorEntry(ResourceConflict, EXIT_CONFLICT),
+        ErrorEntry(NotReplayable, EXIT_CONFLICT),
+        ErrorEntry(InvalidResource, EXIT_FAILURE),
+        # AWS: through a store's boundary, or straight from botocore where a store lets it escape.
+        ErrorEntry(DependencyFailure, EXIT_FAILURE, _aws_unavailable),
+        ErrorEntry(ClientError, EXIT_FAILURE, _aws_refused),
+        ErrorEntry(BotoCoreError, EXIT_FAILURE, _aws_unreachable),
+    )
+
+
+def failure_of(error: BaseException) -> Failure:
+    """The exit code and message for anything a command raised (the CLI's one error table)."""
+    import click
+
+    if isinstance(error, CliError):
+        return Failure(error.exit_code, error.message)
+    if isinstance(error, click.UsageError):
+        hint = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
+        return Failure(EXIT_USAGE, error.format_message() + hint)
+    if isinstance(error, click.ClickException):
+        return Failure(error.exit_code, error.format_message())
+    if isinstance(error, KeyboardInterrupt | click.Abort):
+        return Failure(EXIT_INTERRUPTED, "")  # Ctrl-C: the user knows; nothing to print
+    for entry in table():
+        if isinstance(error, entry.error):
+            return Failure(entry.exit_code, _one_line(entry.message(error)))
+    return Failure(
+        EXIT_FAILURE,
+        f"unexpected {error.__class__.__name__} (set {DEBUG_VARIABLE}=1 to see the traceback)",
+    )
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split()) or "failed"
+
+
+def show_traceback() -> bool:
+    return os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
