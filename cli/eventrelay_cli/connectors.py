@@ -33,7 +33,7 @@ from eventrelay.connectors.errors import (
     ConnectorConflict,
     ConnectorExists,
     ConnectorNotFound,
-    InvalidCredentials,
+    InvalidConnectorCredentials,
     NotAuthorizationCode,
 )
 from eventrelay.connectors.models import (
@@ -263,7 +263,7 @@ def _guarded(operation: Callable[[], int]) -> int:
     """Map the connectors' typed errors to CLI errors (their messages never carry secrets)."""
     try:
         return operation()
-    except InvalidCredentials as exc:
+    except InvalidConnectorCredentials as exc:
         raise CliError(
             f"credentials: {exc.message} (secrets come from --*-env VARIABLE or --*-stdin)", EXIT_USAGE
         ) from None

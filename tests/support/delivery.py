@@ -28,7 +28,7 @@ from eventrelay.connectors.wiring import ConnectorServices, build_connector_serv
 from eventrelay.delivery.batch import ConcurrentBatchProcessor
 from eventrelay.delivery.models import Attempt, Delivery
 from eventrelay.delivery.replay import ReplayService
-from eventrelay.delivery.runner import ActionRunner, Caller, MessageReport
+from eventrelay.delivery.runner import ActionRunner, ConnectorCalls, MessageReport
 from eventrelay.delivery.schedule import RetryPolicy
 from eventrelay.delivery.store import DeliveryStore
 from eventrelay.envelopes import EventEnvelope, MessageQueue
@@ -78,7 +78,7 @@ class Harness:
     policy: RetryPolicy
     client: OutboundClient
     lease_seconds: float = 90.0
-    caller: Caller | None = None
+    caller: ConnectorCalls | None = None
     sqs: SQSClient = field(init=False)
     queue: TimeCompressedQueue = field(init=False)
     actions: ActionStore = field(init=False)
@@ -99,7 +99,7 @@ class Harness:
         self.runner = self.new_runner(self.caller)
         self.replay = ReplayService(self.deliveries, self.actions, self.queue, self.clock)
 
-    def new_runner(self, caller: Caller | None = None) -> ActionRunner:
+    def new_runner(self, caller: ConnectorCalls | None = None) -> ActionRunner:
         """Another runner instance (another Lambda instance) on the same stores and queue."""
         return ActionRunner(
             rules=self.rules,

@@ -17,7 +17,7 @@ import pytest
 from eventrelay.aws import sqs_client
 from eventrelay.connectors.models import Connector
 from eventrelay.delivery.models import AttemptOutcome, DeliveryState
-from eventrelay.delivery.runner import Caller, Step
+from eventrelay.delivery.runner import ConnectorCalls, Step
 from eventrelay.outbound.outcome import Outcome
 from eventrelay.outbound.request import OutboundRequest
 from eventrelay.settings import Settings
@@ -34,7 +34,7 @@ class SimulatedCrash(BaseException):
 class CrashAfterCall:
     """Performs the real call, then dies — once, for requests whose body contains `marker`."""
 
-    def __init__(self, inner: Caller, marker: bytes = b"") -> None:
+    def __init__(self, inner: ConnectorCalls, marker: bytes = b"") -> None:
         self.inner = inner
         self.marker = marker
         self.crashed = False

@@ -19,7 +19,13 @@ from pydantic import BaseModel, Field
 from eventrelay.clock import Clock, iso_utc, system_clock
 from eventrelay.envelopes import EventEnvelope, MessageQueue
 from eventrelay.errors import ApiError, DependencyFailure, InvalidPayload, NotFound
-from eventrelay.publishing import MAX_BULK_EVENTS, Caller, Gatekeeper, PublishService, parse_json_object
+from eventrelay.publishing import (
+    MAX_BULK_EVENTS,
+    CallerIdentity,
+    Gatekeeper,
+    PublishService,
+    parse_json_object,
+)
 from eventrelay.ratelimit import LimitKind
 from eventrelay.registrations import EVENT_NAME_PATTERN, EVENT_VERSION_PATTERN
 from eventrelay.tenants import tenant_pk
@@ -146,12 +152,12 @@ class BulkService:
         self._jobs_queue = jobs_queue
         self._clock = clock
 
-    def submit(self, caller: Caller, body: bytes) -> BulkAccepted:
+    def submit(self, caller: CallerIdentity, body: bytes) -> BulkAccepted:
         hit = self._gatekeeper.admit(caller, LimitKind.ASYNC)
         job = self._gatekeeper.run_admitted(hit, lambda: self._accept(caller, body))
         return BulkAccepted(job, hit.headers())
 
-    def _accept(self, caller: Caller, body: bytes) -> Job:
+    def _accept(self, caller: CallerIdentity, body: bytes) -> Job:
         events = _bulk_events(body)
         now = self._clock()
         stamp = iso_utc(now)
@@ -179,7 +185,7 @@ class BulkService:
             raise
         return job
 
-    def status(self, caller: Caller, job_id: str) -> tuple[Job, dict[str, str]]:
+    def status(self, caller: CallerIdentity, job_id: str) -> tuple[Job, dict[str, str]]:
         hit = self._gatekeeper.admit(caller, LimitKind.SYNC)
 
         def find() -> Job:

@@ -74,7 +74,7 @@ def has_secret(url: str) -> bool:
     return bool(secret_part(url)) and not is_redacted(url)
 
 
-def fingerprint(url: str) -> str:
+def url_fingerprint(url: str) -> str:
     digest = hashlib.sha256(b"eventrelay connector url\x00" + url.encode("utf-8")).hexdigest()
     return digest[:_FINGERPRINT_HEX]
 
@@ -83,7 +83,7 @@ def redacted_url(url: str) -> str:
     """The form of `url` that may be stored and shown: its secret part replaced by a fingerprint."""
     if not has_secret(url):
         return url
-    return f"{url[: _origin_length(url)]}/[REDACTED:{fingerprint(url)}]"
+    return f"{url[: _origin_length(url)]}/[REDACTED:{url_fingerprint(url)}]"
 
 
 def reveal(url: str, redacted: str, real: str) -> str | None:

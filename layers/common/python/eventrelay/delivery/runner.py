@@ -71,8 +71,8 @@ DUE_TOLERANCE_SECONDS = 1.0
 _MAX_RACES = 4
 
 
-class Caller(Protocol):
-    """Performs a rendered request through a connector (`ConnectorCaller` fits)."""
+class ConnectorCalls(Protocol):
+    """Performs a rendered request through a connector (`connectors.caller.ConnectorCaller` fits)."""
 
     def call(
         self, connector: Connector, request: OutboundRequest, idempotency_key: str | None = None
@@ -138,7 +138,7 @@ class ActionRunner:
     rules: RuleLookup
     actions: ActionLookup
     connectors: ConnectorLookup
-    caller: Caller
+    caller: ConnectorCalls
     deliveries: DeliveryStore
     queue: Queue
     policy: RetryPolicy = field(default_factory=RetryPolicy)
