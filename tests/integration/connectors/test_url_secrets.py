@@ -135,8 +135,9 @@ def test_a_call_reaches_the_secret_path_while_only_the_redacted_form_is_stored(
     assert connectors.store.list(tenant_id) == [created]
     assert connectors.store.load_credentials(created).base_url.get_secret_value() == real  # type: ignore[union-attr]
 
-    # When calls are made as the runner makes them (URL rendered on the redacted base) and relative
-    posted = connectors.caller.call(created, OutboundRequest("POST", created.base_url, {}, b"{}"), "idem-1")
+    # When calls are made as the runner makes them: the action's URL relative to the connector
+    # (empty: the connector's URL itself), joined to the real URL the caller loads
+    posted = connectors.caller.call(created, OutboundRequest("POST", "", {}, b"{}"), "idem-1")
     threaded = connectors.caller.call(
         connectors.store.get(tenant_id, "hook"), OutboundRequest("POST", "threads?x=1", {}, b"{}")
     )
@@ -153,6 +154,10 @@ def test_a_call_reaches_the_secret_path_while_only_the_redacted_form_is_stored(
     for produced in (posted, threaded, tested):
         assert canary not in repr(produced)
         assert canary not in json.dumps(produced.to_dict())
+    # And the redacted form is never mapped back to the real URL: given as a URL, it is refused unsent
+    as_shown = connectors.caller.call(created, OutboundRequest("POST", created.base_url, {}, b"{}"))
+    assert as_shown.kind is OutcomeKind.PERMANENT
+    assert len(target.requests) == 3
 
 
 def test_updates_keep_replace_or_refuse_the_secret_url(
@@ -185,7 +190,7 @@ def test_updates_keep_replace_or_refuse_the_secret_url(
     assert rotated.revision == 3
     assert rotated.base_url != created.base_url
     assert url_secret(settings, tenant_id, "hook") == {"baseUrl": target.url(rotated_path)}
-    assert connectors.caller.call(rotated, OutboundRequest("POST", rotated.base_url)).ok
+    assert connectors.caller.call(rotated, OutboundRequest("POST", "")).ok
     assert target.requests[-1].path == rotated_path
 
     # A redacted form that is not the stored URL's cannot stand for a URL: refused, naming no URL
@@ -257,13 +262,13 @@ def test_a_stale_or_missing_url_secret_stops_the_call_before_anything_is_sent(
     client.put_secret_value(
         SecretId=secret_id, SecretString=json.dumps({"baseUrl": target.url("/elsewhere")})
     )
-    stale = connectors.caller.call(hook, OutboundRequest("POST", hook.base_url))
+    stale = connectors.caller.call(hook, OutboundRequest("POST", ""))
     assert stale.kind is OutcomeKind.RETRYABLE
     assert stale.error is not None
     assert "does not match" in stale.error
     # The secret is gone
     client.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
-    missing = connectors.caller.call(hook, OutboundRequest("POST", hook.base_url))
+    missing = connectors.caller.call(hook, OutboundRequest("POST", ""))
     assert missing.kind is OutcomeKind.PERMANENT
     assert missing.error is not None
     assert "missing from Secrets Manager" in missing.error
@@ -356,7 +361,7 @@ def test_the_secret_url_never_reaches_dynamodb_logs_cli_reports_or_errors(
     # The target answers 404 echoing the path: direct calls, test connection, preview
     echo.status = 404
     for request in (
-        OutboundRequest("POST", hook.base_url, {}, b"{}"),
+        OutboundRequest("POST", "", {}, b"{}"),
         OutboundRequest("GET", "missing/page"),
     ):
         outcome = connectors.caller.call(hook, request)
@@ -411,7 +416,7 @@ def test_the_secret_url_never_reaches_dynamodb_logs_cli_reports_or_errors(
     gone = connectors.store.create(
         tenant_id, ConnectorSpec(name="gone", base_url=f"http://127.0.0.1:{closed_port}{secret_path}")
     )
-    unreachable = connectors.caller.call(gone, OutboundRequest("POST", gone.base_url))
+    unreachable = connectors.caller.call(gone, OutboundRequest("POST", ""))
     assert unreachable.kind is OutcomeKind.RETRYABLE
     assert (unreachable.error or "").startswith("connection error")
     produced += [repr(unreachable), json.dumps(unreachable.to_dict())]
@@ -465,7 +470,7 @@ def test_apply_stores_only_the_redacted_url_and_a_second_run_changes_nothing(
     assert (changed["result"], changed["changed"]) == ("updated", ["baseUrl"])
     assert url_secret(settings, tenant_id, "hook") == {"baseUrl": target.url(secret_path + "-rotated")}
     hook = connectors.store.get(tenant_id, "hook")
-    assert connectors.caller.call(hook, OutboundRequest("POST", hook.base_url)).ok
+    assert connectors.caller.call(hook, OutboundRequest("POST", "")).ok
     assert target.requests[-1].path == secret_path + "-rotated"
     for place, text in {
         "cli output": "\n".join(printed),

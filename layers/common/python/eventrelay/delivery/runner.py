@@ -348,7 +348,8 @@ class ActionRunner:
             rule = config.rule(delivery.tenant_id, delivery.rule_name)
             action = config.action(delivery.tenant_id, delivery.action)
             connector = config.connector(delivery.tenant_id, action.connector)
-            request = render_request(rule, action, envelope.payload, connector.base_url)
+            # A relative URL stays relative: the connector joins it to its real base URL when it calls.
+            request = render_request(rule, action, envelope.payload)
         except RuleNotFound:
             return Outcome(OutcomeKind.PERMANENT, error=f"rule '{delivery.rule_name}' no longer exists")
         except MappingError as exc:
