@@ -11,8 +11,8 @@ import pytest
 from eventrelay.admin import EventsAdmin
 from eventrelay.settings import Settings
 from eventrelay_cli.local.lambda_runtime import load_handler, make_context
-from tests.conftest import REPO_ROOT
 from tests.support.api import PUBLISH_PATH, answer_of, http_event
+from tests.support.paths import REPO_ROOT
 
 CANARY = "canary-shared-secret-7f3a9c1e5b"
 

@@ -14,8 +14,8 @@ from eventrelay.delivery.store import DeliveryStore
 from eventrelay.rules import RuleStore
 from eventrelay.settings import Settings
 from eventrelay_cli.local.lambda_runtime import load_handler, make_context
-from tests.conftest import EVENTS_DIR, REPO_ROOT
 from tests.support.http_servers import RecordingServer
+from tests.support.paths import EVENTS_DIR, REPO_ROOT
 
 
 def test_the_events_file_drives_the_real_handler_to_the_rule_target(settings: Settings) -> None:
