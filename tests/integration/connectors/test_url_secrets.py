@@ -540,3 +540,38 @@ def test_deliveries_reach_the_secret_path_and_their_records_hold_no_secret(
     }.items():
         assert canary not in text, f"the URL secret leaked into {place}"
         assert secret_path not in text, f"the URL secret leaked into {place}"
+
+
+def test_a_webhook_url_with_a_query_is_called_as_it_is_and_never_appended_to(
+    harness: Harness,
+    settings: Settings,
+    tenant_id: str,
+    target: RecordingServer,
+    canary: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a URL-based connector whose secret is in the query (as Google Chat webhooks are), one
+    # action that uses its URL as it is and one that would append a path to it
+    secret_path = f"/v1/spaces/AAA/messages?key=k-{canary}&token=t-{canary}"
+    harness.connector(tenant_id, target.url(secret_path))
+    harness.action(tenant_id, name="as-is", url="", payload='{"text": "{{text}}"}', maxRetries=0)
+    harness.action(tenant_id, name="appended", url="more", payload='{"text": "{{text}}"}', maxRetries=0)
+    harness.rule(tenant_id, name="as-is", action="as-is", mapping={"text": "$.text"})
+    harness.rule(tenant_id, name="appended", action="appended", mapping={"text": "$.text"})
+    # When an event is delivered
+    envelope = harness.envelope(tenant_id, {"text": "hello"})
+    harness.handle(envelope)
+    # Then the URL was called exactly as configured, and the appending action failed without a call
+    assert [r.path for r in target.requests] == [secret_path]
+    assert harness.delivery_of(envelope, "as-is").state is DeliveryState.SUCCEEDED
+    assert harness.delivery_of(envelope, "appended").state is DeliveryState.FAILED
+    (refused,) = harness.attempts_of(envelope, "appended")
+    assert refused.outcome is AttemptOutcome.PERMANENT
+    assert "query or fragment" in (refused.error or "")
+    # And the secret query is in no record and no log
+    for place, text in {
+        "deliveries table": whole_table(settings, settings.deliveries_table),
+        "config table": json.dumps(tenant_items(settings, tenant_id)),
+        "logs": caplog.text,
+    }.items():
+        assert canary not in text, f"the URL secret leaked into {place}"
