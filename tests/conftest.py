@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from eventrelay.settings import Settings
 from eventrelay_cli.local.environment import LocalAws
+from tests.support.paths import EVENTS_DIR, REPO_ROOT, TEMPLATE
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = REPO_ROOT / "template.yaml"
-EVENTS_DIR = REPO_ROOT / "events"
+__all__ = ["EVENTS_DIR", "REPO_ROOT", "TEMPLATE"]  # tests/e2e/conftest.py still imports them from here
 
 
 @pytest.fixture(scope="session")

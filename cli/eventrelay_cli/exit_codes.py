@@ -75,7 +75,7 @@ def table() -> tuple[ErrorEntry, ...]:
 
     from eventrelay.actions.errors import InvalidAction, RenderError, TemplateError
     from eventrelay.admin import ActionTestError
-    from eventrelay.connectors.errors import InvalidCredentials, NotAuthorizationCode
+    from eventrelay.connectors.errors import InvalidConnectorCredentials, NotAuthorizationCode
     from eventrelay.delivery.replay import NotReplayable
     from eventrelay.errors import (
         DependencyFailure,
@@ -97,7 +97,7 @@ def table() -> tuple[ErrorEntry, ...]:
         ErrorEntry(RenderError, EXIT_USAGE),
         ErrorEntry(ConditionError, EXIT_USAGE),
         ErrorEntry(ActionTestError, EXIT_USAGE),
-        ErrorEntry(InvalidCredentials, EXIT_USAGE, _credentials),
+        ErrorEntry(InvalidConnectorCredentials, EXIT_USAGE, _credentials),
         ErrorEntry(NotAuthorizationCode, EXIT_USAGE),
         # The admin bases every area's errors derive from.
         ErrorEntry(ResourceNotFound, EXIT_NOT_FOUND),

@@ -13,7 +13,7 @@ from eventrelay.settings import Settings
 from eventrelay_cli.local.http_gateway import HttpGateway
 from eventrelay_cli.local.lambda_runtime import LocalFunction, load_handler
 from eventrelay_cli.main import cli, main
-from tests.conftest import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 
 @pytest.fixture(autouse=True)
@@ -108,6 +108,8 @@ def test_registrations_schema_files_and_limits(
     assert run(capsys, "limits", "set", tenant_id, "--sync-per-minute", "-1")[0] == 2
 
 
+# Serves the publish function behind the local gateway (a worker process per instance).
+@pytest.mark.slow
 def test_publish_rotate_and_job_show_over_http(
     capsys: pytest.CaptureFixture[str], tenant_id: str, api_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

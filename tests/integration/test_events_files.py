@@ -14,8 +14,8 @@ from eventrelay.registrations import RegistrationKind
 from eventrelay.settings import Settings
 from eventrelay.tenants import TenantExists
 from eventrelay_cli.local.lambda_runtime import load_handler, make_context
-from tests.conftest import EVENTS_DIR, REPO_ROOT
 from tests.support.api import answer_of
+from tests.support.paths import EVENTS_DIR, REPO_ROOT
 from tests.support.queues import drain
 from tests.support.roots import admin_service
 

@@ -6,6 +6,8 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from eventrelay.admin import AdminService, TenantWithSecret
 from eventrelay.aws import dynamodb_client
 from eventrelay.bulk import JobStatus, JobStore
@@ -16,6 +18,7 @@ from tests.support.api import ApiAnswer, ApiCaller, ControlledClock
 from tests.support.queues import drain
 
 
+@pytest.mark.slow
 def test_150_concurrent_publishes_admit_exactly_100_in_one_minute_window(
     api: ApiCaller, admin: AdminService, tenant: TenantWithSecret, settings: Settings
 ) -> None:

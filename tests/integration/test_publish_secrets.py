@@ -10,8 +10,8 @@ import pytest
 
 from eventrelay.settings import Settings
 from eventrelay_cli.local.lambda_runtime import load_handler, make_context
-from tests.conftest import REPO_ROOT
 from tests.support.api import PUBLISH_PATH, answer_of, http_event
+from tests.support.paths import REPO_ROOT
 from tests.support.roots import admin_service
 
 CANARY = "canary-shared-secret-7f3a9c1e5b"

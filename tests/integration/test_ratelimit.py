@@ -88,6 +88,7 @@ def stored(settings: Settings, dynamodb: DynamoDBClient, tenant_id: str, kind: L
     return {name: int(value["N"]) for name, value in item.items() if "N" in value}
 
 
+@pytest.mark.slow
 def test_concurrent_hits_across_instances_admit_exactly_the_minute_limit(
     settings: Settings, dynamodb: DynamoDBClient, clock: ManualClock, tenant_id: str
 ) -> None:

@@ -26,7 +26,7 @@ from eventrelay.connectors.models import AuthType, Connector, ConnectorSpec, Cre
 from eventrelay.delivery.batch import ConcurrentBatchProcessor
 from eventrelay.delivery.models import Attempt, Delivery
 from eventrelay.delivery.replay import ReplayService
-from eventrelay.delivery.runner import ActionRunner, Caller, MessageReport
+from eventrelay.delivery.runner import ActionRunner, ConnectorCalls, MessageReport
 from eventrelay.delivery.schedule import RetryPolicy
 from eventrelay.delivery.store import DeliveryStore
 from eventrelay.envelopes import EventEnvelope, MessageQueue
@@ -79,7 +79,7 @@ class Harness:
     policy: RetryPolicy
     client: OutboundClient
     lease_seconds: float = 90.0
-    caller: Caller | None = None
+    caller: ConnectorCalls | None = None
     sqs: SQSClient = field(init=False)
     queue: TimeCompressedQueue = field(init=False)
     actions: ActionStore = field(init=False)
@@ -111,7 +111,7 @@ class Harness:
         self.runner = self.new_runner(self.caller) if self.caller is not None else services.runner
         self.replay = services.replay
 
-    def new_runner(self, caller: Caller | None = None) -> ActionRunner:
+    def new_runner(self, caller: ConnectorCalls | None = None) -> ActionRunner:
         """Another runner instance (another Lambda instance) on the same stores and queue."""
         return ActionRunner(
             rules=self.rules,

@@ -4,6 +4,11 @@
   request (method, path, headers, body) and every TCP connection it accepts. Optionally TLS.
 - `Sink`: a bare TCP listener that only counts connections (proof that nothing connected).
 - `Reply`: a canned answer, a streamed body, or a raw handler for hostile behaviour.
+
+Both count connections in their own thread, so a count read right after a call may miss one still
+in the listen queue: `settled_connections()` first sends a probe connection, which the listener
+accepts after every earlier one, and returns the count once the probe arrived (probes not counted).
+`RecordingServer.wait_for_replies(n)` returns once n requests have been answered (or abandoned).
 """
 
 from __future__ import annotations
@@ -16,6 +21,37 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
+
+PROBE_TIMEOUT_SECONDS = 5.0
+
+
+class _Probes:
+    """Probe connections by their local port: sent by a test, recognised by the listener."""
+
+    def __init__(self) -> None:
+        self._arrived: dict[int, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def is_probe(self, peer: Any) -> bool:
+        """Called by the listener for each accepted connection; marks a probe as arrived."""
+        with self._lock:
+            arrived = self._arrived.pop(int(peer[1]), None)
+        if arrived is None:
+            return False
+        arrived.set()
+        return True
+
+    def send(self, address: tuple[str, int]) -> None:
+        """Connect to `address` and return once the listener has accepted this connection."""
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((address[0], 0))  # the port is known (and registered) before connecting
+            arrived = threading.Event()
+            with self._lock:
+                self._arrived[int(probe.getsockname()[1])] = arrived
+            probe.connect(address)
+            if not arrived.wait(PROBE_TIMEOUT_SECONDS):
+                raise AssertionError("the listener never accepted the probe connection")
 
 
 @dataclass(frozen=True)
@@ -63,7 +99,14 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         with owner.lock:
             owner.requests.append(recorded)
-        reply = owner.responder(recorded)
+        try:
+            self._reply(owner, owner.responder(recorded))
+        finally:
+            with owner.replied:
+                owner.replies += 1
+                owner.replied.notify_all()
+
+    def _reply(self, owner: RecordingServer, reply: Reply) -> None:
         try:
             if reply.raw is not None:
                 reply.raw(self, owner.stop)
@@ -98,6 +141,8 @@ class _Server(ThreadingHTTPServer):
     owner: RecordingServer
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
+        if self.owner.probes.is_probe(client_address):
+            return False  # closed at once, not counted
         with self.owner.lock:
             self.owner.connections += 1
         return True
@@ -117,8 +162,11 @@ class RecordingServer:
         self.requests: list[RecordedRequest] = []
         self.connections = 0
         self.bytes_streamed = 0
+        self.replies = 0
         self.lock = threading.Lock()
+        self.replied = threading.Condition()
         self.stop = threading.Event()
+        self.probes = _Probes()
         self._server = (_Server6 if ":" in bind else _Server)((bind, 0), _Handler)
         self._server.owner = self
         if tls is not None:
@@ -141,6 +189,22 @@ class RecordingServer:
         self._thread.start()
         return self
 
+    def settled_connections(self) -> int:
+        """The TCP connections accepted, every one made before this call included (plain HTTP only:
+        a TLS listener would wait for the probe's handshake)."""
+        if self._scheme == "https":
+            raise ValueError("settled_connections needs a plain HTTP server")
+        address = self._server.server_address
+        self.probes.send((str(address[0]), int(address[1])))
+        with self.lock:
+            return self.connections
+
+    def wait_for_replies(self, count: int, timeout: float = PROBE_TIMEOUT_SECONDS) -> None:
+        """Return once `count` requests have been fully handled (answered, streamed or abandoned)."""
+        with self.replied:
+            if not self.replied.wait_for(lambda: self.replies >= count, timeout):
+                raise AssertionError(f"the server handled {self.replies} requests, not {count}")
+
     def close(self) -> None:
         self.stop.set()
         self._server.shutdown()
@@ -162,6 +226,7 @@ class Sink:
         self._socket.listen(64)
         self._socket.settimeout(0.05)
         self.connections = 0
+        self.probes = _Probes()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
@@ -172,13 +237,19 @@ class Sink:
     def _accept(self) -> None:
         while not self._stop.is_set():
             try:
-                connection, _ = self._socket.accept()
+                connection, peer = self._socket.accept()
             except TimeoutError:
                 continue
             except OSError:
                 return
-            self.connections += 1
+            if not self.probes.is_probe(peer):
+                self.connections += 1
             connection.close()
+
+    def settled_connections(self) -> int:
+        """The connections made so far, every one made before this call included."""
+        self.probes.send(("127.0.0.1", self.port))
+        return self.connections
 
     def __enter__(self) -> Sink:
         self._thread.start()

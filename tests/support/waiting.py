@@ -1,17 +1,28 @@
-"""Waiting on a condition with a deadline: how tests wait, instead of sleeping."""
+"""Waiting in tests: on a condition with a deadline, never for a fixed time.
+
+`wait_until` polls a condition until it holds or the deadline passes (then it fails the test,
+saying what it waited for). To prove that something did NOT happen, wait for a later event that
+would come after it (a probe connection queued behind any leaked one, a barrier, a handler that
+finished), then assert.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
+DEFAULT_TIMEOUT_SECONDS = 10.0
+_POLL_SECONDS = 0.01
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02) -> bool:
-    """True as soon as `condition()` holds; False if it still does not at the deadline."""
+
+def wait_until(
+    condition: Callable[[], bool], what: str = "the condition holds", timeout: float = DEFAULT_TIMEOUT_SECONDS
+) -> bool:
+    """True once `condition()` holds; fails the test, naming `what`, if it does not within `timeout` s."""
     deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
+    while not condition():
         if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
+            raise AssertionError(f"timed out after {timeout:g} s waiting until {what}")
+        # Polling interval of a condition with a deadline (not a wait that orders or proves anything).
+        time.sleep(_POLL_SECONDS)
+    return True

@@ -70,6 +70,8 @@ def places(
     }
 
 
+# Replays the curl line with the curl program (a process).
+@pytest.mark.slow
 def test_basic_auth_action_is_sent_exactly_and_reported_redacted(
     tester: ActionTester,
     services: ConnectorServices,

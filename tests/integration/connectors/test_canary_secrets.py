@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from eventrelay.connectors.errors import ConnectorError, InvalidCredentials
+from eventrelay.connectors.errors import ConnectorError, InvalidConnectorCredentials
 from eventrelay.connectors.models import AuthType, ClientAuthMethod, ConnectorSpec, Credentials
 from eventrelay.outbound.request import OutboundRequest
 from eventrelay.roots.connectors import ConnectorServices
@@ -125,7 +125,7 @@ def test_basic_and_token_secrets_never_leak(
         assert TOKEN_VALUE in refusing.requests[0].everything()
     # Unreachable server, and refused creations whose errors name fields only
     _keep(produced, connectors.caller.call(basic, OutboundRequest("GET", "/after-close")))
-    with pytest.raises(InvalidCredentials) as refused:
+    with pytest.raises(InvalidConnectorCredentials) as refused:
         connectors.store.create(
             tenant_id,
             ConnectorSpec(name="bad", base_url="https://x.example", auth_type=AuthType.BASIC),

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from eventrelay.aws import secretsmanager_client
-from eventrelay.connectors.errors import ConnectorExists, ConnectorNotFound, InvalidCredentials
+from eventrelay.connectors.errors import ConnectorExists, ConnectorNotFound, InvalidConnectorCredentials
 from eventrelay.connectors.models import (
     AuthType,
     ConnectorSpec,
@@ -94,7 +94,7 @@ def test_missing_credentials_are_refused_naming_the_field(
     credentials: Credentials,
     problems: list[str],
 ) -> None:
-    with pytest.raises(InvalidCredentials) as refused:
+    with pytest.raises(InvalidConnectorCredentials) as refused:
         connectors.store.create(tenant_id, spec, credentials)
     assert refused.value.problems == problems
     with pytest.raises(ConnectorNotFound):

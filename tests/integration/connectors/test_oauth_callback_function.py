@@ -14,10 +14,10 @@ from eventrelay.aws import secretsmanager_client
 from eventrelay.connectors.models import HealthState
 from eventrelay.roots.connectors import ConnectorServices
 from eventrelay.settings import Settings
-from tests.conftest import REPO_ROOT
 from tests.support.api import http_event
 from tests.support.oauth import authorization_code_connector, consent
 from tests.support.oauth_server import AuthorizationServer
+from tests.support.paths import REPO_ROOT
 
 
 @dataclass

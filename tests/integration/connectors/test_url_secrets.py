@@ -134,8 +134,9 @@ def test_a_call_reaches_the_secret_path_while_only_the_redacted_form_is_stored(
     assert connectors.store.list(tenant_id) == [created]
     assert connectors.store.load_credentials(created).base_url.get_secret_value() == real  # type: ignore[union-attr]
 
-    # When calls are made as the runner makes them (URL rendered on the redacted base) and relative
-    posted = connectors.caller.call(created, OutboundRequest("POST", created.base_url, {}, b"{}"), "idem-1")
+    # When calls are made as the runner makes them: the action's URL relative to the connector
+    # (empty: the connector's URL itself), joined to the real URL the caller loads
+    posted = connectors.caller.call(created, OutboundRequest("POST", "", {}, b"{}"), "idem-1")
     threaded = connectors.caller.call(
         connectors.store.get(tenant_id, "hook"), OutboundRequest("POST", "threads?x=1", {}, b"{}")
     )
@@ -152,6 +153,10 @@ def test_a_call_reaches_the_secret_path_while_only_the_redacted_form_is_stored(
     for produced in (posted, threaded, tested):
         assert canary not in repr(produced)
         assert canary not in json.dumps(produced.to_dict())
+    # And the redacted form is never mapped back to the real URL: given as a URL, it is refused unsent
+    as_shown = connectors.caller.call(created, OutboundRequest("POST", created.base_url, {}, b"{}"))
+    assert as_shown.kind is OutcomeKind.PERMANENT
+    assert len(target.requests) == 3
 
 
 def test_updates_keep_replace_or_refuse_the_secret_url(
@@ -184,7 +189,7 @@ def test_updates_keep_replace_or_refuse_the_secret_url(
     assert rotated.revision == 3
     assert rotated.base_url != created.base_url
     assert url_secret(settings, tenant_id, "hook") == {"baseUrl": target.url(rotated_path)}
-    assert connectors.caller.call(rotated, OutboundRequest("POST", rotated.base_url)).ok
+    assert connectors.caller.call(rotated, OutboundRequest("POST", "")).ok
     assert target.requests[-1].path == rotated_path
 
     # A redacted form that is not the stored URL's cannot stand for a URL: refused, naming no URL
@@ -256,13 +261,13 @@ def test_a_stale_or_missing_url_secret_stops_the_call_before_anything_is_sent(
     client.put_secret_value(
         SecretId=secret_id, SecretString=json.dumps({"baseUrl": target.url("/elsewhere")})
     )
-    stale = connectors.caller.call(hook, OutboundRequest("POST", hook.base_url))
+    stale = connectors.caller.call(hook, OutboundRequest("POST", ""))
     assert stale.kind is OutcomeKind.RETRYABLE
     assert stale.error is not None
     assert "does not match" in stale.error
     # The secret is gone
     client.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
-    missing = connectors.caller.call(hook, OutboundRequest("POST", hook.base_url))
+    missing = connectors.caller.call(hook, OutboundRequest("POST", ""))
     assert missing.kind is OutcomeKind.PERMANENT
     assert missing.error is not None
     assert "missing from Secrets Manager" in missing.error
@@ -355,7 +360,7 @@ def test_the_secret_url_never_reaches_dynamodb_logs_cli_reports_or_errors(
     # The target answers 404 echoing the path: direct calls, test connection, preview
     echo.status = 404
     for request in (
-        OutboundRequest("POST", hook.base_url, {}, b"{}"),
+        OutboundRequest("POST", "", {}, b"{}"),
         OutboundRequest("GET", "missing/page"),
     ):
         outcome = connectors.caller.call(hook, request)
@@ -410,7 +415,7 @@ def test_the_secret_url_never_reaches_dynamodb_logs_cli_reports_or_errors(
     gone = connectors.store.create(
         tenant_id, ConnectorSpec(name="gone", base_url=f"http://127.0.0.1:{closed_port}{secret_path}")
     )
-    unreachable = connectors.caller.call(gone, OutboundRequest("POST", gone.base_url))
+    unreachable = connectors.caller.call(gone, OutboundRequest("POST", ""))
     assert unreachable.kind is OutcomeKind.RETRYABLE
     assert (unreachable.error or "").startswith("connection error")
     produced += [repr(unreachable), json.dumps(unreachable.to_dict())]
@@ -464,7 +469,7 @@ def test_apply_stores_only_the_redacted_url_and_a_second_run_changes_nothing(
     assert (changed["result"], changed["changed"]) == ("updated", ["baseUrl"])
     assert url_secret(settings, tenant_id, "hook") == {"baseUrl": target.url(secret_path + "-rotated")}
     hook = connectors.store.get(tenant_id, "hook")
-    assert connectors.caller.call(hook, OutboundRequest("POST", hook.base_url)).ok
+    assert connectors.caller.call(hook, OutboundRequest("POST", "")).ok
     assert target.requests[-1].path == secret_path + "-rotated"
     for place, text in {
         "cli output": "\n".join(printed),
@@ -534,3 +539,38 @@ def test_deliveries_reach_the_secret_path_and_their_records_hold_no_secret(
     }.items():
         assert canary not in text, f"the URL secret leaked into {place}"
         assert secret_path not in text, f"the URL secret leaked into {place}"
+
+
+def test_a_webhook_url_with_a_query_is_called_as_it_is_and_never_appended_to(
+    harness: Harness,
+    settings: Settings,
+    tenant_id: str,
+    target: RecordingServer,
+    canary: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a URL-based connector whose secret is in the query (as Google Chat webhooks are), one
+    # action that uses its URL as it is and one that would append a path to it
+    secret_path = f"/v1/spaces/AAA/messages?key=k-{canary}&token=t-{canary}"
+    harness.connector(tenant_id, target.url(secret_path))
+    harness.action(tenant_id, name="as-is", url="", payload='{"text": "{{text}}"}', maxRetries=0)
+    harness.action(tenant_id, name="appended", url="more", payload='{"text": "{{text}}"}', maxRetries=0)
+    harness.rule(tenant_id, name="as-is", action="as-is", mapping={"text": "$.text"})
+    harness.rule(tenant_id, name="appended", action="appended", mapping={"text": "$.text"})
+    # When an event is delivered
+    envelope = harness.envelope(tenant_id, {"text": "hello"})
+    harness.handle(envelope)
+    # Then the URL was called exactly as configured, and the appending action failed without a call
+    assert [r.path for r in target.requests] == [secret_path]
+    assert harness.delivery_of(envelope, "as-is").state is DeliveryState.SUCCEEDED
+    assert harness.delivery_of(envelope, "appended").state is DeliveryState.FAILED
+    (refused,) = harness.attempts_of(envelope, "appended")
+    assert refused.outcome is AttemptOutcome.PERMANENT
+    assert "query or fragment" in (refused.error or "")
+    # And the secret query is in no record and no log
+    for place, text in {
+        "deliveries table": whole_table(settings, settings.deliveries_table),
+        "config table": json.dumps(tenant_items(settings, tenant_id)),
+        "logs": caplog.text,
+    }.items():
+        assert canary not in text, f"the URL secret leaked into {place}"

@@ -15,8 +15,8 @@ from eventrelay.roots.connectors import build_connector_services
 from eventrelay.rules import RuleStore
 from eventrelay.settings import Settings
 from eventrelay_cli.local.lambda_runtime import load_handler, make_context
-from tests.conftest import EVENTS_DIR, REPO_ROOT
 from tests.support.http_servers import RecordingServer
+from tests.support.paths import EVENTS_DIR, REPO_ROOT
 
 
 def test_the_events_file_drives_the_real_handler_to_the_rule_target(settings: Settings) -> None:

@@ -24,7 +24,7 @@ class SlowTarget:
         with self.lock:
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
-        time.sleep(self.seconds)
+        time.sleep(self.seconds)  # a slow server: the time it takes to answer
         with self.lock:
             self.in_flight -= 1
         return Reply()

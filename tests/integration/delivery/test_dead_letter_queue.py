@@ -36,6 +36,8 @@ def queue_with_dlq(settings: Settings) -> Iterator[tuple[str, str]]:
     sqs.delete_queue(QueueUrl=dlq)
 
 
+# Runs the runner behind the local SQS event source, through visibility timeouts.
+@pytest.mark.slow
 def test_only_unprocessable_messages_reach_the_dead_letter_queue(
     settings: Settings, harness: Harness, tenant_id: str, queue_with_dlq: tuple[str, str]
 ) -> None:

@@ -9,6 +9,7 @@ from eventrelay.delivery.models import AttemptOutcome, DeliveryState
 from eventrelay.delivery.runner import Step
 from tests.support.delivery import Harness
 from tests.support.http_servers import RecordedRequest, RecordingServer, Reply
+from tests.support.waiting import wait_until
 
 TICKET = '{"order": "{{orderId}}", "amount": {{amount}}, "note": "{{note}}"}'
 
@@ -233,11 +234,10 @@ def test_the_same_message_delivered_twice_at_once_calls_once(harness: Harness, t
         for thread in threads:
             thread.start()
         # (the target holds the first call until the other copy has been handled)
-        for _ in range(500):
-            if steps:
-                break
-            release.wait(0.01)
-        release.set()
+        try:
+            wait_until(lambda: bool(steps), "one copy of the message was handled", timeout=5)
+        finally:
+            release.set()
         for thread in threads:
             thread.join()
         # Then the target was called once: one runner delivered, the other deferred to the lease's end

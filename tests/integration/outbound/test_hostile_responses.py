@@ -42,7 +42,8 @@ def test_a_100_mb_body_is_cut_at_the_cap(client: OutboundClient) -> None:
         started = time.monotonic()
         outcome = client.send(OutboundRequest("GET", server.url("/")))
         elapsed = time.monotonic() - started
-        time.sleep(0.1)
+        # The server stops streaming when its writes fail (the client closed): wait for that
+        server.wait_for_replies(1)
         streamed = server.bytes_streamed
     assert outcome.kind is OutcomeKind.SUCCESS
     assert len(outcome.body) == CAP
@@ -100,7 +101,7 @@ def _trickle_headers(handler: BaseHTTPRequestHandler, stop: threading.Event) -> 
     while not stop.is_set():
         handler.wfile.write(b"X-Slow: 1\r\n")
         handler.wfile.flush()
-        time.sleep(0.05)
+        stop.wait(0.05)  # a slow server: the pace of the trickle (returns early when the test ends)
 
 
 def _trickle_body(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
@@ -108,7 +109,7 @@ def _trickle_body(handler: BaseHTTPRequestHandler, stop: threading.Event) -> Non
     while not stop.is_set():
         handler.wfile.write(b"x")
         handler.wfile.flush()
-        time.sleep(0.05)
+        stop.wait(0.05)  # a slow server: the pace of the trickle (returns early when the test ends)
 
 
 def _trickle_body_until_close(handler: BaseHTTPRequestHandler, stop: threading.Event) -> None:
@@ -117,7 +118,7 @@ def _trickle_body_until_close(handler: BaseHTTPRequestHandler, stop: threading.E
     while not stop.is_set():
         handler.wfile.write(b"x")
         handler.wfile.flush()
-        time.sleep(0.05)
+        stop.wait(0.05)  # a slow server: the pace of the trickle (returns early when the test ends)
 
 
 @pytest.mark.parametrize(

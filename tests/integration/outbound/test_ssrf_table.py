@@ -177,7 +177,7 @@ def test_forbidden_destination_is_refused_before_any_connection(case: str, url: 
     # Given a client with no allow-list, an opener that records every attempt and a listening sink
     opener = RecordingOpener()
     client = OutboundClient(SsrfGuard("", FixedResolver(RESOLVER_ANSWERS)), opener=opener, deadline=2)
-    connections_before = sink.connections
+    connections_before = sink.settled_connections()
     # When the URL is called
     outcome = client.send(OutboundRequest("GET", url.format(port=sink.port)))
     # Then it is a permanent refusal, and nothing was dialled or reached
@@ -186,7 +186,7 @@ def test_forbidden_destination_is_refused_before_any_connection(case: str, url: 
     assert outcome.error.startswith(("refused by SSRF guard", "invalid request")), outcome.error
     assert outcome.status is None
     assert opener.attempts == []
-    assert sink.connections == connections_before
+    assert sink.settled_connections() == connections_before
 
 
 @pytest.mark.parametrize(
@@ -203,12 +203,12 @@ def test_the_sink_does_record_connections_when_an_operator_allows_loopback(sink:
     # Given the operator allows loopback (as the local stack does)
     opener = RecordingOpener()
     client = OutboundClient(SsrfGuard("127.0.0.0/8"), opener=opener, deadline=1, read_timeout=0.3)
-    before = sink.connections
+    before = sink.settled_connections()
     # When the same URL as in the table is called
     client.send(OutboundRequest("GET", f"http://127.0.0.1:{sink.port}/"))
     # Then the connection happens: the sink would have caught any leak in the table above
     assert opener.attempts == [("127.0.0.1", sink.port)]
-    assert _eventually(lambda: sink.connections == before + 1)
+    assert sink.settled_connections() == before + 1
 
 
 def test_a_dns_answer_that_changes_between_lookups_cannot_reach_a_private_address(sink: Sink) -> None:
@@ -223,14 +223,14 @@ def test_a_dns_answer_that_changes_between_lookups_cannot_reach_a_private_addres
     resolver = Rebinding()
     opener = RecordingOpener()
     client = OutboundClient(SsrfGuard("", resolver), opener=opener, deadline=2)
-    before = sink.connections
+    before = sink.settled_connections()
     # When the client calls it ("localhost" is also what the system resolver would map to 127.0.0.1)
     outcome = client.send(OutboundRequest("GET", f"http://localhost:{sink.port}/"))
     # Then it resolved once and dialled only the validated public address (refused by the test opener)
     assert resolver.lookups == ["localhost"]
     assert opener.attempts == [("93.184.216.34", sink.port)]
     assert outcome.kind is OutcomeKind.RETRYABLE
-    assert sink.connections == before
+    assert sink.settled_connections() == before
 
 
 def test_a_redirect_to_the_metadata_address_is_not_followed(sink: Sink) -> None:
@@ -246,7 +246,7 @@ def test_a_redirect_to_the_metadata_address_is_not_followed(sink: Sink) -> None:
     ) as server:
         opener = RecordingOpener()
         client = OutboundClient(SsrfGuard("127.0.0.0/8"), opener=opener, deadline=2)
-        before = sink.connections
+        before = sink.settled_connections()
         # When it is called (twice: one redirect to each target)
         first = client.send(OutboundRequest("GET", server.url("/start")))
         second = client.send(OutboundRequest("GET", server.url("/start")))
@@ -259,15 +259,4 @@ def test_a_redirect_to_the_metadata_address_is_not_followed(sink: Sink) -> None:
     assert {address for address, _ in opener.attempts} == {"127.0.0.1"}
     assert all(port == server.port for _, port in opener.attempts)
     assert [request.path for request in server.requests] == ["/start", "/start"]
-    assert sink.connections == before
-
-
-def _eventually(condition: object, timeout: float = 2.0) -> bool:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return True
-        time.sleep(0.01)
-    return False
+    assert sink.settled_connections() == before

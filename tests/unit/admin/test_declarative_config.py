@@ -8,7 +8,7 @@ from eventrelay.connectors import urls
 from eventrelay.connectors.models import AuthType
 from eventrelay.registrations import RegistrationKind
 from eventrelay_cli.declarative import ConfigError, load_config, rule_parser
-from tests.conftest import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 SECRET = "hunter2-CANARY-literal"
 WEBHOOK = f"https://hooks.slack.com/services/T0AAAA/B0BBBB/{SECRET}"

@@ -72,11 +72,14 @@ def test_oauth2_settings_are_refused_for_other_auth_types() -> None:
         ("", "https://api.example/v2/"),
         ("issues", "https://api.example/v2/issues"),
         ("/issues?x=1", "https://api.example/v2/issues?x=1"),
+        ("?page=2", "https://api.example/v2/?page=2"),
         ("https://other.example/x", "https://other.example/x"),
     ],
 )
 def test_relative_urls_are_appended_to_the_base_url(url: str, resolved: str) -> None:
-    assert ConnectorSpec(name="a", base_url="https://api.example/v2/").resolve_url(url) == resolved
+    # Auth type token: the URL is no secret (a URL-based connector shows it redacted: test_connector_urls)
+    spec = ConnectorSpec(name="a", base_url="https://api.example/v2/", auth_type=AuthType.TOKEN)
+    assert spec.resolve_url(url) == resolved
 
 
 def test_credentials_never_show_their_secrets_in_repr_or_validation_errors() -> None:
@@ -164,7 +167,10 @@ def test_auth_headers_override_request_and_connector_headers_case_insensitively(
         headers={"Accept": "text/xml", "X-Team": "ops"},
     )
     auth = static_auth_headers(spec, Credentials(token_headers={"x-api-key": SECRET}))
-    request = OutboundRequest("POST", "items", {"accept": "application/json", "X-API-KEY": "forged"}, b"{}")
+    # The URL is resolved before auth is applied (LoadedConnector.resolve_url), and kept as it is
+    request = OutboundRequest(
+        "POST", spec.resolve_url("items"), {"accept": "application/json", "X-API-KEY": "forged"}, b"{}"
+    )
     sent = authenticated_request(spec, request, auth)
     assert sent.url == "https://a.example/api/items"
     assert sent.headers == {"accept": "application/json", "X-Team": "ops", "x-api-key": SECRET}

@@ -1,5 +1,7 @@
-"""URL-based connectors: the URL is the credential, so only its redacted form is stored and shown,
-and the redacted form maps back to the real URL exactly as rendering would have joined it."""
+"""URL-based connectors: the URL is the credential, so only its redacted form is stored and shown.
+
+A call joins a relative URL to the real URL it loaded; the redactor shows what was sent as the same
+relative URL joined to the redacted form, exactly as rendering would have joined it."""
 
 from __future__ import annotations
 
@@ -16,8 +18,16 @@ from pydantic import ValidationError
 from eventrelay.actions import compile_action, parse_draft, render
 from eventrelay.admin.views import connector_spec, spec_changes
 from eventrelay.connectors import urls
-from eventrelay.connectors.models import AuthType, Connector, ConnectorHealth, ConnectorSpec, Credentials
+from eventrelay.connectors.models import (
+    AuthType,
+    Connector,
+    ConnectorHealth,
+    ConnectorSpec,
+    Credentials,
+    LoadedConnector,
+)
 from eventrelay.connectors.redaction import REDACTED, Redactor, scrub_http_library_logs
+from eventrelay.outbound.request import UrlNotJoinable, join_url
 
 SLACK = "https://hooks.slack.com/services/T0CANARY1/B0CANARY2/CANARYtokenXYZ0123456789"
 REDACTED_FORM = re.compile(r"^https://hooks\.slack\.com/\[REDACTED:[0-9a-f]{12}\]$")
@@ -25,6 +35,23 @@ REDACTED_FORM = re.compile(r"^https://hooks\.slack\.com/\[REDACTED:[0-9a-f]{12}\
 
 def none_spec(base_url: str = SLACK, **fields: object) -> ConnectorSpec:
     return ConnectorSpec.model_validate({"name": "slack", "base_url": base_url, **fields})
+
+
+def stored(spec: ConnectorSpec) -> Connector:
+    return Connector(
+        **spec.model_dump(),
+        tenant_id="acme",
+        health=ConnectorHealth(state="AUTHORIZED", changed_at="2026-01-01T00:00:00Z"),
+        created_at="c",
+        updated_at="u",
+    )
+
+
+def loaded(real: str, **fields: object) -> LoadedConnector:
+    """A URL-based connector as a call loads it: its configuration shows the redacted form."""
+    spec = none_spec(real, **fields)
+    held = spec.secret_urls()
+    return LoadedConnector(stored(spec), held if held is not None else Credentials())
 
 
 @pytest.mark.parametrize(
@@ -63,21 +90,30 @@ def test_the_redacted_form_keeps_scheme_host_and_port_and_a_fingerprint() -> Non
     real_path=st.text(alphabet="abcXYZ019-_.~%/", min_size=1, max_size=30),
     relative=st.text(alphabet="abc019-_./?#=&", max_size=20),
 )
-def test_revealing_a_resolved_redacted_url_equals_resolving_the_real_url(
+def test_a_url_joined_to_the_real_url_is_shown_joined_to_the_redacted_form(
     real_path: str, relative: str
 ) -> None:
     real = "https://api.example/" + real_path.lstrip("/")
     assume(urls.has_secret(real))
+    # `/` and ``, `/?x` and `?x` joined to a URL ending in `/` are the same URL: shown as one of them
+    assume(not (real.endswith("/") and relative.lstrip("/")[:1] in ("", "?", "#") and relative[:1] == "/"))
+    expected = join_url(urls.redacted_url(real), relative)
+    # A piece of the secret that the relative URL happens to repeat is redacted as a secret
+    assume(not any(value in expected for value in urls.secret_values(real)))
+    hook = loaded(real)
     plain = ConnectorSpec(name="a", base_url=real, auth_type=AuthType.BASIC)  # a URL kept as it is
-    hidden = none_spec(real)
-    assert urls.is_redacted(hidden.base_url)
-    shown = hidden.resolve_url(relative, reveal=False)
-    assert urls.reveal(shown, hidden.base_url, real) == plain.resolve_url(relative)
-    assert hidden.resolve_url(relative) == plain.resolve_url(relative)
+    # When a call resolves the relative URL on the connector it loaded
+    sent = hook.resolve_url(relative)
+    # Then it is what the real URL joins to, and the redactor shows it on the redacted form
+    assert sent == plain.resolve_url(relative)
+    assert Redactor.for_credentials(hook.credentials).text(sent) == expected
+    assert hook.connector.resolve_url(relative) == expected  # what the configuration shows
 
 
 @pytest.mark.parametrize("url", ["", "chat/{{channel}}", "/x?y={{y}}", "?thread={{y}}", "#frag"])
-def test_an_action_rendered_on_the_redacted_url_reveals_to_the_one_rendered_on_the_real_url(url: str) -> None:
+def test_an_action_rendered_without_a_base_reaches_the_real_url_and_is_shown_on_the_redacted_one(
+    url: str,
+) -> None:
     draft = {
         "connector": "slack",
         "name": "notify",
@@ -88,19 +124,26 @@ def test_an_action_rendered_on_the_redacted_url_reveals_to_the_one_rendered_on_t
     action = compile_action("t-1", parse_draft(draft))
     values = {"channel": "ops/alerts", "y": "1 2"}
     real = "https://hooks.example/services/T1/B2/tok3n"
-    redacted = urls.redacted_url(real)
-    on_redacted = render(action, values, redacted)
-    assert urls.reveal(on_redacted.url, redacted, real) == render(action, values, real).url
+    hook = loaded(real)
+    sent = hook.resolve_url(render(action, values).url)
+    assert sent == render(action, values, real).url
+    assert (
+        Redactor.for_credentials(hook.credentials).text(sent)
+        == render(action, values, urls.redacted_url(real)).url
+    )
 
 
 def test_a_real_url_with_a_query_is_used_as_it_is_and_refuses_appending() -> None:
     real = "https://hooks.example/catch?token=s3cr3t123"
-    redacted = urls.redacted_url(real)
-    assert urls.reveal(redacted, redacted, real) == real
-    with pytest.raises(urls.UrlNotJoinable):
-        urls.reveal(redacted + "/more", redacted, real)
-    assert urls.reveal("https://other.example/x", redacted, real) is None
-    assert urls.reveal(redacted + "x", redacted, real) is None  # not a join: left alone
+    hook = loaded(real)
+    assert hook.base_url == real
+    assert hook.resolve_url("") == real
+    with pytest.raises(UrlNotJoinable):
+        hook.resolve_url("/more")
+    with pytest.raises(UrlNotJoinable):
+        hook.resolve_url("?more=1")
+    assert hook.resolve_url("https://other.example/x") == "https://other.example/x"
+    assert Redactor.for_credentials(hook.credentials).text(real) == urls.redacted_url(real)
 
 
 def test_a_none_spec_shows_stores_and_dumps_only_the_redacted_url() -> None:
@@ -115,10 +158,11 @@ def test_a_none_spec_shows_stores_and_dumps_only_the_redacted_url() -> None:
     assert held.test_url is not None
     assert (held.base_url.get_secret_value(), held.test_url.get_secret_value()) == (SLACK, SLACK + "/ping")
     assert "CANARY" not in repr(held)
-    # In memory it still resolves to the real URL; a preview does not
-    assert spec.resolve_url("extra") == SLACK + "/extra"
-    assert spec.resolve_url(spec.test_url) == SLACK + "/ping"
-    assert spec.resolve_url("extra", reveal=False) == spec.base_url + "/extra"
+    # It resolves on what it shows; only a connector loaded for a call has the real URLs
+    assert spec.resolve_url("extra") == spec.base_url + "/extra"
+    hook = loaded(SLACK, test_url=SLACK + "/ping")
+    assert (hook.resolve_url("extra"), hook.resolve_url(hook.test_url)) == (SLACK + "/extra", SLACK + "/ping")
+    assert "CANARY" not in repr(hook)
 
 
 def test_other_auth_types_and_urls_without_secret_part_are_kept_as_given() -> None:
@@ -132,14 +176,7 @@ def test_other_auth_types_and_urls_without_secret_part_are_kept_as_given() -> No
 
 def test_a_spec_rebuilt_from_a_view_keeps_the_redacted_form_and_holds_no_secret() -> None:
     spec = none_spec()
-    connector = Connector(
-        **spec.model_dump(),
-        tenant_id="acme",
-        health=ConnectorHealth(state="AUTHORIZED", changed_at="2026-01-01T00:00:00Z"),
-        created_at="c",
-        updated_at="u",
-    )
-    rebuilt = connector_spec(connector)
+    rebuilt = connector_spec(stored(spec))
     assert rebuilt.base_url == spec.base_url
     assert rebuilt.secret_urls() is None
     # What `apply` compares: the same URL is no change; another URL is a baseUrl change
@@ -162,7 +199,8 @@ def test_the_redactor_hides_the_secret_part_its_encodings_and_its_token_like_pie
     cases = {
         f"Cannot POST {secret}/x": f"Cannot POST {REDACTED}/x",
         f"url={quote(secret, safe='')}": f"url={REDACTED}",
-        f"GET {SLACK}": f"GET https://hooks.slack.com{REDACTED}",
+        f"GET {SLACK}": f"GET {urls.redacted_url(SLACK)}",
+        f"GET {SLACK}/x?y=1 HTTP/1.1": f"GET {urls.redacted_url(SLACK)}/x?y=1 HTTP/1.1",
         "invalid token CANARYtokenXYZ0123456789": f"invalid token {REDACTED}",
         "team T0CANARY1 channel B0CANARY2": f"team {REDACTED} channel {REDACTED}",
     }

@@ -42,7 +42,7 @@ class Tracker:
         with self.lock:
             self.now += 1
             self.peak = max(self.peak, self.now)
-        time.sleep(0.1)
+        time.sleep(0.1)  # the record's I/O (a call to a target): long enough for records to overlap
         with self.lock:
             self.now -= 1
         if json.loads(record.body).get("fail"):

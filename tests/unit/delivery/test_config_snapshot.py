@@ -23,7 +23,7 @@ class CountingLookup:
     def get(self, tenant_id: str, name: str) -> Any:
         with self.lock:
             self.reads[name] += 1
-        time.sleep(0.02)
+        time.sleep(0.02)  # a store's read latency: concurrent callers arrive while a read is in flight
         if name in self.missing:
             raise LookupError(name)
         return {"tenant": tenant_id, "name": name}

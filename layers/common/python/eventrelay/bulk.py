@@ -20,7 +20,7 @@ from eventrelay.dynamodb import Table
 from eventrelay.envelopes import EventEnvelope, MessageQueue
 from eventrelay.errors import ApiError, BadBody, DependencyFailure, InvalidPayload, NotFound
 from eventrelay.json_body import parse_json_object, unrepresentable_value
-from eventrelay.publishing import MAX_BULK_EVENTS, Caller, Gatekeeper, PublishService
+from eventrelay.publishing import MAX_BULK_EVENTS, CallerIdentity, Gatekeeper, PublishService
 from eventrelay.ratelimit import LimitKind
 from eventrelay.registrations import EVENT_NAME_PATTERN, EVENT_VERSION_PATTERN
 from eventrelay.tenants import tenant_pk
@@ -139,12 +139,12 @@ class BulkService:
         self._jobs_queue = jobs_queue
         self._clock = clock
 
-    def submit(self, caller: Caller, body: bytes) -> BulkAccepted:
+    def submit(self, caller: CallerIdentity, body: bytes) -> BulkAccepted:
         hit = self._gatekeeper.admit(caller, LimitKind.ASYNC)
         job = self._gatekeeper.run_admitted(hit, lambda: self._accept(caller, body))
         return BulkAccepted(job, hit.headers())
 
-    def _accept(self, caller: Caller, body: bytes) -> Job:
+    def _accept(self, caller: CallerIdentity, body: bytes) -> Job:
         events = _bulk_events(body)
         rejected: list[ItemError] = []
         for index, item in enumerate(events):
@@ -185,7 +185,7 @@ class BulkService:
         except DependencyFailure:
             return  # an orphan ACCEPTED record is harmless: the publisher was told 1009
 
-    def status(self, caller: Caller, job_id: str) -> tuple[Job, dict[str, str]]:
+    def status(self, caller: CallerIdentity, job_id: str) -> tuple[Job, dict[str, str]]:
         hit = self._gatekeeper.admit(caller, LimitKind.SYNC)
 
         def find() -> Job:

@@ -25,7 +25,7 @@ from eventrelay.errors import (
     UnsupportedMediaType,
 )
 from eventrelay.observability import logger, metrics
-from eventrelay.publishing import MAX_BULK_BODY_BYTES, MAX_EVENT_BODY_BYTES, Caller, PublishRequest
+from eventrelay.publishing import MAX_BULK_BODY_BYTES, MAX_EVENT_BODY_BYTES, CallerIdentity, PublishRequest
 from eventrelay.registrations import EVENT_NAME_PATTERN, EVENT_VERSION_PATTERN
 from eventrelay.roots.events import EventServices
 from eventrelay.tenants import TENANT_ID_PATTERN
@@ -113,12 +113,12 @@ class RequestReader:
             return legacy == "json" or bool(JSON_MEDIA_TYPE.match(legacy))
         return bool(JSON_MEDIA_TYPE.match(content_type.split(";", 1)[0].strip().lower()))
 
-    def caller(self) -> Caller:
+    def caller(self) -> CallerIdentity:
         tenant_id = self.required_header("tenantId", TENANT_ID_PATTERN, "letters, digits, _ . - (at most 64)")
         secret = self.required_header(
             "sharedSecret", SECRET_PATTERN, "printable ASCII, at most 512 characters"
         )
-        return Caller(tenant_id=tenant_id, shared_secret=secret, request_id=self.request_id)
+        return CallerIdentity(tenant_id=tenant_id, shared_secret=secret, request_id=self.request_id)
 
     def idempotency_key(self) -> str | None:
         key = self.header("idempotency-key")

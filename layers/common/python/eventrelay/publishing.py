@@ -83,8 +83,9 @@ class TenantLimits:
 
 
 @dataclass(frozen=True)
-class Caller:
-    """Who calls: the tenant and the shared secret they present, and the API Gateway request id."""
+class CallerIdentity:
+    """Who calls the Events API: the tenant, the shared secret they present (not yet verified) and
+    the API Gateway request id."""
 
     tenant_id: str
     shared_secret: str
@@ -93,7 +94,7 @@ class Caller:
 
 @dataclass(frozen=True)
 class PublishRequest:
-    caller: Caller
+    caller: CallerIdentity
     event_name: str
     event_version: str
     body: bytes
@@ -117,7 +118,7 @@ class Gatekeeper:
         self._limiter = limiter
         self._limits = limits
 
-    def admit(self, caller: Caller, kind: LimitKind) -> HitResult:
+    def admit(self, caller: CallerIdentity, kind: LimitKind) -> HitResult:
         try:
             self._verifier.verify(caller.tenant_id, caller.shared_secret)
             hit = self._limiter.hit(caller.tenant_id, kind, self._limits.for_tenant(caller.tenant_id, kind))

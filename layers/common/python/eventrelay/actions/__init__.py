@@ -4,7 +4,8 @@ Public API:
 - models: `ActionDraft` (what an admin writes), `Action` (what is saved), `ActionField`,
   `FieldType`, `HttpMethod`, `PlainPayload`, `FormPayload`, `FormPair`, `parse_draft`,
   `compile_action`.
-- rendering: `render(action, values, base_url) -> OutboundRequest`.
+- rendering: `render(action, values, base_url=None) -> OutboundRequest` (no base URL: a relative
+  URL stays relative, for the connector to resolve).
 - storage: `ActionStore(table_name, dynamodb_client)`.
 - errors: `TemplateError` (with `TemplatePosition`), `RenderError`, `InvalidAction`,
   `ActionNotFound`, `ActionAlreadyExists`, `ActionConflict`, all `ActionError`.

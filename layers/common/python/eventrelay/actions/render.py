@@ -15,7 +15,9 @@ Values are never parsed as templates: `{{x}}` in a value is sent as those five c
 
 A relative action URL is appended to the connector's base URL with exactly one `/` between them
 (`https://api.example.com/v2` + `tickets/{{id}}` → `https://api.example.com/v2/tickets/42`); a
-relative URL that starts with `?` or `#` is appended as is. Content-Type defaults to
+relative URL that starts with `?` or `#` is appended as is (`outbound.request.join_url`). Without a
+base URL it stays relative: the connector joins it to its real base URL when it calls (a URL-based
+connector's base URL is a secret only the call loads). Content-Type defaults to
 `application/json` (plain) or `application/x-www-form-urlencoded` (form) unless a header sets it;
 without a payload the request has no body and no default Content-Type.
 """
@@ -30,8 +32,8 @@ from urllib.parse import quote, urlencode, urlsplit
 from eventrelay.actions.errors import RenderError
 from eventrelay.actions.fields import TypedValue, coerce
 from eventrelay.actions.models import Action, ActionField, FormPayload, PlainPayload
-from eventrelay.actions.templates import Slot, Template, Token, is_absolute_url
-from eventrelay.outbound.request import OutboundRequest
+from eventrelay.actions.templates import Slot, Template, Token
+from eventrelay.outbound.request import OutboundRequest, is_absolute_url, join_url
 
 JSON_CONTENT_TYPE = "application/json"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -40,8 +42,10 @@ _HEADER_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _HEADER_NOT_LATIN1 = re.compile(r"[^\x00-\xff]")
 
 
-def render(action: Action, values: Mapping[str, object], base_url: str) -> OutboundRequest:
+def render(action: Action, values: Mapping[str, object], base_url: str | None = None) -> OutboundRequest:
     """Render `action` with `values` (field name → raw value); missing or None values use the default.
+
+    A relative URL is joined to `base_url` when one is given, else left relative for the connector.
 
     Raises RenderError(field, reason) for a missing value without default, a value that does not fit
     its type, or a header value that cannot be sent safely; the message never includes the value.
@@ -50,7 +54,9 @@ def render(action: Action, values: Mapping[str, object], base_url: str) -> Outbo
     typed = {field.name: resolve_value(field, values) for field in action.fields}
 
     rendered_url = _render(templates.url, typed)
-    url = rendered_url if is_absolute_url(templates.url.source) else _join_url(base_url, rendered_url)
+    url = rendered_url
+    if base_url is not None and not is_absolute_url(templates.url.source):
+        url = _join_url(base_url, rendered_url)
     headers: dict[str, str] = {}
     for name, template in templates.headers:
         headers[name] = _render(template, typed).strip(" ")
@@ -122,8 +128,4 @@ def _join_url(base_url: str, relative: str) -> str:
         raise RenderError(
             None, "the connector's base URL must be an absolute http(s) URL without query or fragment"
         )
-    if not relative:
-        return base_url
-    if relative.startswith(("?", "#")):
-        return base_url + relative
-    return base_url.rstrip("/") + "/" + relative.lstrip("/")
+    return join_url(base_url, relative)

@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from enum import Enum
 
 from eventrelay.actions.errors import TemplateError, TemplatePosition
+from eventrelay.outbound.request import is_absolute_url
 
 FIELD_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$"
 _FIELD_NAME = re.compile(FIELD_NAME_PATTERN)
-_ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _HTTP_URL = re.compile(r"(?i)https?://")
 _URL_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 _HEADER_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f]|[^\x00-\xff]")
@@ -155,11 +155,6 @@ def parse_url(source: str, part: str = "url") -> Template:
     elif source.startswith("//"):
         raise _error("a relative URL must not start with '//'", source, 0, part)
     return template
-
-
-def is_absolute_url(source: str) -> bool:
-    """Whether a URL template is absolute (it starts with a scheme); else it is relative to the base URL."""
-    return _ABSOLUTE_URL.match(source) is not None
 
 
 def parse_header_value(source: str, part: str) -> Template:

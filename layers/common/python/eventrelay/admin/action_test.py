@@ -165,7 +165,7 @@ class ActionTester:
         action = self._actions.get(tenant_id, action_name)
         connector = self._connectors.get(tenant_id, action.connector)
         sources = sample_values(action, values)
-        rendered = render(action, values, connector.base_url)
+        rendered = render(action, values)  # a relative URL: the connector joins it to its real base URL
         before = self._connectors.load_credentials(connector)
         preview = self._caller.preview(connector, rendered)  # auth headers as placeholders
         key = self._keys()

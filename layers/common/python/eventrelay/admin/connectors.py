@@ -21,7 +21,7 @@ from eventrelay.admin.tenants import TenantAdmin
 from eventrelay.admin.views import ConnectorView, PlannedChange, connector_spec, spec_changes
 from eventrelay.connectors.authorization import AuthorizationStart, OAuthAuthorizer
 from eventrelay.connectors.caller import ConnectionTest, ConnectorCaller
-from eventrelay.connectors.errors import ConnectorNotFound, InvalidCredentials, NotAuthorizationCode
+from eventrelay.connectors.errors import ConnectorNotFound, InvalidConnectorCredentials, NotAuthorizationCode
 from eventrelay.connectors.models import AuthType, Connector, ConnectorSpec, Credentials, OAuth2Grant
 from eventrelay.connectors.store import ConnectorStore
 from eventrelay.validation import validation_problems
@@ -276,7 +276,7 @@ def _invalid_as_admin_error() -> Iterator[None]:
     """The connectors area's own "invalid" errors, raised as InvalidConnector (an InvalidResource)."""
     try:
         yield
-    except InvalidCredentials as exc:
+    except InvalidConnectorCredentials as exc:
         raise InvalidConnector([f"credentials: {problem}" for problem in exc.problems]) from None
     except NotAuthorizationCode as exc:
         raise InvalidConnector([exc.message]) from None

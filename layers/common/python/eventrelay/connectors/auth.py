@@ -48,16 +48,12 @@ def authenticated_request(
     spec: ConnectorSpec,
     request: OutboundRequest,
     auth_headers: Mapping[str, str],
-    *,
-    reveal: bool = True,
 ) -> OutboundRequest:
-    """The request as sent: URL resolved against the base URL; connector headers, then the
-    request's own, then authentication (which nothing else may override).
-
-    `reveal=False` keeps a URL-based connector's URL in its redacted form (a preview)."""
+    """The request as sent: connector headers, then the request's own, then authentication (which
+    nothing else may override). Its URL is already resolved (`LoadedConnector.resolve_url`)."""
     return OutboundRequest(
         method=request.method,
-        url=spec.resolve_url(request.url, reveal=reveal),
+        url=request.url,
         headers=merge_headers(spec.headers, request.headers, auth_headers),
         body=request.body,
     )

@@ -3,11 +3,11 @@
 `ConnectorCaller.call` is what the action runner and "test action" use; `test_connection` is the
 admin's "test connection". Every outcome returned has the connector's secrets redacted.
 
-A URL-based connector (auth type `none`) as the store returns it knows only the redacted form of
-its URL (`https://hooks.slack.com/[REDACTED:…]`), and so does every request rendered with its
-`base_url`. The caller loads the real URLs with the credentials (same cache), checks that they
-are the ones the configuration names (fingerprint), and puts them into the request just before
-it is sent; what it reports (outcomes, previews, test-connection URLs) shows the redacted form.
+A call loads the connector's secrets once (`LoadedConnector`, cached per connector revision):
+for a URL-based connector (auth type `none`) these are its real URLs, checked against the
+fingerprints its configuration shows. A relative request URL is joined to the real base URL; what
+the call reports (outcomes, previews, test-connection URLs) passes through the redactor, which
+shows the real URL as its redacted form. A redacted form is never turned back into a URL.
 """
 
 from __future__ import annotations
@@ -23,7 +23,14 @@ from eventrelay.connectors import urls
 from eventrelay.connectors.auth import authenticated_request, bearer_authorization, static_auth_headers
 from eventrelay.connectors.errors import ConnectorError
 from eventrelay.connectors.health import DEFAULT_AUTH_FAILURE_LIMIT, HealthRecorder
-from eventrelay.connectors.models import AuthType, Connector, Credentials, HealthState, OAuth2Grant
+from eventrelay.connectors.models import (
+    AuthType,
+    Connector,
+    Credentials,
+    HealthState,
+    LoadedConnector,
+    OAuth2Grant,
+)
 from eventrelay.connectors.oauth2 import (
     TokenEndpoint,
     TokenEndpointUnavailable,
@@ -36,7 +43,7 @@ from eventrelay.errors import DependencyFailure
 from eventrelay.observability import logger
 from eventrelay.outbound.client import OutboundClient
 from eventrelay.outbound.outcome import DEFAULT_BODY_PREVIEW_CHARS, Outcome, OutcomeKind
-from eventrelay.outbound.request import OutboundRequest
+from eventrelay.outbound.request import OutboundRequest, UrlNotJoinable
 
 # Access tokens are renewed this long before they expire.
 DEFAULT_REFRESH_MARGIN_SECONDS = 60.0
@@ -48,7 +55,7 @@ class NotYetAuthorized(Exception):
 
 
 class _UrlUnavailable(Exception):
-    """The request's URL cannot be made real; `message` is safe to show (it names no URL)."""
+    """The request's URL cannot be sent; `message` is safe to show (it names no URL)."""
 
     def __init__(self, kind: OutcomeKind, message: str) -> None:
         super().__init__(message)
@@ -245,24 +252,25 @@ class ConnectorCaller:
     ) -> Outcome:
         """Authenticate `request` with the connector and perform it; the outcome has secrets redacted.
 
-        A relative request URL is resolved against the connector's base URL. A 401 on an OAuth
+        A relative request URL is joined to the connector's (real) base URL. A 401 on an OAuth
         connector renews the access token and retries once. A DEAUTHORIZED connector is not called.
         """
         if connector.health.state is HealthState.DEAUTHORIZED:
             reason = connector.health.reason or "an admin must fix its credentials"
             return Outcome(OutcomeKind.PERMANENT, error=f"connector is deauthorized: {reason}")
-        return self._call(connector, request, idempotency_key)
+        outcome, _url = self._call(
+            connector, lambda loaded: replace(request, url=loaded.resolve_url(request.url)), idempotency_key
+        )
+        return outcome
 
     def test_connection(self, connector: Connector) -> ConnectionTest:
         """GET the connector's test URL (or base URL) with its auth, even when it is deauthorized."""
-        url = connector.resolve_url(connector.test_url)
-        outcome = self._call(connector, OutboundRequest("GET", url), None)
+        outcome, url = self._call(
+            connector, lambda loaded: OutboundRequest("GET", loaded.resolve_url(loaded.test_url)), None
+        )
         health = self._best_effort(lambda: self._store.get(connector.tenant_id, connector.name).health.state)
-        credentials = self._best_effort(lambda: self._load_credentials(connector))
         return ConnectionTest(
-            url=Redactor.for_credentials(credentials).text(
-                connector.resolve_url(connector.test_url, reveal=False)
-            ),
+            url=url if url is not None else _configured_test_url(connector),
             outcome=outcome,
             health=health or connector.health.state,
         )
@@ -278,26 +286,34 @@ class ConnectorCaller:
 
         Nothing is sent and no token is requested ("test action" shows this, and a curl command).
         """
-        credentials = self._load_credentials(connector)
+        loaded = LoadedConnector(connector, self._load_credentials(connector))
         if connector.auth_type is AuthType.OAUTH2:
             auth = {"Authorization": bearer_authorization(REDACTED)}
         else:
-            auth = dict.fromkeys(static_auth_headers(connector, credentials), REDACTED)
-        shown = authenticated_request(connector, request, auth, reveal=False)
+            auth = dict.fromkeys(static_auth_headers(connector, loaded.credentials), REDACTED)
+        try:
+            url = loaded.resolve_url(request.url)
+        except UrlNotJoinable:
+            url = request.url  # cannot be sent (the call says why): shown as the action gives it
+        shown = authenticated_request(connector, replace(request, url=url), auth)
         return self.redactor_for(connector).request(shown)
 
-    def _call(self, connector: Connector, request: OutboundRequest, idempotency_key: str | None) -> Outcome:
+    def _call(
+        self,
+        connector: Connector,
+        build: Callable[[LoadedConnector], OutboundRequest],
+        idempotency_key: str | None,
+    ) -> tuple[Outcome, str | None]:
+        """Load the connector, build the request on it, perform it; the outcome and the URL sent,
+        both redacted (no URL when nothing was sent)."""
         used_tokens: list[str] = []
         credentials: Credentials | None = None
+        sent_url: str | None = None
         try:
-            credentials = self._load_credentials(connector)
-            try:
-                live = self._live(connector, request, credentials)
-            except _StaleUrl:
-                # Cached from before an update of the URL? Read the secret again, once.
-                self._credentials.drop(connector)
-                credentials = self._load_credentials(connector)
-                live = self._live(connector, request, credentials)
+            loaded = self._load(connector)
+            credentials = loaded.credentials
+            live = self._sendable(build, loaded)
+            sent_url = live.url
             outcome, credentials = self._attempt(connector, live, idempotency_key, credentials, used_tokens)
         except _StaleUrl:
             outcome = Outcome(
@@ -327,46 +343,41 @@ class ConnectorCaller:
             )
         except DependencyFailure as failure:
             outcome = Outcome(OutcomeKind.RETRYABLE, error=f"dependency unavailable ({failure})")
-        return Redactor.for_credentials(credentials, used_tokens).outcome(outcome)
+        redactor = Redactor.for_credentials(credentials, used_tokens)
+        return redactor.outcome(outcome), redactor.text(sent_url) if sent_url is not None else None
 
-    def _live(
-        self, connector: Connector, request: OutboundRequest, credentials: Credentials
+    def _load(self, connector: Connector) -> LoadedConnector:
+        """The connector with its secrets; a URL-based one's real URLs checked against its configuration."""
+        loaded = LoadedConnector(connector, self._load_credentials(connector))
+        try:
+            _check_secret_urls(loaded)
+        except _StaleUrl:
+            # Cached from before an update of the URL? Read the secret again, once.
+            self._credentials.drop(connector)
+            loaded = LoadedConnector(connector, self._load_credentials(connector))
+            _check_secret_urls(loaded)
+        return loaded
+
+    @staticmethod
+    def _sendable(
+        build: Callable[[LoadedConnector], OutboundRequest], loaded: LoadedConnector
     ) -> OutboundRequest:
-        """The request with its URL resolved, a redacted URL of the connector made real."""
-        url = connector.resolve_url(request.url)
-        for redacted, real in (
-            (connector.base_url, credentials.base_url),
-            (connector.test_url, credentials.test_url),
-        ):
-            if not urls.is_redacted(redacted) or not url.startswith(redacted):
-                continue
-            if real is None:
-                raise _UrlUnavailable(
-                    OutcomeKind.PERMANENT,
-                    "the connector's URL is missing from Secrets Manager: "
-                    "update the connector with its full URL",
-                )
-            if urls.redacted_url(real.get_secret_value()) != redacted:
-                raise _StaleUrl
-            try:
-                revealed = urls.reveal(url, redacted, real.get_secret_value())
-            except urls.UrlNotJoinable:
-                raise _UrlUnavailable(
-                    OutcomeKind.PERMANENT,
-                    "the connector's URL has a query or fragment: an action must use it as it is "
-                    "(an empty relative URL)",
-                ) from None
-            if revealed is not None:
-                url = revealed
-                break
-        if urls.REDACTED_IN_URL.search(url):
-            # Never send a placeholder: it is not a URL anyone meant (a redacted form pasted elsewhere).
+        try:
+            request = build(loaded)
+        except UrlNotJoinable:
             raise _UrlUnavailable(
                 OutcomeKind.PERMANENT,
-                "the request URL holds a redacted connector URL ([REDACTED:…]) that is not this "
-                "connector's: give the real URL",
+                "the connector's URL has a query or fragment: an action must use it as it is "
+                "(an empty relative URL)",
+            ) from None
+        if urls.REDACTED_IN_URL.search(request.url):
+            # Never send a placeholder: it is not a URL anyone meant (a redacted form pasted somewhere).
+            raise _UrlUnavailable(
+                OutcomeKind.PERMANENT,
+                "the request URL holds a redacted connector URL ([REDACTED:…]): give the real URL, "
+                "or a URL relative to the connector",
             )
-        return replace(request, url=url)
+        return request
 
     def _attempt(
         self,
@@ -422,3 +433,29 @@ class ConnectorCaller:
         except (DependencyFailure, ConnectorError) as exc:
             logger.warning("connector bookkeeping failed", extra={"error_type": type(exc).__name__})
             return None
+
+
+def _check_secret_urls(loaded: LoadedConnector) -> None:
+    """Each URL the configuration shows redacted has its real URL, and the one it names."""
+    connector, credentials = loaded.connector, loaded.credentials
+    for shown, real in (
+        (connector.base_url, credentials.base_url),
+        (connector.test_url, credentials.test_url),
+    ):
+        if not urls.is_redacted(shown):
+            continue
+        if real is None:
+            raise _UrlUnavailable(
+                OutcomeKind.PERMANENT,
+                "the connector's URL is missing from Secrets Manager: update the connector with its full URL",
+            )
+        if urls.redacted_url(real.get_secret_value()) != shown:
+            raise _StaleUrl
+
+
+def _configured_test_url(connector: Connector) -> str:
+    """The test URL as the configuration shows it (for a test that sent nothing)."""
+    try:
+        return connector.resolve_url(connector.test_url)
+    except UrlNotJoinable:
+        return connector.test_url

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eventrelay.errors import ResourceConflict, ResourceExists, ResourceNotFound
+from eventrelay.errors import InvalidResource, ResourceConflict, ResourceExists, ResourceNotFound
 
 
 class ConnectorError(Exception):
@@ -30,16 +30,21 @@ class ConnectorConflict(ConnectorError, ResourceConflict):
         super().__init__(f"connector {name} was changed concurrently; retry")
 
 
-class InvalidCredentials(ConnectorError):
+class InvalidConnectorCredentials(ConnectorError, InvalidResource):
+    """The credentials given do not fit the connector's auth type (the problems name fields only).
+
+    Not the Events API's `errors.InvalidCredentials` (a publisher's tenant id or shared secret).
+    """
+
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
 
 
-class InvalidConnectorUrl(InvalidCredentials):
+class InvalidConnectorUrl(InvalidConnectorCredentials):
     """A URL-based connector's URL is its credential: a redacted form cannot stand for a new one.
 
-    A subclass of InvalidCredentials, so that whoever maps that error (the CLI) maps this one.
+    A subclass of InvalidConnectorCredentials, so that whoever maps that error maps this one.
     """
 
     def __init__(self, problem: str) -> None:

@@ -6,10 +6,12 @@ repr, log line or validation error shows `**********`, never the secret.
 
 A URL-based connector (auth type `none`) has no credentials but its URL: its base URL and its
 absolute test URL are secrets (see `urls`). A `ConnectorSpec` built with a real URL keeps it only in
-memory (`secret_urls()`, as `Credentials.base_url`/`test_url`) and shows, dumps and compares the
-redacted form `https://hooks.slack.com/[REDACTED:<fingerprint>]`; `resolve_url` still resolves
-against the real URL it holds. A redacted form given back (an update that keeps the URL) stands
-for the stored URL.
+memory (`secret_urls()`, as `Credentials.base_url`/`test_url`, for the store to save) and shows,
+dumps and compares the redacted form `https://hooks.slack.com/[REDACTED:<fingerprint>]`. A redacted
+form given back to the store (an update that keeps the URL) stands for the stored URL.
+
+A call never works from the redacted form: it uses a `LoadedConnector`, the connector with its
+secrets read once from Secrets Manager, whose `base_url`/`test_url` are the real URLs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Self
 from urllib.parse import urlsplit
@@ -24,6 +27,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from eventrelay.connectors import urls
+from eventrelay.outbound.request import is_absolute_url, join_url
 from eventrelay.tenants import TENANT_ID_PATTERN
 
 CONNECTOR_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -178,30 +182,13 @@ class ConnectorSpec(BaseModel):
         """The real URLs this object was given (auth type none), else None."""
         return self._secret_urls
 
-    def resolve_url(self, url: str, *, reveal: bool = True) -> str:
-        """An absolute URL as given; anything else is appended to base_url (one slash between).
+    def resolve_url(self, url: str) -> str:
+        """An absolute URL as given; a relative one joined to `base_url` (`outbound.request.join_url`).
 
-        With `reveal`, a redacted URL of this connector is resolved to the real URL this object
-        holds in memory (if it holds it); otherwise redacted forms stay as they are.
+        For a URL-based connector with a secret URL this is the form shown to admins; the URL a
+        call sends comes from `LoadedConnector.resolve_url`.
         """
-        if "://" in url:
-            resolved = url
-        elif not url:
-            resolved = self.base_url
-        else:
-            resolved = self.base_url.rstrip("/") + "/" + url.lstrip("/")
-        held = self._secret_urls
-        if not reveal or held is None:
-            return resolved
-        for redacted, real in ((self.base_url, held.base_url), (self.test_url, held.test_url)):
-            if real is not None and urls.is_redacted(redacted):
-                try:
-                    revealed = urls.reveal(resolved, redacted, real.get_secret_value())
-                except urls.UrlNotJoinable:
-                    revealed = real.get_secret_value().rstrip("/") + resolved[len(redacted) :]
-                if revealed is not None:
-                    return revealed
-        return resolved
+        return url if is_absolute_url(url) else join_url(self.base_url, url)
 
     @property
     def uses_authorization_code(self) -> bool:
@@ -229,6 +216,35 @@ class Connector(ConnectorSpec):
     secret_id: str | None = None
     # Auth type none with a secret URL: the secret holding the real URLs (see `urls`).
     url_secret_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadedConnector:
+    """A connector loaded for a call: its configuration, and its secrets read once from Secrets Manager.
+
+    For a URL-based connector `base_url` and `test_url` are the real URLs (the configuration holds
+    their redacted forms); a `Redactor` built from `credentials` masks them in what a call reports.
+    """
+
+    connector: Connector
+    credentials: Credentials = field(repr=False)
+
+    @property
+    def base_url(self) -> str:
+        real = self.credentials.base_url
+        return real.get_secret_value() if real is not None else self.connector.base_url
+
+    @property
+    def test_url(self) -> str:
+        real = self.credentials.test_url
+        return real.get_secret_value() if real is not None else self.connector.test_url
+
+    def resolve_url(self, url: str) -> str:
+        """The URL a call sends: absolute as given, relative joined to the real base URL.
+
+        Raises `outbound.request.UrlNotJoinable` when the base URL has a query or a fragment.
+        """
+        return url if is_absolute_url(url) else join_url(self.base_url, url)
 
 
 class Credentials(BaseModel):

@@ -3,6 +3,8 @@
 A secret can travel in more than one spelling, so each is also redacted base64-encoded inside a
 Basic header, percent-encoded (URLs, form bodies) and JSON-escaped. Headers that carry
 credentials by nature (Authorization, the connector's token headers, cookies) are redacted whole.
+A URL-based connector's real URL is shown as its redacted form (`urls.redacted_url`, the form
+admins see in its configuration), a URL joined to it as that form plus the joined part.
 
 urllib3 logs each request line (path and query included) at DEBUG: `scrub_http_library_logs`
 hides the secrets of URL-based connectors from those records, should an operator turn DEBUG on.
@@ -18,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from urllib.parse import quote, quote_plus
 
+from eventrelay.connectors import urls
 from eventrelay.connectors.models import Credentials
 from eventrelay.outbound.outcome import Outcome
 from eventrelay.outbound.request import OutboundRequest
@@ -36,12 +39,32 @@ def _spellings(secret: str) -> set[str]:
     return {form for form in forms if form}
 
 
+# Characters that end a URL inside text (a log line, an error, a JSON document).
+_URL_END = " \t\r\n\"'<>"
+
+
+def _url_forms(secret_urls: Iterable[str]) -> list[tuple[str, str, str]]:
+    """(real URL without its trailing `/`s, redacted form, those `/`s) of each secret URL,
+    longest first (a test URL under the base URL is replaced whole)."""
+    forms = [
+        (url.rstrip("/"), urls.redacted_url(url), url[len(url.rstrip("/")) :])
+        for url in dict.fromkeys(secret_urls)
+        if url and urls.has_secret(url)
+    ]
+    return sorted(forms, key=lambda form: len(form[0]), reverse=True)
+
+
 def _basic(user: str, password: str) -> str:
     return base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 class Redactor:
-    def __init__(self, secrets: Iterable[str] = (), sensitive_headers: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        secrets: Iterable[str] = (),
+        sensitive_headers: Iterable[str] = (),
+        secret_urls: Iterable[str] = (),
+    ) -> None:
         spellings: set[str] = set()
         for secret in secrets:
             if secret:
@@ -49,6 +72,7 @@ class Redactor:
         # Longest first, so a secret containing another is replaced whole.
         self._secrets = sorted(spellings, key=len, reverse=True)
         self._sensitive_headers = ALWAYS_SENSITIVE_HEADERS | {name.lower() for name in sensitive_headers}
+        self._urls = _url_forms(secret_urls)
 
     @classmethod
     def for_credentials(cls, credentials: Credentials | None, extra: Iterable[str] = ()) -> Redactor:
@@ -61,17 +85,36 @@ class Redactor:
             client_secret = credentials.client_secret.get_secret_value()
             secrets.append(_basic(credentials.client_id, client_secret))
             secrets.append(_basic(quote_plus(credentials.client_id), quote_plus(client_secret)))
-        return cls(secrets, sensitive_headers=credentials.token_headers.keys())
+        real_urls = [url.get_secret_value() for url in (credentials.base_url, credentials.test_url) if url]
+        return cls(secrets, sensitive_headers=credentials.token_headers.keys(), secret_urls=real_urls)
 
     def with_secrets(self, secrets: Iterable[str]) -> Redactor:
         merged = Redactor(secrets, self._sensitive_headers)
         merged._secrets = sorted(set(merged._secrets) | set(self._secrets), key=len, reverse=True)
+        merged._urls = self._urls
         return merged
 
     def text(self, text: str) -> str:
+        text = self._show_urls_redacted(text)
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
+        return text
+
+    def _show_urls_redacted(self, text: str) -> str:
+        for stem, shown, own_slashes in self._urls:
+            pieces: list[str] = []
+            position = 0
+            while (found := text.find(stem, position)) >= 0:
+                pieces += [text[position:found], shown]
+                position = found + len(stem)
+                # A real URL ending in `/` keeps it when used as it is or with `?…`/`#…` appended;
+                # a path joined to it (`join_url` strips the base's `/`s) brings its own `/`.
+                if own_slashes and text.startswith(own_slashes, position):
+                    following = text[position + len(own_slashes) : position + len(own_slashes) + 1]
+                    if not following or following in _URL_END or following in "?#":
+                        position += len(own_slashes)
+            text = "".join([*pieces, text[position:]])
         return text
 
     def binary(self, data: bytes) -> bytes:

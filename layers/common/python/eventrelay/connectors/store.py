@@ -32,8 +32,8 @@ from eventrelay.connectors.errors import (
     ConnectorConflict,
     ConnectorExists,
     ConnectorNotFound,
+    InvalidConnectorCredentials,
     InvalidConnectorUrl,
-    InvalidCredentials,
 )
 from eventrelay.connectors.models import (
     AuthType,
@@ -117,7 +117,7 @@ class ConnectorStore:
     ) -> Connector:
         problems = credential_problems(spec, credentials)
         if problems:
-            raise InvalidCredentials(problems)
+            raise InvalidConnectorCredentials(problems)
         secret_urls = _secret_urls_after(spec, None, None)
         now = self._clock()
         connector = Connector(
@@ -158,7 +158,7 @@ class ConnectorStore:
         new_credentials = self._merge_credentials(existing, spec, old_credentials, credentials)
         problems = credential_problems(spec, new_credentials)
         if problems:
-            raise InvalidCredentials(problems)
+            raise InvalidConnectorCredentials(problems)
         old_urls = self._load_secret_urls(existing)
         new_urls = _secret_urls_after(spec, existing, old_urls)
         new_fields = stored_spec_fields(spec, new_urls)

@@ -3,14 +3,15 @@
 A Slack incoming webhook (`https://hooks.slack.com/services/T000/B000/XXXX`), a Teams or a Zapier
 hook authenticates by its URL alone. For such a connector everything after the host (path, query,
 fragment: the URL's *secret part*) is a secret:
-- the real URL lives only in Secrets Manager, and in memory while a call is made;
+- the real URL lives only in Secrets Manager, and in memory while a call is made: the caller
+  loads it once per call (`models.LoadedConnector`), and a relative request URL is joined to it;
 - what is stored in the config table, shown to admins and compared by `apply` is the *redacted
   form* `https://hooks.slack.com/[REDACTED:<fingerprint>]`. The fingerprint (48 bits of a SHA-256
   of the URL) tells two URLs apart, so a changed URL shows as a change, without revealing it;
-- a redacted form in a request URL is mapped back to the real URL just before sending
-  (`reveal`), with the `/`-joining rules of `ConnectorSpec.resolve_url` and action rendering;
-- the redactor treats the secret part, and each piece of it that looks like a token, as a secret
-  (`secret_values`), so a target echoing the path (a 404 page) cannot leak it.
+- the redactor shows the real URL as its redacted form (`Redactor.for_credentials`), and treats
+  the secret part, and each piece of it that looks like a token, as a secret (`secret_values`),
+  so a target echoing the path (a 404 page) cannot leak it. A redacted form is never mapped back
+  to a real URL: a request URL holding one is refused (`REDACTED_IN_URL`).
 A URL whose secret part is empty (`https://hooks.example`, `https://hooks.example/`) is not
 secret and is kept as it is.
 """
@@ -32,10 +33,6 @@ _REQUOTE_SAFE = "!#$%&'()*+,/:;=?@[]~"
 # holding a digit (Slack's T0123ABCD, Zapier's numeric ids), or simply long.
 _TOKEN_MIN_WITH_DIGIT = 6
 _TOKEN_MIN = 16
-
-
-class UrlNotJoinable(ValueError):
-    """A relative URL cannot be appended to a base URL that has a query or a fragment."""
 
 
 def is_absolute(url: str) -> bool:
@@ -74,7 +71,7 @@ def has_secret(url: str) -> bool:
     return bool(secret_part(url)) and not is_redacted(url)
 
 
-def fingerprint(url: str) -> str:
+def url_fingerprint(url: str) -> str:
     digest = hashlib.sha256(b"eventrelay connector url\x00" + url.encode("utf-8")).hexdigest()
     return digest[:_FINGERPRINT_HEX]
 
@@ -83,30 +80,7 @@ def redacted_url(url: str) -> str:
     """The form of `url` that may be stored and shown: its secret part replaced by a fingerprint."""
     if not has_secret(url):
         return url
-    return f"{url[: _origin_length(url)]}/[REDACTED:{fingerprint(url)}]"
-
-
-def reveal(url: str, redacted: str, real: str) -> str | None:
-    """`url` with the redacted form `redacted` (at its start) replaced by the real URL `real`.
-
-    None when `url` does not start with `redacted` followed by nothing, `/`, `?` or `#`. What
-    follows is joined as `resolve_url` and action rendering join a relative URL to a base URL
-    (`/x` → `real` without its trailing `/` + `/x`). Raises UrlNotJoinable when something must
-    be appended to a real URL that has a query or a fragment.
-    """
-    if not url.startswith(redacted):
-        return None
-    remainder = url[len(redacted) :]
-    if not remainder:
-        return real
-    if remainder[0] not in "/?#":
-        return None
-    parts = urlsplit(real)
-    if parts.query or parts.fragment or real.endswith(("?", "#")):
-        raise UrlNotJoinable("a URL with a query or fragment must be used as it is")
-    if remainder[0] == "/":
-        return real.rstrip("/") + remainder
-    return real + remainder
+    return f"{url[: _origin_length(url)]}/[REDACTED:{url_fingerprint(url)}]"
 
 
 def _token_like(piece: str) -> bool:

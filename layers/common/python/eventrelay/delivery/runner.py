@@ -69,8 +69,8 @@ DUE_TOLERANCE_SECONDS = 1.0
 _MAX_RACES = 4
 
 
-class Caller(Protocol):
-    """Performs a rendered request through a connector (`ConnectorCaller` fits)."""
+class ConnectorCalls(Protocol):
+    """Performs a rendered request through a connector (`connectors.caller.ConnectorCaller` fits)."""
 
     def call(
         self, connector: Connector, request: OutboundRequest, idempotency_key: str | None = None
@@ -135,7 +135,7 @@ class ActionRunner:
     rules: RuleLookup
     actions: ActionLookup
     connectors: ConnectorLookup
-    caller: Caller
+    caller: ConnectorCalls
     deliveries: DeliveryStore
     queue: Queue
     policy: RetryPolicy = field(default_factory=RetryPolicy)
@@ -345,7 +345,8 @@ class ActionRunner:
             rule = config.rule(delivery.tenant_id, delivery.rule_name)
             action = config.action(delivery.tenant_id, delivery.action)
             connector = config.connector(delivery.tenant_id, action.connector)
-            request = render_request(rule, action, envelope.payload, connector.base_url)
+            # A relative URL stays relative: the connector joins it to its real base URL when it calls.
+            request = render_request(rule, action, envelope.payload)
         except RuleNotFound:
             return Outcome(OutcomeKind.PERMANENT, error=f"rule '{delivery.rule_name}' no longer exists")
         except MappingError as exc:

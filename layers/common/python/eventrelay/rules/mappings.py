@@ -78,9 +78,12 @@ def field_values(rule: RuleSpec, action: Action, payload: Mapping[str, Any]) -> 
 
 
 def render_request(
-    rule: RuleSpec, action: Action, payload: Mapping[str, Any], base_url: str
+    rule: RuleSpec, action: Action, payload: Mapping[str, Any], base_url: str | None = None
 ) -> OutboundRequest:
-    """The action's request for this event; MappingError (permanent) when it cannot be built."""
+    """The action's request for this event; MappingError (permanent) when it cannot be built.
+
+    Without `base_url` a relative action URL stays relative (the connector resolves it).
+    """
     values = field_values(rule, action, payload)
     try:
         return render(action, values, base_url)
