@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 from urllib.parse import quote, quote_plus
 
@@ -101,3 +102,56 @@ def test_no_secret_survives_redaction_whatever_surrounds_it(secret: str, before:
     redacted = redactor.text(text)
     assert secret not in redacted
     assert secret.encode() not in redactor.binary(text.encode())
+
+
+ECHOED = "cs/+=secret&<'\"é x"
+
+
+@given(choices=st.lists(st.integers(min_value=0, max_value=5), min_size=len(ECHOED), max_size=len(ECHOED)))
+@settings(max_examples=300)
+def test_each_character_in_any_encoding_a_target_may_apply_is_redacted(choices: list[int]) -> None:
+    """A target echoing a secret may percent-encode (either case), JSON- or HTML-escape each
+    character, or leave it as it is, in any mix. (Letters, digits and `-._~`, which these
+    encoders leave as they are, are matched as themselves.)"""
+
+    def spell(char: str, choice: int) -> str:
+        if char.isascii() and (char.isalnum() or char in "-._~"):
+            return char
+        encoded = char.encode()
+        forms = [
+            char,
+            "".join(f"%{byte:02x}" for byte in encoded),
+            "".join(f"%{byte:02X}" for byte in encoded),
+            json.dumps(char)[1:-1] if char != "/" else "\\/",
+            f"&#x{ord(char):x};",
+            f"&#{ord(char)};",
+        ]
+        return forms[choice]
+
+    spelled = "".join(spell(char, choice) for char, choice in zip(ECHOED, choices, strict=True))
+    redactor = Redactor([ECHOED])
+    assert redactor.text(f"<p>{spelled}</p>") == f"<p>{REDACTED}</p>"
+    assert redactor.binary(f"<p>{spelled}</p>".encode()) == f"<p>{REDACTED}</p>".encode()
+
+
+def test_the_encodings_targets_were_seen_to_echo_are_redacted() -> None:
+    secret = "cs/+=secret&<'\"é"
+    redactor = Redactor([secret])
+    echoes = {
+        "base64 of the secret alone": base64.b64encode(secret.encode()).decode(),
+        "URL-safe base64 without padding": base64.urlsafe_b64encode(secret.encode()).decode().rstrip("="),
+        "JSON with \\/ escapes": json.dumps(secret).replace("/", "\\/")[1:-1],
+        "HTML entities": html.escape(secret),
+        "lowercase percent-encoding": quote(secret, safe="").lower(),
+        "base64 inside JSON with \\/ escapes": json.dumps(base64.b64encode(secret.encode()).decode())[
+            1:-1
+        ].replace("/", "\\/"),
+    }
+    for form, echoed in echoes.items():
+        assert redactor.text(f"x {echoed} y") == f"x {REDACTED} y", form
+        assert redactor.binary(f"x {echoed} y".encode()) == f"x {REDACTED} y".encode(), form
+
+
+def test_undecodable_bytes_around_a_secret_come_back_unchanged() -> None:
+    redactor = Redactor(["s3cr/et"])
+    assert redactor.binary(b"\xff\xfe s3cr%2fet \x80") == b"\xff\xfe " + REDACTED.encode() + b" \x80"

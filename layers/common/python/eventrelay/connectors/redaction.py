@@ -1,7 +1,11 @@
-"""Redact a connector's secrets from anything shown to people: text, headers, requests, outcomes.
+r"""Redact a connector's secrets from anything shown to people: text, headers, requests, outcomes.
 
-A secret can travel in more than one spelling, so each is also redacted base64-encoded inside a
-Basic header, percent-encoded (URLs, form bodies) and JSON-escaped. Headers that carry
+A secret can travel in more than one spelling, and a target may echo it in any of them. Each
+secret is found with every character written as itself or in any of the encodings a target may
+apply: percent-encoding (either case of hex digits, `+` for a space), JSON escapes (`\uXXXX` in
+either case, `\/`, `\"`, ...) and HTML character references (`&amp;`, `&#47;`, `&#x2F;`), mixed
+freely. The same goes for its base64 forms (standard and URL-safe, with or without padding) and,
+for basic auth and OAuth clients, the base64 inside a Basic header. Headers that carry
 credentials by nature (Authorization, the connector's token headers, cookies) are redacted whole.
 A URL-based connector's real URL is shown as its redacted form (`urls.redacted_url`, the form
 admins see in its configuration), a URL joined to it as that form plus the joined part.
@@ -13,8 +17,12 @@ hides the secrets of URL-based connectors from those records, should an operator
 from __future__ import annotations
 
 import base64
+import functools
+import html
 import json
 import logging
+import re
+import string
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -33,10 +41,78 @@ ALWAYS_SENSITIVE_HEADERS = frozenset(
 _MIN_TAIL = 4
 
 
+_HTML_NAMED = {"&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "apos"}
+_JSON_SHORT = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "/": "\\/",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
+# Characters that percent-encoding, JSON and HTML escaping leave as they are: matched as themselves.
+_KEPT_BY_ENCODERS = frozenset(string.ascii_letters + string.digits + "-._~")
+# Compiled secret patterns kept per process (compiling costs ~0.3 ms per encodable character).
+_PATTERN_CACHE_SIZE = 512
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", errors="surrogatepass")
+
+
+def _base64_forms(secret: str) -> set[str]:
+    """The secret alone, base64-encoded (standard and URL-safe, with and without padding)."""
+    raw = _utf8(secret)
+    forms = {base64.b64encode(raw).decode("ascii"), base64.urlsafe_b64encode(raw).decode("ascii")}
+    return forms | {form.rstrip("=") for form in forms}
+
+
 def _spellings(secret: str) -> set[str]:
-    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret, ensure_ascii=False)[1:-1]}
-    forms.add(json.dumps(secret)[1:-1])
+    """Whole-secret spellings, for a secret cut off at the end of a truncated body."""
+    forms = {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret),
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret)[1:-1].replace("/", "\\/"),
+        html.escape(secret),
+    }
+    forms |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), form) for form in forms}
     return {form for form in forms if form}
+
+
+def _hex(digits: str) -> str:
+    return "".join(f"[{d.lower()}{d.upper()}]" if d.isalpha() else d for d in digits)
+
+
+def _character(char: str) -> str:
+    """A regular expression for one character of a secret, written as itself or encoded."""
+    if char in _KEPT_BY_ENCODERS:
+        return re.escape(char)
+    encoded = _utf8(char)
+    forms = [re.escape(char)]
+    forms.append("".join("%" + _hex(f"{byte:02X}") for byte in encoded))
+    if char == " ":
+        forms.append(r"\+")
+    code = ord(char)
+    units = [code] if code < 0x10000 else [0xD800 + ((code - 0x10000) >> 10), 0xDC00 + (code & 0x3FF)]
+    forms.append("".join(r"\\u" + _hex(f"{unit:04X}") for unit in units))
+    if char in _JSON_SHORT:
+        forms.append(re.escape(_JSON_SHORT[char]))
+    forms.append(f"&#0*{code};")
+    forms.append(f"&#[xX]0*{_hex(f'{code:X}')};")
+    if char in _HTML_NAMED:
+        forms.append(f"&{_HTML_NAMED[char]};")
+    return "(?:" + "|".join(forms) + ")"
+
+
+@functools.lru_cache(maxsize=_PATTERN_CACHE_SIZE)
+def _pattern(secret: str) -> re.Pattern[str]:
+    """Every spelling of `secret`: each character as itself or encoded."""
+    return re.compile("".join(_character(char) for char in secret))
 
 
 # Characters that end a URL inside text (a log line, an error, a JSON document).
@@ -65,14 +141,18 @@ class Redactor:
         sensitive_headers: Iterable[str] = (),
         secret_urls: Iterable[str] = (),
     ) -> None:
-        spellings: set[str] = set()
+        raw: set[str] = set()
         for secret in secrets:
             if secret:
-                spellings |= _spellings(secret)
-        # Longest first, so a secret containing another is replaced whole.
-        self._secrets = sorted(spellings, key=len, reverse=True)
+                raw |= {secret, *_base64_forms(secret)}
+        self._set(raw)
         self._sensitive_headers = ALWAYS_SENSITIVE_HEADERS | {name.lower() for name in sensitive_headers}
         self._urls = _url_forms(secret_urls)
+
+    def _set(self, raw: set[str]) -> None:
+        # Longest first, so a secret containing another is replaced whole.
+        self._raw = sorted(raw, key=len, reverse=True)
+        self._tails = sorted({form for secret in raw for form in _spellings(secret)}, key=len, reverse=True)
 
     @classmethod
     def for_credentials(cls, credentials: Credentials | None, extra: Iterable[str] = ()) -> Redactor:
@@ -90,15 +170,14 @@ class Redactor:
 
     def with_secrets(self, secrets: Iterable[str]) -> Redactor:
         merged = Redactor(secrets, self._sensitive_headers)
-        merged._secrets = sorted(set(merged._secrets) | set(self._secrets), key=len, reverse=True)
+        merged._set(set(merged._raw) | set(self._raw))
         merged._urls = self._urls
         return merged
 
     def text(self, text: str) -> str:
         text = self._show_urls_redacted(text)
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
+        for secret in self._raw:
+            text = _pattern(secret).sub(REDACTED, text)
         return text
 
     def _show_urls_redacted(self, text: str) -> str:
@@ -118,17 +197,17 @@ class Redactor:
         return text
 
     def binary(self, data: bytes) -> bytes:
-        for secret in self._secrets:
-            encoded = secret.encode("utf-8")
-            if encoded in data:
-                data = data.replace(encoded, REDACTED.encode())
-        return data
+        # surrogateescape decodes any bytes (invalid UTF-8 as lone surrogates) and restores them.
+        text = data.decode("utf-8", errors="surrogateescape")
+        for secret in self._raw:
+            text = _pattern(secret).sub(REDACTED, text)
+        return text.encode("utf-8", errors="surrogateescape")
 
     def truncated_binary(self, data: bytes) -> bytes:
         """Like `binary`, and also redacts a secret cut off at the end of a truncated body."""
         data = self.binary(data)
-        for secret in self._secrets:
-            encoded = secret.encode("utf-8")
+        for secret in self._tails:
+            encoded = _utf8(secret)
             for length in range(len(encoded) - 1, _MIN_TAIL - 1, -1):
                 if data.endswith(encoded[:length]):
                     return data[: len(data) - length] + REDACTED.encode()
