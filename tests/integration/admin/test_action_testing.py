@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from eventrelay.actions import ActionNotFound, ActionStore, RenderError
-from eventrelay.admin import ActionTester, MissingFieldValues, UnknownFields
+from eventrelay.actions import ActionNotFound, ActionStore, InvalidAction, RenderError
+from eventrelay.admin import ActionTester, AdminService, MissingFieldValues, UnknownFields
 from eventrelay.connectors.errors import ConnectorNotFound
 from eventrelay.connectors.models import (
     AuthType,
@@ -309,6 +309,25 @@ def test_missing_unknown_and_invalid_values_are_refused_before_any_call(
         report = tester.run(tenant_id, "update", {"id": "7", "count": " 12 ", "owner": "ann"})
         assert server.requests[0].body == b'{"count": 12, "owner": "ann", "when": "2026-11-23"}'
         assert report.to_dict()["values"]["count"] == {"type": "Number", "value": "12", "source": "given"}
+
+
+@pytest.mark.parametrize("value", ["..", ".", "%2e%2E", ""])
+def test_action_test_refuses_a_value_that_would_change_the_path_called(
+    admin: AdminService, services: ConnectorServices, actions: ActionStore, tenant_id: str, value: str
+) -> None:
+    # Issue 8 item 1: `items/{{id}}` with `..` would call the connector's base URL itself.
+    with RecordingServer(echo()) as server:
+        services.store.create(tenant_id, ConnectorSpec(name="api", base_url=server.url("/api")))
+        actions.create(
+            tenant_id, {"connector": "api", "name": "update", "method": "PUT", "url": "items/{{id}}"}
+        )
+        with pytest.raises(InvalidAction) as refused:
+            admin.actions.test(tenant_id, "update", {"id": value})
+        assert refused.value.problems == [
+            "field 'id': would make a URL path segment '.', '..' or empty, which changes the path "
+            "called; refused"
+        ]
+        assert server.requests == []
 
 
 def test_an_action_whose_connector_is_gone_is_refused(

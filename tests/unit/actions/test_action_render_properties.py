@@ -12,7 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eventrelay.actions import Action, FieldType, RenderError, compile_action, parse_draft, render
+from eventrelay.actions import (
+    Action,
+    FieldType,
+    RenderError,
+    UrlPathSegmentRefused,
+    compile_action,
+    parse_draft,
+    render,
+)
 
 BASE = "http://127.0.0.1:8080/api"
 PROPERTY = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -32,6 +40,19 @@ PLAIN_ACTION = compile_action(
         }
     ),
 )
+
+
+def changes_the_path(value: str) -> bool:
+    """Issue 8: a path-segment value that is empty, `.` or `..` once percent-decoded (any number of
+    times) would change which path is called; it is refused."""
+    while True:
+        if value in ("", ".", ".."):
+            return True
+        decoded = unquote(value)
+        if decoded == value:
+            return False
+        value = decoded
+
 
 URL_ACTION = compile_action(
     "t-1",
@@ -102,7 +123,13 @@ def test_a_rendered_plain_payload_is_json_with_the_templates_shape_and_values_ro
 def test_url_values_round_trip_and_never_change_the_url_structure(
     segment: str, query: str, key: str, frag: str
 ) -> None:
-    request = render(URL_ACTION, {"segment": segment, "query": query, "key": key, "frag": frag}, BASE)
+    values = {"segment": segment, "query": query, "key": key, "frag": frag}
+    if changes_the_path(segment):
+        with pytest.raises(UrlPathSegmentRefused) as refused:
+            render(URL_ACTION, values, BASE)
+        assert refused.value.field == "segment"
+        return
+    request = render(URL_ACTION, values, BASE)
     parts = urlsplit(request.url)
     # The scheme and host are the base URL's; the path has exactly its template's segments
     assert (parts.scheme, parts.netloc) == ("http", "127.0.0.1:8080")

@@ -7,7 +7,8 @@ Public API:
 - rendering: `render(action, values, base_url=None) -> OutboundRequest` (no base URL: a relative
   URL stays relative, for the connector to resolve).
 - storage: `ActionStore(table_name, dynamodb_client)`.
-- errors: `TemplateError` (with `TemplatePosition`), `RenderError`, `InvalidAction`,
+- errors: `TemplateError` (with `TemplatePosition`), `RenderError` (and its `UrlPathSegmentRefused`),
+  `InvalidAction`,
   `ActionNotFound`, `ActionAlreadyExists`, `ActionConflict`, all `ActionError`.
 """
 
@@ -20,6 +21,7 @@ from eventrelay.actions.errors import (
     RenderError,
     TemplateError,
     TemplatePosition,
+    UrlPathSegmentRefused,
 )
 from eventrelay.actions.fields import FieldType, TypedValue, coerce
 from eventrelay.actions.models import (
@@ -55,6 +57,7 @@ __all__ = [
     "TemplateError",
     "TemplatePosition",
     "TypedValue",
+    "UrlPathSegmentRefused",
     "coerce",
     "compile_action",
     "parse_draft",

@@ -57,6 +57,20 @@ class RenderError(ActionError):
         super().__init__(f"{subject}: {reason}")
 
 
+class UrlPathSegmentRefused(RenderError):
+    """A value would make a URL path segment `.`, `..` (in any percent-encoded spelling) or empty.
+
+    The HTTP stack and targets resolve dot segments, so such a value would change which path is
+    called (`items/{{id}}` with `..` calls the base URL itself): the delivery fails permanently.
+    """
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            field,
+            "would make a URL path segment '.', '..' or empty, which changes the path called; refused",
+        )
+
+
 class InvalidAction(ActionError, InvalidResource):
     """An action definition breaks a constraint (other than template syntax); one line per problem."""
 

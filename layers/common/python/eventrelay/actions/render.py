@@ -3,7 +3,11 @@
 Each value is first validated for its field's type (`fields.coerce`), then written once into the
 parsed template, encoded for where its token stands:
 - URL path, query, fragment: percent-encoded as one component (`quote(text, safe="")`), so a value
-  cannot add a path segment, a query parameter or a fragment.
+  cannot add a path segment, a query parameter or a fragment. Nor can it change which path is
+  called: a path segment holding a token that renders as `.` or `..` (also percent-encoded, in any
+  case, however many times: `%2e%2E`, `%252e`) or as nothing
+  at all is refused with `UrlPathSegmentRefused`, since HTTP clients and servers resolve dot
+  segments (`items/..` is the base URL itself) and `items/` is another resource than `items/42`.
 - Plain JSON payload: inside a string, JSON-escaped; as a whole value, a JSON literal of the type
   (Number → number, Boolean → true/false, String/Date/DateTime → string). The result always parses
   as JSON with the template's shape.
@@ -27,9 +31,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
-from eventrelay.actions.errors import RenderError
+from eventrelay.actions.errors import RenderError, UrlPathSegmentRefused
 from eventrelay.actions.fields import TypedValue, coerce
 from eventrelay.actions.models import Action, ActionField, FormPayload, PlainPayload
 from eventrelay.actions.templates import Slot, Template, Token
@@ -53,7 +57,7 @@ def render(action: Action, values: Mapping[str, object], base_url: str | None = 
     templates = action.templates()
     typed = {field.name: resolve_value(field, values) for field in action.fields}
 
-    rendered_url = _render(templates.url, typed)
+    rendered_url = _render_url(templates.url, typed)
     url = rendered_url
     if base_url is not None and not is_absolute_url(templates.url.source):
         url = _join_url(base_url, rendered_url)
@@ -98,6 +102,59 @@ def _render(template: Template, typed: Mapping[str, TypedValue]) -> str:
         else:
             out.append(segment.text)
     return "".join(out)
+
+
+def _render_url(template: Template, typed: Mapping[str, TypedValue]) -> str:
+    """The URL with its values, refusing a value that would make a path segment `.`, `..` or empty."""
+    out: list[str] = []
+    tokens: list[tuple[int, int, str]] = []  # (start, end, field) of each value in the URL
+    for segment in template.segments:
+        if isinstance(segment, Token):
+            start = sum(map(len, out))
+            out.append(_encode(segment, typed[segment.name]))
+            tokens.append((start, start + len(out[-1]), segment.name))
+        else:
+            out.append(segment.text)
+    url = "".join(out)
+    start, end = _path_span(url)
+    position = start
+    # Values are percent-encoded, so every `/`, `?` and `#` in the URL is the template's own.
+    for piece in url[start:end].split("/"):
+        piece_end = position + len(piece)
+        fields = [name for first, last, name in tokens if first <= piece_end and last >= position]
+        if fields and _changes_the_path(piece):
+            raise UrlPathSegmentRefused(fields[0])
+        position = piece_end + 1
+    return url
+
+
+def _path_span(url: str) -> tuple[int, int]:
+    """Where the path of `url` (absolute, or relative to a base URL) starts and ends."""
+    start = 0
+    if is_absolute_url(url):
+        after_scheme = url.index("//") + 2 if "//" in url else url.index(":") + 1
+        start = min((i for i in (url.find(c, after_scheme) for c in "/?#") if i >= 0), default=len(url))
+    end = min((i for i in (url.find(c, start) for c in "?#") if i >= 0), default=len(url))
+    return start, end
+
+
+# Percent-decodings looked through: a target (or a proxy in front of it) may decode more than once.
+_MAX_DECODINGS = 8
+
+
+def _changes_the_path(segment: str) -> bool:
+    """Whether a rendered path segment is empty, `.` or `..`, or decodes to `.` or `..`."""
+    if not segment:
+        return True
+    text = segment
+    for _ in range(_MAX_DECODINGS):
+        if text in (".", ".."):
+            return True
+        decoded = unquote(text)
+        if decoded == text:
+            return False
+        text = decoded
+    return True  # still decoding after that many rounds: nobody means such a value
 
 
 def _encode(token: Token, value: TypedValue) -> str:
