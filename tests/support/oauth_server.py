@@ -9,8 +9,11 @@
 - `/api/...`: a protected resource accepting `Authorization: Bearer <token>` (RFC 6750).
 
 Tests steer it: revoke access tokens (the next call gets 401), revoke refresh tokens (the next
-refresh gets `invalid_grant`), rotate refresh tokens, or make the token endpoint fail. Every
-token it issues starts with a canary prefix, so tests can look for them in logs and outputs.
+refresh gets `invalid_grant`), rotate refresh tokens, make the token endpoint fail, or have it
+answer whatever a test chooses (`token_reply`, a hostile provider). Every token it issues starts
+with a canary prefix, so tests can look for them in logs and outputs. The token endpoint takes a
+form-encoded body (RFC 6749) or a JSON object (what some providers expect instead), and records
+each request's Content-Type and raw body.
 """
 
 from __future__ import annotations
@@ -34,8 +37,23 @@ class TokenRequest:
     grant_type: str
     client_id: str | None
     client_auth: str  # "basic", "post" or "none"
-    form: dict[str, str]
+    form: dict[str, str]  # the parameters, from a form-encoded or a JSON body
     status: int
+    content_type: str | None = None
+    body: bytes = b""
+
+
+def _parameters(content_type: str | None, body: bytes) -> dict[str, str]:
+    """The token request's parameters: a JSON object's string members, else the form's fields."""
+    if (content_type or "").split(";")[0].strip().lower() == "application/json":
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return {}
+        if not isinstance(document, dict):
+            return {}
+        return {key: value for key, value in document.items() if isinstance(value, str)}
+    return {key: values[0] for key, values in parse_qs(body.decode(), keep_blank_values=True).items()}
 
 
 @dataclass
@@ -63,6 +81,8 @@ class AuthorizationServer:
     echo_request_in_errors: bool = False
     # The resource refuses every token, even fresh ones (a client lacking a permission, say).
     reject_all_tokens: bool = False
+    # Answer every token request with this, whatever it asked (after recording it).
+    token_reply: Reply | None = None
     token_requests: list[TokenRequest] = field(default_factory=list)
     resource_requests: list[tuple[RecordedRequest, int]] = field(default_factory=list)
     access_tokens: dict[str, _Grant] = field(default_factory=dict)
@@ -175,14 +195,19 @@ class AuthorizationServer:
         return client_id, method
 
     def _token(self, request: RecordedRequest) -> Reply:
-        form = {
-            key: values[0] for key, values in parse_qs(request.body.decode(), keep_blank_values=True).items()
-        }
+        content_type = request.header("Content-Type")
+        form = _parameters(content_type, request.body)
         grant_type = form.get("grant_type", "")
         client_id, method = self._authenticate_client(request, form)
         status, document = self._token_answer(grant_type, client_id, method, form)
+        if self.token_reply is not None:
+            status = self.token_reply.status
         with self._lock:
-            self.token_requests.append(TokenRequest(grant_type, client_id, method, form, status))
+            self.token_requests.append(
+                TokenRequest(grant_type, client_id, method, form, status, content_type, request.body)
+            )
+        if self.token_reply is not None:
+            return self.token_reply
         headers = {
             "Content-Type": "application/json;charset=UTF-8",
             "Cache-Control": "no-store",

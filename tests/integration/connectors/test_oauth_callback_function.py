@@ -15,6 +15,7 @@ from eventrelay.connectors.models import HealthState
 from eventrelay.roots.connectors import ConnectorServices
 from eventrelay.settings import Settings
 from tests.support.api import http_event
+from tests.support.http_servers import Reply
 from tests.support.oauth import authorization_code_connector, consent
 from tests.support.oauth_server import AuthorizationServer
 from tests.support.paths import REPO_ROOT
@@ -87,3 +88,31 @@ def test_the_callback_function_refuses_an_unknown_state(
     assert response["statusCode"] == 400
     assert "invalid, already used or expired" in str(response["body"])
     assert oauth_server.token_requests == []
+
+
+def test_the_callback_function_answers_400_to_a_token_answer_nested_5000_levels_deep(
+    callback_function: ModuleType,
+    connectors: ConnectorServices,
+    settings: Settings,
+    tenant_id: str,
+    oauth_server: AuthorizationServer,
+    client_secret: str,
+) -> None:
+    # Issue 8 item 4: this answer raised RecursionError and the callback answered 500.
+    connector = authorization_code_connector(connectors, tenant_id, oauth_server, client_secret)
+    answer = consent(connectors.authorizer.start(tenant_id, "helpdesk").url)
+    oauth_server.token_reply = Reply(
+        status=200, headers={"Content-Type": "application/json"}, body=b'{"a":' * 5000 + b"1" + b"}" * 5000
+    )
+    response = invoke(callback_function, answer)
+    assert response["statusCode"] == 400
+    assert "answer is unusable: the answer is JSON nested deeper than 32 levels" in str(response["body"])
+    stored = connectors.store.get(tenant_id, "helpdesk")
+    assert stored.health.state is HealthState.DEAUTHORIZED
+    secret = json.loads(
+        secretsmanager_client(settings.region).get_secret_value(SecretId=connector.secret_id or "")[
+            "SecretString"
+        ]
+    )
+    assert "refreshToken" not in secret
+    assert "accessToken" not in secret

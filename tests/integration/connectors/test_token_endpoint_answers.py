@@ -7,8 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from eventrelay.connectors.models import Credentials, OAuth2Grant, OAuth2Settings
+from eventrelay.connectors.models import Credentials, HealthState, OAuth2Grant, OAuth2Settings
 from eventrelay.connectors.oauth2 import (
+    InvalidTokenResponse,
     TokenEndpoint,
     TokenEndpointUnavailable,
     TokenRequestRefused,
@@ -16,8 +17,20 @@ from eventrelay.connectors.oauth2 import (
     client_basic_authorization,
 )
 from eventrelay.outbound.client import OutboundClient
+from eventrelay.outbound.outcome import OutcomeKind
 from eventrelay.outbound.ssrf import SsrfGuard
+from eventrelay.roots.connectors import ConnectorServices
+from eventrelay.settings import Settings
 from tests.support.http_servers import RecordingServer, Reply
+from tests.support.oauth import (
+    authorization_code_connector,
+    callback,
+    client_credentials_connector,
+    consent,
+    secret_of,
+)
+from tests.support.oauth_server import AuthorizationServer
+from tests.support.roots import admin_service
 
 NOW = 1_800_000_000.0
 CREDENTIALS = Credentials(client_id="id", client_secret="secret")
@@ -120,3 +133,111 @@ def test_the_authorization_url_keeps_the_providers_parameters_and_adds_ours() ->
         "scope": ["read write"],
         "state": ["st@te"],
     }
+
+
+# --- Issue 8 item 4: hostile token endpoint answers -------------------------------------------------
+
+
+def nested(depth: int) -> bytes:
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (nested(5000), "nested deeper than 32 levels"),
+        (b"[" * 5000 + b"]" * 5000, "nested deeper than 32 levels"),
+        (json.dumps({"access_token": "x" * 100_000}).encode(), "larger than 65536 bytes"),
+        (json.dumps({"access_token": "x" * 20_000}).encode(), "access_token is longer than 16384"),
+        (json.dumps({"access_token": "tok\r\nX-Injected: 1"}).encode(), "access_token contains control"),
+        (json.dumps({"access_token": "tok\x00"}).encode(), "access_token contains control"),
+        (json.dumps({"access_token": "tok-é"}).encode(), "non-ASCII"),
+        (json.dumps({"access_token": "tok", "refresh_token": "r\nx"}).encode(), "refresh_token contains"),
+        (json.dumps({"access_token": 42}).encode(), "access_token is missing or not a string"),
+        (b"\xff\xfe", "not UTF-8"),
+    ],
+)
+def test_an_unusable_token_answer_is_refused_with_its_reason(body: bytes, reason: str) -> None:
+    with (
+        RecordingServer(lambda _r: answer(200, body)) as server,
+        pytest.raises(InvalidTokenResponse) as refused,
+    ):
+        endpoint().client_credentials(settings_for(server.url("/token")), CREDENTIALS)
+    assert refused.value.error_code == "invalid_token_response"
+    assert reason in refused.value.reason
+    assert "Injected" not in refused.value.reason  # a reason never repeats the answer
+
+
+def test_a_deeply_nested_error_answer_is_refused_by_its_status() -> None:
+    with (
+        RecordingServer(lambda _r: answer(400, nested(5000))) as server,
+        pytest.raises(TokenRequestRefused) as refused,
+    ):
+        endpoint().client_credentials(settings_for(server.url("/token")), CREDENTIALS)
+    assert refused.value.error_code == "http_400"
+
+
+def test_a_usable_token_at_the_length_limit_is_accepted() -> None:
+    token = "t" * 16_384
+    with RecordingServer(lambda _r: answer(200, {"access_token": token, "refresh_token": "r"})) as server:
+        grant = endpoint().client_credentials(settings_for(server.url("/token")), CREDENTIALS)
+    assert (grant.access_token, grant.refresh_token) == (token, "r")
+
+
+HOSTILE_ANSWERS = {
+    "nested 5,000 levels": nested(5000),
+    "a token with CR/LF": json.dumps({"access_token": "tok\r\nSet-Cookie: x=1", "expires_in": 60}).encode(),
+}
+
+
+@pytest.mark.parametrize("hostile", list(HOSTILE_ANSWERS))
+def test_connector_test_deauthorizes_on_an_unusable_token_answer_and_stores_nothing(
+    connectors: ConnectorServices,
+    settings: Settings,
+    tenant_id: str,
+    oauth_server: AuthorizationServer,
+    client_secret: str,
+    hostile: str,
+) -> None:
+    connector = client_credentials_connector(connectors, tenant_id, oauth_server, client_secret)
+    oauth_server.token_reply = answer(200, HOSTILE_ANSWERS[hostile])
+    admin = admin_service(settings, connectors=connectors)
+    # `connector test` answers (no traceback) ...
+    tested = admin.connectors.test_connection(tenant_id, connector.name)
+    assert tested.outcome.kind is OutcomeKind.PERMANENT
+    assert tested.outcome.error is not None
+    unusable = "the token endpoint's answer is unusable: "
+    assert tested.outcome.error.startswith(f"connector deauthorized: {unusable}")
+    # ... the connector is DEAUTHORIZED with the reason, the resource was never called ...
+    health = connectors.store.get(tenant_id, connector.name).health
+    assert health.state is HealthState.DEAUTHORIZED
+    assert health.reason is not None
+    assert health.reason.startswith(unusable)
+    assert oauth_server.resource_requests == []
+    # ... and nothing from the answer was stored
+    assert "accessToken" not in secret_of(settings, connector)
+
+
+@pytest.mark.parametrize("hostile", list(HOSTILE_ANSWERS))
+def test_the_callback_answers_400_deauthorizes_and_stores_nothing(
+    connectors: ConnectorServices,
+    settings: Settings,
+    tenant_id: str,
+    oauth_server: AuthorizationServer,
+    client_secret: str,
+    hostile: str,
+) -> None:
+    connector = authorization_code_connector(connectors, tenant_id, oauth_server, client_secret)
+    query = consent(connectors.authorizer.start(tenant_id, connector.name).url)
+    oauth_server.token_reply = answer(200, HOSTILE_ANSWERS[hostile])
+    status, page = callback(connectors, query)
+    assert status == 400
+    assert "the token endpoint's answer is unusable" in page
+    assert "Set-Cookie" not in page
+    health = connectors.store.get(tenant_id, connector.name).health
+    assert health.state is HealthState.DEAUTHORIZED
+    assert health.reason is not None
+    assert health.reason.startswith("the token endpoint's answer is unusable: ")
+    stored = secret_of(settings, connector)
+    assert "accessToken" not in stored
+    assert "refreshToken" not in stored

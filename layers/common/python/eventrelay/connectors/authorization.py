@@ -4,6 +4,9 @@
    `state`, kept server-side (hashed, with a TTL) so the callback can be tied to this request.
 2. The provider redirects the browser to `GET /oauth/callback?code=…&state=…`; `complete(...)`
    consumes the state (once), exchanges the code and stores the tokens in the connector's secret.
+   A token answer that cannot be used (`oauth2.InvalidTokenResponse`: not a bounded JSON object,
+   a token with control characters or absurdly long) stores nothing and deauthorizes the
+   connector with the reason.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from eventrelay.connectors.errors import AuthorizationError, AuthorizationStateI
 from eventrelay.connectors.health import HealthRecorder
 from eventrelay.connectors.models import Connector
 from eventrelay.connectors.oauth2 import (
+    InvalidTokenResponse,
     TokenEndpoint,
     TokenEndpointUnavailable,
     TokenRequestRefused,
@@ -80,6 +84,11 @@ class OAuthAuthorizer:
         credentials = self._store.load_credentials(connector)
         try:
             grant = self._endpoint.authorization_code(connector.oauth2, credentials, code)
+        except InvalidTokenResponse as invalid:
+            # Nothing from the answer is stored; the connector says why it cannot be used.
+            reason = f"the token endpoint's answer is unusable: {invalid.reason}"
+            self._health.deauthorize(connector, reason)
+            raise AuthorizationError(reason) from None
         except TokenRequestRefused as refused:
             raise AuthorizationError(f"the token endpoint refused the code ({refused.error_code})") from None
         except TokenEndpointUnavailable:

@@ -32,6 +32,7 @@ from eventrelay.connectors.models import (
     OAuth2Grant,
 )
 from eventrelay.connectors.oauth2 import (
+    InvalidTokenResponse,
     TokenEndpoint,
     TokenEndpointUnavailable,
     TokenGrant,
@@ -329,11 +330,7 @@ class ConnectorCaller:
                 retry_after_seconds=unavailable.retry_after_seconds,
             )
         except TokenRequestRefused as refused:
-            reason = (
-                "the outbound SSRF guard refuses the token URL"
-                if refused.error_code == "token_url_refused"
-                else f"the token endpoint refused the grant ({refused.error_code})"
-            )
+            reason = _refusal_reason(refused)
             self._best_effort(lambda: self.health.deauthorize(connector, reason))
             outcome = Outcome(OutcomeKind.PERMANENT, error=f"connector deauthorized: {reason}")
         except NotYetAuthorized:
@@ -451,6 +448,15 @@ def _check_secret_urls(loaded: LoadedConnector) -> None:
             )
         if urls.redacted_url(real.get_secret_value()) != shown:
             raise _StaleUrl
+
+
+def _refusal_reason(refused: TokenRequestRefused) -> str:
+    """Why a connector is deauthorized after its token request failed for good (no values)."""
+    if isinstance(refused, InvalidTokenResponse):
+        return f"the token endpoint's answer is unusable: {refused.reason}"
+    if refused.error_code == "token_url_refused":
+        return "the outbound SSRF guard refuses the token URL"
+    return f"the token endpoint refused the grant ({refused.error_code})"
 
 
 def _configured_test_url(connector: Connector) -> str:

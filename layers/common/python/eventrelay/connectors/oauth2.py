@@ -3,6 +3,13 @@
 Token requests go through the same OutboundClient as every other call (SSRF guard, timeouts,
 caps). Errors carry the RFC error code only: a provider's error_description may echo what it
 was sent, so it is never kept.
+
+Token endpoint answers are read defensively: at most `MAX_TOKEN_RESPONSE_BYTES`, JSON nested at
+most `MAX_TOKEN_RESPONSE_DEPTH` levels (checked before parsing, so no answer can exhaust the
+stack), and the tokens are checked on receipt: printable ASCII only (a CR/LF or other control
+character would break every request that carries it) and at most `MAX_TOKEN_CHARS` long. An answer
+that fails these checks is `InvalidTokenResponse` (a `TokenRequestRefused`): the connector is
+deauthorized with the reason, and nothing from the answer is stored.
 """
 
 from __future__ import annotations
@@ -23,6 +30,13 @@ from eventrelay.outbound.request import OutboundRequest
 DEFAULT_TOKEN_LIFETIME_SECONDS = 3600
 # RFC 6749 5.2: error codes are printable ASCII without '"' and '\'.
 _ERROR_CODE = re.compile(r"^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$")
+# A token answer is a small JSON object; anything larger or deeper is not one.
+MAX_TOKEN_RESPONSE_BYTES = 65_536
+MAX_TOKEN_RESPONSE_DEPTH = 32
+# Long enough for large JWTs (with many claims), far below what a header or a secret can carry.
+MAX_TOKEN_CHARS = 16_384
+# RFC 6749 A.12/A.17: tokens are VSCHAR, printable ASCII.
+_TOKEN = re.compile(r"[\x20-\x7e]+")
 
 
 class TokenEndpointUnavailable(Exception):
@@ -41,6 +55,17 @@ class TokenRequestRefused(Exception):
         super().__init__(f"token endpoint refused the request ({error_code})")
         self.error_code = error_code
         self.status = status
+
+
+class InvalidTokenResponse(TokenRequestRefused):
+    """The token endpoint answered 200 with something that is not a usable token response.
+
+    `reason` says what is wrong (never a value): the connector is deauthorized with it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("invalid_token_response", 200)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -113,22 +138,59 @@ class TokenEndpoint:
         if outcome.status is None:
             # Refused before sending (SSRF guard, invalid URL): the configuration must change.
             raise TokenRequestRefused("token_url_refused", None)
-        document = _json_object(outcome.body)
+        document, problem = _json_object(outcome.body, outcome.body_truncated)
         if outcome.status != 200:
             code = document.get("error") if document else None
             error_code = (
                 code if isinstance(code, str) and _ERROR_CODE.match(code) else f"http_{outcome.status}"
             )
             raise TokenRequestRefused(error_code, outcome.status)
+        if document is None:
+            raise InvalidTokenResponse(problem or "the answer is not a JSON object")
         return _grant_from(document, requested_at)
 
 
-def _json_object(body: bytes) -> dict[str, object] | None:
+def _json_object(body: bytes, truncated: bool) -> tuple[dict[str, object] | None, str | None]:
+    """The answer as a JSON object, else None and what is wrong with it."""
+    if truncated or len(body) > MAX_TOKEN_RESPONSE_BYTES:
+        return None, f"the answer is larger than {MAX_TOKEN_RESPONSE_BYTES} bytes"
     try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
-    return document if isinstance(document, dict) else None
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "the answer is not UTF-8 text"
+    if _nested_deeper_than(text, MAX_TOKEN_RESPONSE_DEPTH):
+        return None, f"the answer is JSON nested deeper than {MAX_TOKEN_RESPONSE_DEPTH} levels"
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return None, "the answer is not valid JSON"
+    if not isinstance(document, dict):
+        return None, "the answer is not a JSON object"
+    return document, None
+
+
+def _nested_deeper_than(text: str, limit: int) -> bool:
+    """Whether JSON text opens more than `limit` arrays/objects at once (strings skipped)."""
+    depth = 0
+    in_string = False
+    escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
 
 def _lifetime(expires_in: object) -> float:
@@ -140,24 +202,34 @@ def _lifetime(expires_in: object) -> float:
     return float(DEFAULT_TOKEN_LIFETIME_SECONDS)
 
 
-def _grant_from(document: dict[str, object] | None, requested_at: float) -> TokenGrant:
-    """RFC 6749 5.1; a malformed answer is refused (code `invalid_token_response`)."""
-    if document is None:
-        raise TokenRequestRefused("invalid_token_response", 200)
-    access_token = document.get("access_token")
+def _checked_token(value: object, name: str) -> str:
+    """A token from the answer, refused (InvalidTokenResponse) unless it can be stored and sent."""
+    if not isinstance(value, str) or not value:
+        raise InvalidTokenResponse(f"the {name} is missing or not a string")
+    if len(value) > MAX_TOKEN_CHARS:
+        raise InvalidTokenResponse(f"the {name} is longer than {MAX_TOKEN_CHARS} characters")
+    if not _TOKEN.fullmatch(value):
+        raise InvalidTokenResponse(
+            f"the {name} contains control characters (such as CR or LF) or non-ASCII characters"
+        )
+    return value
+
+
+def _grant_from(document: dict[str, object], requested_at: float) -> TokenGrant:
+    """RFC 6749 5.1; a malformed answer or an unusable token is refused (InvalidTokenResponse)."""
+    access_token = _checked_token(document.get("access_token"), "access_token")
     token_type = document.get("token_type", "Bearer")
-    if not isinstance(access_token, str) or not access_token or not isinstance(token_type, str):
-        raise TokenRequestRefused("invalid_token_response", 200)
+    if not isinstance(token_type, str):
+        raise InvalidTokenResponse("the token_type is not a string")
     if token_type.lower() != "bearer":
         raise TokenRequestRefused("unsupported_token_type", 200)
-    expires_in = document.get("expires_in")
-    lifetime = _lifetime(expires_in)
+    lifetime = _lifetime(document.get("expires_in"))
     refresh_token = document.get("refresh_token")
     scope = document.get("scope")
     return TokenGrant(
         access_token=access_token,
         # Measured from when the request was sent, so network time never makes a token look fresher.
         expires_at=requested_at + lifetime,
-        refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
+        refresh_token=_checked_token(refresh_token, "refresh_token") if refresh_token else None,
         scope=scope if isinstance(scope, str) else None,
     )
