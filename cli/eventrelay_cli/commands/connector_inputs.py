@@ -57,6 +57,7 @@ class ConnectorOptions:
     client_secret_env: str | None
     client_secret_stdin: bool
     remove_header: tuple[str, ...] = ()
+    token_content_type: str | None = None
 
 
 @dataclass
@@ -94,6 +95,7 @@ def _oauth2_settings(options: ConnectorOptions, current: OAuth2Settings | None) 
         "token_url": options.token_url,
         "scope": options.scope,
         "client_auth": options.client_auth,
+        "token_content_type": options.token_content_type,
         "authorization_url": options.authorization_url,
         "redirect_url": options.redirect_url,
     }
@@ -108,7 +110,15 @@ def _oauth2_settings(options: ConnectorOptions, current: OAuth2Settings | None) 
 def _oauth_flags_given(options: ConnectorOptions) -> bool:
     return any(
         getattr(options, name) is not None
-        for name in ("grant", "token_url", "scope", "client_auth", "authorization_url", "redirect_url")
+        for name in (
+            "grant",
+            "token_url",
+            "scope",
+            "client_auth",
+            "token_content_type",
+            "authorization_url",
+            "redirect_url",
+        )
     )
 
 

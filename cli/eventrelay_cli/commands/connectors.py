@@ -137,6 +137,11 @@ def _definition_options(*, update: bool) -> Callable[[Callable[[CliContext, Conn
             type=LazyChoice(enum_values("eventrelay.connectors.models:ClientAuthMethod")),
             help="how the client authenticates to the token endpoint (default client_secret_basic)",
         ),
+        click.option(
+            "--token-content-type",
+            type=LazyChoice(enum_values("eventrelay.connectors.models:TokenContentType")),
+            help="oauth2: the token request's body, form-encoded (default) or JSON",
+        ),
         click.option("--authorization-url", help="authorization_code grant: the provider's consent page"),
         click.option("--redirect-url", help="authorization_code grant: this stack's /oauth/callback URL"),
         click.option("--client-id", help="oauth2: the client id"),

@@ -58,6 +58,7 @@ from eventrelay.connectors.models import (
     Credentials,
     OAuth2Grant,
     OAuth2Settings,
+    TokenContentType,
     credential_problems,
 )
 from eventrelay.registrations import InvalidSchema, Registration, RegistrationKind, check_schema
@@ -130,6 +131,7 @@ class OAuth2Auth(_Model):
     token_url: str
     scope: str = ""
     client_auth: ClientAuthMethod = ClientAuthMethod.CLIENT_SECRET_BASIC
+    token_content_type: TokenContentType = TokenContentType.FORM
     authorization_url: str | None = None
     redirect_url: str | None = None
     client_id: TextOrEnv
@@ -372,6 +374,7 @@ def _connector(entry: ConnectorEntry, environ: Mapping[str, str]) -> DesiredConn
                 token_url=auth.token_url,
                 scope=auth.scope,
                 client_auth=auth.client_auth,
+                token_content_type=auth.token_content_type,
                 authorization_url=auth.authorization_url,
                 redirect_url=auth.redirect_url,
             )

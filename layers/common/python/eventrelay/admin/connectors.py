@@ -61,7 +61,7 @@ class ConnectorChanges:
     """A connector's attributes to set; what is not given keeps its current value.
 
     `oauth2` holds the OAuth 2.0 settings to change (`grant`, `token_url`, `scope`, `client_auth`,
-    `authorization_url`, `redirect_url`); they apply only with auth type oauth2.
+    `token_content_type`, `authorization_url`, `redirect_url`); they apply only with auth type oauth2.
     """
 
     base_url: str | None = None

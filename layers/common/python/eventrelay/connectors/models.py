@@ -56,6 +56,15 @@ class ClientAuthMethod(StrEnum):
     CLIENT_SECRET_POST = "client_secret_post"  # noqa: S105 - a method name, not a secret
 
 
+class TokenContentType(StrEnum):
+    """How the token request's parameters are written in its body."""
+
+    # application/x-www-form-urlencoded, as RFC 6749 says (the default)
+    FORM = "form"
+    # application/json: a JSON object of the same parameters, for providers that expect it
+    JSON = "json"
+
+
 class HealthState(StrEnum):
     AUTHORIZED = "AUTHORIZED"
     DEAUTHORIZED = "DEAUTHORIZED"
@@ -121,6 +130,7 @@ class OAuth2Settings(BaseModel):
     token_url: HttpUrlText
     scope: ScopeText = ""
     client_auth: ClientAuthMethod = ClientAuthMethod.CLIENT_SECRET_BASIC
+    token_content_type: TokenContentType = TokenContentType.FORM
     authorization_url: HttpUrlText | None = None
     redirect_url: HttpUrlText | None = None
 

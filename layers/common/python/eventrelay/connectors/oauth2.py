@@ -1,6 +1,8 @@
 """OAuth 2.0 client side (RFC 6749): the token endpoint and the authorization URL.
 
-Token requests go through the same OutboundClient as every other call (SSRF guard, timeouts,
+A token request's parameters are form-encoded (RFC 6749, the default) or, for providers that
+expect it, a JSON object (`OAuth2Settings.token_content_type`); the client authentication is the
+same either way. Token requests go through the same OutboundClient as every other call (SSRF guard, timeouts,
 caps). Errors carry the RFC error code only: a provider's error_description may echo what it
 was sent, so it is never kept.
 
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 from eventrelay.clock import Clock, system_clock
-from eventrelay.connectors.models import ClientAuthMethod, Credentials, OAuth2Settings
+from eventrelay.connectors.models import ClientAuthMethod, Credentials, OAuth2Settings, TokenContentType
 from eventrelay.outbound.client import OutboundClient
 from eventrelay.outbound.outcome import OutcomeKind
 from eventrelay.outbound.request import OutboundRequest
@@ -121,15 +123,19 @@ class TokenEndpoint:
     ) -> TokenGrant:
         client_id = credentials.client_id or ""
         client_secret = credentials.client_secret.get_secret_value() if credentials.client_secret else ""
-        headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
+        headers = {"Accept": "application/json"}
         if settings.client_auth is ClientAuthMethod.CLIENT_SECRET_BASIC:
             headers["Authorization"] = client_basic_authorization(client_id, client_secret)
         else:
             form = {**form, "client_id": client_id, "client_secret": client_secret}
+        if settings.token_content_type is TokenContentType.JSON:
+            headers["Content-Type"] = "application/json"
+            body = json.dumps(form, ensure_ascii=False).encode("utf-8")
+        else:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            body = urlencode(form).encode("ascii")
         requested_at = self._clock()
-        outcome = self._client.send(
-            OutboundRequest("POST", settings.token_url, headers, urlencode(form).encode("ascii"))
-        )
+        outcome = self._client.send(OutboundRequest("POST", settings.token_url, headers, body))
         if outcome.kind is OutcomeKind.RETRYABLE:
             detail = (
                 f"HTTP {outcome.status}" if outcome.status is not None else (outcome.error or "no answer")
