@@ -21,6 +21,17 @@ def tenant_items(settings: Settings, tenant_id: str) -> list[dict[str, Any]]:
     return items
 
 
+def delivery_items(settings: Settings, tenant_id: str) -> list[dict[str, Any]]:
+    """Every deliveries-table item of the tenant (deliveries and their attempts, raw DynamoDB JSON)."""
+    client = dynamodb_client(settings.region)
+    items: list[dict[str, Any]] = []
+    for page in client.get_paginator("scan").paginate(TableName=settings.deliveries_table):
+        for item in page.get("Items", []):
+            if item.get("tenantId", {}).get("S") == tenant_id:
+                items.append(item)
+    return items
+
+
 def assert_absent(secrets_: dict[str, str], places: dict[str, str]) -> None:
     """No secret in any place; names the leak.
 

@@ -10,21 +10,31 @@ tenant has in the config table.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import logging
+import re
 import secrets
+import uuid
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
+from eventrelay.aws import sqs_client
 from eventrelay.connectors.errors import ConnectorError, InvalidConnectorCredentials
 from eventrelay.connectors.models import AuthType, ClientAuthMethod, ConnectorSpec, Credentials
+from eventrelay.delivery.schedule import RetryPolicy
+from eventrelay.outbound.client import OutboundClient
 from eventrelay.outbound.request import OutboundRequest
+from eventrelay.outbound.ssrf import SsrfGuard
 from eventrelay.roots.connectors import ConnectorServices
 from eventrelay.settings import Settings
 from tests.support.api import ControlledClock
+from tests.support.delivery import Harness
 from tests.support.http_servers import RecordedRequest, RecordingServer, Reply
-from tests.support.items import tenant_items
+from tests.support.items import assert_absent, delivery_items, tenant_items
 from tests.support.oauth import (
     CLIENT_ID,
     authorization_code_connector,
@@ -32,6 +42,7 @@ from tests.support.oauth import (
     client_credentials_connector,
 )
 from tests.support.oauth_server import AuthorizationServer
+from tests.support.roots import admin_service
 
 BASIC_PASSWORD = "CANARY-BASIC-PASSWORD-" + secrets.token_hex(6)
 TOKEN_VALUE = "CANARY-TOKEN-HEADER-" + secrets.token_hex(6)
@@ -205,3 +216,95 @@ def test_oauth_client_secret_access_and_refresh_tokens_never_leak(
     assert any(token.startswith("CANARY-ACCESS-") for token in issued)
     assert any(token.startswith("CANARY-REFRESH-") for token in issued)
     assert_no_canary([client_secret, *issued], produced, caplog, capsys, settings, tenant_id)
+
+
+# --- Issue 8 item 2: a target echoing a credential in the encodings redaction used to miss ------
+
+ECHO_SECRET = f"CANARY-ECHO-{secrets.token_hex(6)}/+=&<'é"
+
+
+def echoed_forms(secret: str) -> dict[str, str]:
+    """The spellings a careless target was seen to echo a credential in (plus the plain one)."""
+    raw = secret.encode()
+    return {
+        "plain": secret,
+        "base64 of the secret alone": base64.b64encode(raw).decode(),
+        "URL-safe base64, no padding": base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        "JSON with \\/ escapes": json.dumps(secret).replace("/", "\\/")[1:-1],
+        "JSON, ASCII only": json.dumps(secret)[1:-1],
+        "HTML entities": html.escape(secret),
+        # Every character but letters, digits and `-._~` (which encoders leave as they are)
+        "HTML numeric references": "".join(
+            c if c.isalnum() or c in "-._~" else f"&#x{ord(c):x};" for c in secret
+        ),
+        "lowercase percent-encoding": re.sub(
+            r"%[0-9A-F]{2}", lambda m: m.group().lower(), quote(secret, safe="")
+        ),
+        "percent-encoding": quote(secret, safe=""),
+    }
+
+
+def _echo_every_encoding(request: RecordedRequest) -> Reply:
+    received = request.header("X-Api-Key") or ""
+    lines = [f"{form}: {spelled}" for form, spelled in echoed_forms(received).items()]
+    return Reply(status=200, headers={"Content-Type": "text/html"}, body="\n".join(lines).encode())
+
+
+@pytest.fixture
+def runner_queue(settings: Settings) -> Iterator[str]:
+    sqs = sqs_client(settings.region)
+    url = sqs.create_queue(QueueName=f"canary-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+    yield url
+    sqs.delete_queue(QueueUrl=url)
+
+
+def test_a_credential_echoed_in_any_encoding_never_reaches_output_or_stored_attempts(
+    settings: Settings,
+    tenant_id: str,
+    connector_clock: ControlledClock,
+    runner_queue: str,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    client = OutboundClient(SsrfGuard("127.0.0.0/8"), deadline=3, clock=connector_clock)
+    harness = Harness(settings, connector_clock, runner_queue, RetryPolicy(), client)
+    admin = admin_service(settings, connectors=harness.connector_services)
+    produced: list[str] = []
+    try:
+        with RecordingServer(_echo_every_encoding) as target:
+            harness.connector(
+                tenant_id,
+                target.url("/api"),
+                auth_type=AuthType.TOKEN,
+                test_url="/ping",
+                credentials=Credentials(token_headers={"X-Api-Key": ECHO_SECRET}),  # type: ignore[dict-item]
+            )
+            harness.action(tenant_id, name="notify", url="notify", payload='{"n": "{{n}}"}')
+            harness.rule(tenant_id, name="notify-all", action="notify", mapping={"n": "$.n"})
+            # `connector test` and `action test`, through the admin service
+            _keep(produced, admin.connectors.test_connection(tenant_id, "target"))
+            _keep(produced, admin.actions.test(tenant_id, "notify", {"n": "1"}))
+            # A delivery by the runner: its attempt (and the response body it keeps 30 days) is stored
+            envelope = harness.envelope(tenant_id, {"n": "2"})
+            harness.handle(envelope)
+            [attempt] = harness.attempts_of(envelope, "notify-all")
+            assert attempt.response_body is not None
+            assert attempt.response_body.count("[REDACTED]") == len(echoed_forms(ECHO_SECRET))
+            # The target did echo every form (the test would prove nothing otherwise)
+            assert len(target.requests) == 3
+            assert all(request.header("X-Api-Key") == ECHO_SECRET for request in target.requests)
+    finally:
+        harness.runner.close()
+        client.close()
+    captured = capsys.readouterr()
+    places = {
+        "logs": caplog.text,
+        "stdout": captured.out,
+        "stderr": captured.err,
+        "outputs": "\n".join(produced),
+        "config table": json.dumps(tenant_items(settings, tenant_id), ensure_ascii=False),
+        "deliveries table": json.dumps(delivery_items(settings, tenant_id), ensure_ascii=False),
+    }
+    assert "[REDACTED]" in places["outputs"]
+    forms = echoed_forms(ECHO_SECRET)
+    assert_absent({f"secret ({form})": spelled for form, spelled in forms.items()}, places)
