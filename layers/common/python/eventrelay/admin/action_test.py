@@ -6,9 +6,10 @@ performs it (SSRF guard, timeouts, size cap). The report shows what was sent and
 with every credential of the connector redacted:
 - headers that carry credentials by nature (Authorization, the connector's token headers,
   cookies) are shown as `[REDACTED]`;
-- any credential value (password, token header value, client secret, access and refresh tokens,
-  in plain, percent-, JSON- or Basic-encoded spelling) appearing anywhere in the URL, headers,
-  body, response or error is replaced by `[REDACTED]`;
+- any credential value (password, token header value, client secret, access and refresh tokens)
+  appearing anywhere in the URL, headers, body, response or error is replaced by `[REDACTED]`, in
+  any spelling the redactor knows (`connectors.redaction`: percent-, JSON- and HTML-encoded
+  characters in any mix, base64 of the secret alone, inside a Basic header);
 - the `curl` line is built from the redacted request, so it carries placeholders, never secrets.
 """
 
