@@ -277,3 +277,14 @@ def test_an_event_that_would_not_fit_where_it_is_stored_is_refused_with_1007_say
     assert "1E15" in answer.body["message"]
     assert queued_for(settings, tenant.tenant.tenant_id) == []
     assert sync_usage(admin, tenant.tenant.tenant_id) == [1, 1]  # a 4xx after authentication counts
+
+
+def test_a_bulk_request_that_would_not_fit_on_the_jobs_queue_is_refused_with_1007_saying_why(
+    api: ApiCaller, tenant: TenantWithSecret
+) -> None:
+    numbers = ",".join(["1E15"] * 30_000)  # 150 KB as sent, ~570 KB written out in full
+    item = f'{{"eventName": "OrderPlaced", "eventVersion": "v01", "payload": {{"n": [{numbers}]}}}}'
+    body = f'{{"events": [{item}]}}'
+    answer = api.bulk(tenant.tenant.tenant_id, tenant.shared_secret, None, raw_body=body.encode())
+    assert (answer.status, answer.error_code) == (413, "1007")
+    assert str(MAX_ENVELOPE_BYTES) in answer.body["message"]
