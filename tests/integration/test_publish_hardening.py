@@ -14,15 +14,16 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from eventrelay.admin import EventsAdmin, TenantWithSecret
+from eventrelay.admin import AdminService, TenantWithSecret
 from eventrelay.aws import dynamodb_client, secretsmanager_client
 from eventrelay.envelopes import MAX_ENVELOPE_BYTES, EventEnvelope, MessageQueue
 from eventrelay.http_api import build_app
 from eventrelay.idempotency import fingerprint
 from eventrelay.publishing import keyed_event_id
 from eventrelay.ratelimit import LimitKind
+from eventrelay.roots import AwsClients
+from eventrelay.roots.events import EventServices, build_event_services
 from eventrelay.settings import Settings
-from eventrelay.wiring import EventServices, build_event_services
 from eventrelay_cli.local.environment import LocalAws
 from tests.support.api import ApiCaller, ControlledClock
 from tests.support.tcp_proxy import TcpProxy
@@ -70,8 +71,8 @@ def queued_for(settings: Settings, tenant_id: str) -> list[str]:
     ]
 
 
-def sync_usage(admin: EventsAdmin, tenant_id: str) -> list[int]:
-    return [window.count for window in admin.window_usage(tenant_id)[LimitKind.SYNC.value]]
+def sync_usage(admin: AdminService, tenant_id: str) -> list[int]:
+    return [window.count for window in admin.tenants.window_usage(tenant_id)[LimitKind.SYNC.value]]
 
 
 def without_request_id(body: dict[str, Any]) -> dict[str, Any]:
@@ -103,11 +104,11 @@ def test_unknown_tenants_cost_one_profile_read_and_never_a_secrets_manager_call(
 
 
 def test_a_tenant_created_after_an_unknown_tenant_refusal_publishes_at_once(
-    api: ApiCaller, admin: EventsAdmin, tenant_id: str
+    api: ApiCaller, admin: AdminService, tenant_id: str
 ) -> None:
     assert api.publish(tenant_id, "guess", ORDER).error_code == "1005"
-    created = admin.create_tenant(tenant_id, "Late tenant")
-    admin.register_event(tenant_id, "OrderPlaced", "v01")
+    created = admin.tenants.create(tenant_id, "Late tenant")
+    admin.events.register(tenant_id, "OrderPlaced", "v01")
     assert api.publish(tenant_id, created.shared_secret, ORDER).status == 200
 
 
@@ -136,7 +137,7 @@ def sqs_proxy(local_aws: LocalAws) -> Iterator[TcpProxy]:
 
 @pytest.fixture
 def proxied_services(settings: Settings, clock: ControlledClock, sqs_proxy: TcpProxy) -> EventServices:
-    services = build_event_services(settings, clock)
+    services = build_event_services(settings, AwsClients.for_settings(settings), clock)
     proxied_sqs = boto3.client(
         "sqs",
         region_name=settings.region,
@@ -157,7 +158,7 @@ def proxied_api(proxied_services: EventServices) -> ApiCaller:
 def test_a_keyed_publish_during_an_sqs_stall_keeps_its_count_and_its_retry_is_the_same_event(
     proxied_api: ApiCaller,
     sqs_proxy: TcpProxy,
-    admin: EventsAdmin,
+    admin: AdminService,
     tenant: TenantWithSecret,
     settings: Settings,
 ) -> None:
@@ -187,7 +188,7 @@ def test_a_keyed_publish_during_an_sqs_stall_keeps_its_count_and_its_retry_is_th
 def test_an_unkeyed_publish_whose_answer_is_lost_is_not_refunded_and_says_a_retry_may_duplicate(
     proxied_api: ApiCaller,
     sqs_proxy: TcpProxy,
-    admin: EventsAdmin,
+    admin: AdminService,
     tenant: TenantWithSecret,
     settings: Settings,
 ) -> None:
@@ -204,9 +205,9 @@ def test_an_unkeyed_publish_whose_answer_is_lost_is_not_refunded_and_says_a_retr
 
 
 def test_an_error_answered_by_sqs_is_refunded_and_said_to_be_not_accepted(
-    settings: Settings, clock: ControlledClock, admin: EventsAdmin, tenant: TenantWithSecret
+    settings: Settings, clock: ControlledClock, admin: AdminService, tenant: TenantWithSecret
 ) -> None:
-    services = build_event_services(settings, clock)
+    services = build_event_services(settings, AwsClients.for_settings(settings), clock)
     missing_queue = settings.events_queue_url.rsplit("/", 1)[0] + "/no-such-queue"
     services.publish._events_queue = MessageQueue(
         missing_queue, boto3.client("sqs", region_name=settings.region)
@@ -267,7 +268,7 @@ def test_numbers_do_not_grow_on_the_queue(
 
 
 def test_an_event_that_would_not_fit_where_it_is_stored_is_refused_with_1007_saying_why(
-    api: ApiCaller, admin: EventsAdmin, tenant: TenantWithSecret, settings: Settings
+    api: ApiCaller, admin: AdminService, tenant: TenantWithSecret, settings: Settings
 ) -> None:
     # The repro: 131,067 bytes of 1E15 numbers, written out in full when stored (~498 KB)
     body = numbers_body(131_067)

@@ -10,7 +10,7 @@ import boto3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eventrelay.admin import EventsAdmin, TenantWithSecret
+from eventrelay.admin import AdminService, TenantWithSecret
 from eventrelay.envelopes import MAX_ENVELOPE_BYTES
 from eventrelay.settings import Settings
 from eventrelay.tenants import LimitOverrides
@@ -109,10 +109,10 @@ def queued_message(settings_: Settings, event_id: str) -> str | None:
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=publish_bodies)
 def test_any_body_gets_200_or_a_documented_4xx_and_a_200_travels_as_the_same_value(
-    api: ApiCaller, admin: EventsAdmin, tenant: TenantWithSecret, settings: Settings, body: bytes
+    api: ApiCaller, admin: AdminService, tenant: TenantWithSecret, settings: Settings, body: bytes
 ) -> None:
     tenant_id = tenant.tenant.tenant_id
-    admin.set_limits(tenant_id, LimitOverrides(sync_per_minute=1_000_000, sync_per_day=100_000_000))
+    admin.tenants.set_limits(tenant_id, LimitOverrides(sync_per_minute=1_000_000, sync_per_day=100_000_000))
     answer = api.publish(tenant_id, tenant.shared_secret, None, raw_body=body)
     if answer.status != 200:
         assert (answer.status, answer.error_code) in DOCUMENTED_BODY_ANSWERS, answer.body
