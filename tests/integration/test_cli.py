@@ -145,7 +145,7 @@ def test_publish_rotate_and_job_show_over_http(
     code, out, _ = run(
         capsys, "--api-url", api_url, "job", "show", tenant_id, "00000000-0000-0000-0000-000000000000"
     )
-    assert (code, json.loads(out)["status"]) == (1, 404)
+    assert (code, json.loads(out)["status"]) == (3, 404)  # not found is 3 everywhere
 
 
 def test_publish_without_a_body_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,6 +27,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, object, st
 
 
 def test_rule_commands(capsys: pytest.CaptureFixture[str], harness: Harness, tenant_id: str) -> None:
+    assert run(capsys, "tenant", "create", tenant_id)[0] == 0  # rules belong to a tenant that exists
     harness.connector(tenant_id, "http://127.0.0.1:9/")
     harness.action(tenant_id, name="hook", url="/hook/{{n}}", payload='{"p": "{{priority}}"}')
 
@@ -145,6 +146,7 @@ def test_rule_commands(capsys: pytest.CaptureFixture[str], harness: Harness, ten
 def test_rule_from_a_file_and_human_output(
     capsys: pytest.CaptureFixture[str], harness: Harness, tenant_id: str, tmp_path: Path
 ) -> None:
+    assert run(capsys, "tenant", "create", tenant_id)[0] == 0
     harness.connector(tenant_id, "http://127.0.0.1:9/")
     harness.action(tenant_id, name="hook", url="/hook/{{n}}")
     (tmp_path / "rule.yaml").write_text(
