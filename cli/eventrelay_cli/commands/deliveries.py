@@ -117,7 +117,7 @@ def delivery() -> None:
 @delivery.command("list")
 @click.argument("tenant_id")
 @_filter_options
-@click.option("--limit", type=int, default=50, help="at most this many (default 50)")
+@click.option("--limit", type=int, default=50, help="at most this many (default 50, up to 1000)")
 @pass_cli_context
 def delivery_list(context: CliContext, tenant_id: str, selection: dict[str, str | None], limit: int) -> int:
     """A tenant's deliveries, newest first."""

@@ -193,6 +193,17 @@ def test_connector_errors_have_clear_messages_and_exit_codes(
         "connector", "create", tenant, "d", "--base-url", "https://x.example", "--password-env", "PW"
     )
     assert (code, err) == (EXIT_USAGE, "error: --password-env does not apply to auth type none")
+    code, _, err = cli(
+        "connector",
+        "create",
+        tenant,
+        "e",
+        "--base-url",
+        "https://x.example",
+        "--token-url",
+        "https://t.example",
+    )
+    assert (code, err) == (EXIT_USAGE, "error: OAuth 2.0 options need --auth oauth2")
 
     code, _, err = cli("connector", "authorize", tenant, "api")
     assert (code, err) == (
