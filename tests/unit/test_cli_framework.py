@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from eventrelay.actions.errors import ActionConflict, ActionNotFound, InvalidAction
-from eventrelay.connectors.errors import ConnectorExists, InvalidCredentials
+from eventrelay.connectors.errors import ConnectorExists, InvalidConnectorCredentials
 from eventrelay.delivery.replay import DeliveryNotFound, NotReplayable
 from eventrelay.errors import (
     DependencyFailure,
@@ -91,7 +91,7 @@ def test_help_loads_no_heavy_module(command: tuple[str, ...], tmp_path: Path) ->
         (InvalidAction(["url: bad"]), Failure(2, "invalid action: url: bad")),
         (InvalidRule(["mapping.n: missing"]), Failure(2, "invalid rule: mapping.n: missing")),
         (
-            InvalidCredentials(["password: required"]),
+            InvalidConnectorCredentials(["password: required"]),
             Failure(2, "credentials: password: required (secrets come from --*-env VARIABLE or --*-stdin)"),
         ),
         (DependencyFailure("dynamodb"), Failure(1, "AWS is unavailable (dynamodb)")),
