@@ -10,13 +10,14 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eventrelay_cli.exit_codes import EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
+    from eventrelay.admin import AdminService
     from eventrelay.settings import Settings
 
 LOCAL_STATE_FILE = Path(".eventrelay") / "local.json"
@@ -36,6 +37,16 @@ class CliContext:
     json_output: bool
     settings: Settings
     api_url: str
+    _admin: AdminService | None = field(default=None, init=False, repr=False)
+
+    def admin(self) -> AdminService:
+        """The admin service every command calls, built once per CLI process by the admin root."""
+        if self._admin is None:
+            from eventrelay.roots import AwsClients
+            from eventrelay.roots.admin import build_admin_service
+
+            self._admin = build_admin_service(self.settings, AwsClients.for_settings(self.settings))
+        return self._admin
 
     def emit(self, data: Any, human: Callable[[Any], str] | None = None) -> None:
         """Print `data` as JSON with --json, else as the human rendering (or indented JSON)."""

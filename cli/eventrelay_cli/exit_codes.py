@@ -64,8 +64,53 @@ def _aws_refused(error: BaseException) -> str:
     return f"AWS refused the request ({code})"
 
 
+_SECRET_SOURCES = "secrets come from --*-env VARIABLE or --*-stdin"  # noqa: S105 - a hint, not a secret
+
+
 def _credentials(error: BaseException) -> str:
-    return f"credentials: {error} (secrets come from --*-env VARIABLE or --*-stdin)"
+    return f"credentials: {error} ({_SECRET_SOURCES})"
+
+
+def _problems(error: BaseException) -> str:
+    """An admin `Invalid...` error: its problems, as the CLI always worded them (no prefix)."""
+    problems: list[str] = list(getattr(error, "problems", None) or [str(error)])
+    text = "; ".join(problems)
+    if any(problem.startswith("credentials") for problem in problems):
+        text += f" ({_SECRET_SOURCES})"
+    return text
+
+
+def _invalid_action(error: BaseException) -> str:
+    """A malformed template or a value that does not fit its field, as the template error says it
+    (`payload: unclosed '{{' ... at line 1, column 8`); the service wraps it in InvalidAction."""
+    from eventrelay.actions.errors import RenderError, TemplateError
+
+    cause = error.__cause__
+    return str(cause) if isinstance(cause, TemplateError | RenderError) else str(error)
+
+
+def _tenant_not_found(error: BaseException) -> str:
+    return f"tenant {_first_argument(error)!r} not found"
+
+
+def _tenant_exists(error: BaseException) -> str:
+    return f"tenant {_first_argument(error)!r} already exists"
+
+
+def _first_argument(error: BaseException) -> str:
+    return str(error.args[0]) if error.args else "?"
+
+
+def _in_use(user_kind: str) -> Callable[[BaseException], str]:
+    """The service says "force the delete"; on the command line that is `--force`."""
+
+    def message(error: BaseException) -> str:
+        what = "connector" if user_kind == "action" else "action"
+        users = ", ".join(getattr(error, "users", []))
+        name = getattr(error, "name", "?")
+        return f"{what} {name!r} is used by {user_kind}(s) {users}: delete them first, or pass --force"
+
+    return message
 
 
 @cache
@@ -74,7 +119,8 @@ def table() -> tuple[ErrorEntry, ...]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from eventrelay.actions.errors import InvalidAction, RenderError, TemplateError
-    from eventrelay.admin import ActionTestError
+    from eventrelay.admin import ActionInUse, ConnectorInUse
+    from eventrelay.admin.errors import Invalid
     from eventrelay.connectors.errors import InvalidConnectorCredentials, NotAuthorizationCode
     from eventrelay.delivery.replay import NotReplayable
     from eventrelay.errors import (
@@ -86,26 +132,29 @@ def table() -> tuple[ErrorEntry, ...]:
         ResourceNotFound,
     )
     from eventrelay.rules.conditions import ConditionError
-    from eventrelay.rules.errors import InvalidRule
+    from eventrelay.tenants import TenantExists, TenantNotFound
 
     return (
-        # Definitions given on the command line that break a constraint: a usage error, as before the
-        # admin bases existed (the specific classes come before their InvalidResource base).
-        ErrorEntry(InvalidAction, EXIT_USAGE),
-        ErrorEntry(InvalidRule, EXIT_USAGE),
+        # Bad input a user gave (an invalid definition, template, condition, credentials or limits):
+        # a usage error, like a bad option.
+        ErrorEntry(Invalid, EXIT_USAGE, _problems),
+        ErrorEntry(InvalidAction, EXIT_USAGE, _invalid_action),
         ErrorEntry(TemplateError, EXIT_USAGE),
         ErrorEntry(RenderError, EXIT_USAGE),
         ErrorEntry(ConditionError, EXIT_USAGE),
-        ErrorEntry(ActionTestError, EXIT_USAGE),
         ErrorEntry(InvalidConnectorCredentials, EXIT_USAGE, _credentials),
         ErrorEntry(NotAuthorizationCode, EXIT_USAGE),
-        # The admin bases every area's errors derive from.
+        ErrorEntry(InvalidResource, EXIT_USAGE),
+        # The admin bases every area's errors derive from (a few worded for the command line).
+        ErrorEntry(TenantNotFound, EXIT_NOT_FOUND, _tenant_not_found),
         ErrorEntry(ResourceNotFound, EXIT_NOT_FOUND),
+        ErrorEntry(TenantExists, EXIT_CONFLICT, _tenant_exists),
         ErrorEntry(ResourceExists, EXIT_CONFLICT),
+        ErrorEntry(ConnectorInUse, EXIT_CONFLICT, _in_use("action")),
+        ErrorEntry(ActionInUse, EXIT_CONFLICT, _in_use("rule")),
         ErrorEntry(ResourceInUse, EXIT_CONFLICT),
         ErrorEntry(ResourceConflict, EXIT_CONFLICT),
         ErrorEntry(NotReplayable, EXIT_CONFLICT),
-        ErrorEntry(InvalidResource, EXIT_FAILURE),
         # AWS: through a store's boundary, or straight from botocore where a store lets it escape.
         ErrorEntry(DependencyFailure, EXIT_FAILURE, _aws_unavailable),
         ErrorEntry(ClientError, EXIT_FAILURE, _aws_refused),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from eventrelay.settings import Settings
 from eventrelay_cli.local.http_gateway import HttpGateway
 from eventrelay_cli.local.lambda_runtime import LocalFunction, load_handler
 from eventrelay_cli.main import cli, main
+from tests.support.local_stack import EVENTRELAY
 from tests.support.paths import REPO_ROOT
 
 
@@ -147,7 +151,52 @@ def test_publish_rotate_and_job_show_over_http(
     code, out, _ = run(
         capsys, "--api-url", api_url, "job", "show", tenant_id, "00000000-0000-0000-0000-000000000000"
     )
-    assert (code, json.loads(out)["status"]) == (1, 404)
+    assert (code, json.loads(out)["status"]) == (3, 404)  # not found is 3 everywhere
+
+
+def eventrelay(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user runs it: a fresh process, targeting this session's AWS (its environment)."""
+    return subprocess.run(
+        [str(EVENTRELAY), *argv],
+        cwd=cwd,
+        env=dict(os.environ),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("dashes", ["-", "--"])
+def test_a_secret_starting_with_a_dash_works_as_documented_and_an_unknown_job_is_not_found(
+    dashes: str, tenant_id: str, api_url: str, tmp_path: Path
+) -> None:
+    # Given a shared secret that starts with '-' (or '--'), passed as the README shows: --secret "$S"
+    secret = dashes + secrets.token_urlsafe(32)
+    created = eventrelay("--json", "tenant", "create", tenant_id, "--secret", secret, cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["sharedSecret"] == secret
+    assert eventrelay("event", "register", tenant_id, "Won", "v01", cwd=tmp_path).returncode == 0
+
+    # When it publishes with that secret, Then the API accepts it (the value was the secret)
+    published = eventrelay(
+        "--json", "--api-url", api_url, "publish", tenant_id, "Won", "v01", "--secret", secret,
+        "--data", '{"id": 1}', cwd=tmp_path,
+    )  # fmt: skip
+    assert (published.returncode, json.loads(published.stdout)["status"]) == (0, 200), published.stderr
+    refused = eventrelay(
+        "--json", "--api-url", api_url, "publish", tenant_id, "Won", "v01", "--secret", secret + "x",
+        "--data", '{"id": 2}', cwd=tmp_path,
+    )  # fmt: skip
+    assert (refused.returncode, json.loads(refused.stdout)["body"]["errorCode"]) == (1, "1005")
+
+    # And an unknown job is not found: exit code 3, as for every resource
+    job = eventrelay(
+        "--json", "--api-url", api_url, "job", "show", tenant_id, "00000000-0000-0000-0000-000000000000",
+        "--secret", secret, cwd=tmp_path,
+    )  # fmt: skip
+    assert (job.returncode, json.loads(job.stdout)["status"]) == (3, 404), job.stderr
 
 
 def test_publish_without_a_body_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -259,7 +259,6 @@ NO_IO = {
     ("tenant_secrets", "secret_name"),
     ("connectors", "secret_id"),
     ("connectors", "url_secret_id"),
-    ("actions", "from_settings"),
 }
 
 

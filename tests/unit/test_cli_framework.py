@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from eventrelay.actions.errors import ActionConflict, ActionNotFound, InvalidAction
-from eventrelay.connectors.errors import ConnectorExists, InvalidCredentials
+from eventrelay.connectors.errors import ConnectorExists, InvalidConnectorCredentials
 from eventrelay.delivery.replay import DeliveryNotFound, NotReplayable
 from eventrelay.errors import (
     DependencyFailure,
@@ -77,7 +77,7 @@ def test_help_loads_no_heavy_module(command: tuple[str, ...], tmp_path: Path) ->
     ("error", "expected"),
     [
         (ResourceNotFound("widget 'w' not found"), Failure(3, "widget 'w' not found")),
-        (TenantNotFound("acme"), Failure(3, "acme")),
+        (TenantNotFound("acme"), Failure(3, "tenant 'acme' not found")),
         (ActionNotFound("hook"), Failure(3, "action 'hook' not found")),
         (DeliveryNotFound("d-1"), Failure(3, "delivery d-1 not found")),
         (ResourceExists("exists"), Failure(4, "exists")),
@@ -87,11 +87,11 @@ def test_help_loads_no_heavy_module(command: tuple[str, ...], tmp_path: Path) ->
         (ResourceConflict("changed"), Failure(4, "changed")),
         (ActionConflict("hook"), Failure(4, "action 'hook' was modified concurrently; retry")),
         (NotReplayable("d-1", "it succeeded"), Failure(4, "delivery d-1 cannot be replayed: it succeeded")),
-        (InvalidResource("bad"), Failure(1, "bad")),
+        (InvalidResource("bad"), Failure(2, "bad")),
         (InvalidAction(["url: bad"]), Failure(2, "invalid action: url: bad")),
         (InvalidRule(["mapping.n: missing"]), Failure(2, "invalid rule: mapping.n: missing")),
         (
-            InvalidCredentials(["password: required"]),
+            InvalidConnectorCredentials(["password: required"]),
             Failure(2, "credentials: password: required (secrets come from --*-env VARIABLE or --*-stdin)"),
         ),
         (DependencyFailure("dynamodb"), Failure(1, "AWS is unavailable (dynamodb)")),

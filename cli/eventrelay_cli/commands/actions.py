@@ -16,27 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from eventrelay_cli.exit_codes import EXIT_CONFLICT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
+from eventrelay_cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from eventrelay_cli.framework import Group, pass_cli_context
 from eventrelay_cli.inputs import pairs, read_structured_file
 
 if TYPE_CHECKING:
-    from eventrelay.actions import Action, ActionStore, FieldType
-    from eventrelay.connectors.store import ConnectorStore
+    from eventrelay.actions import Action, FieldType
+    from eventrelay.admin import FieldChange
     from eventrelay_cli.context import CliContext
-
-
-def _store(context: CliContext) -> ActionStore:
-    from eventrelay.actions import ActionStore
-
-    return ActionStore.from_settings(context.settings)
-
-
-def _connectors(context: CliContext) -> ConnectorStore:
-    from eventrelay.roots import AwsClients
-    from eventrelay.roots.connectors import build_connector_services
-
-    return build_connector_services(context.settings, AwsClients.for_settings(context.settings)).store
 
 
 @dataclass(frozen=True)
@@ -188,8 +175,7 @@ def action_create(context: CliContext, options: ActionOptions) -> int:
     missing = [key for key in ("name", "connector", "method") if not data.get(key)]
     if missing:
         raise CliError("missing " + ", ".join(missing) + " (options or --file)", EXIT_USAGE)
-    _connectors(context).get(options.tenant_id, str(data["connector"]))
-    created = _store(context).create(options.tenant_id, data)
+    created = context.admin().actions.create(options.tenant_id, data)
     context.emit(action_view(created), lambda v: _summary(v, "created"))
     return EXIT_OK
 
@@ -200,14 +186,11 @@ def action_update(context: CliContext, options: ActionOptions) -> int:
     """Change an action; options not given keep their value."""
     from eventrelay.admin import action_view
 
-    store = _store(context)
-    current = store.get(options.tenant_id, str(options.name))
-    data = _draft_data(options, current)
-    if data.get("name") != current.name:
-        raise CliError("an action cannot be renamed; create a new one and delete this one", EXIT_USAGE)
-    if data.get("connector") != current.connector:
-        _connectors(context).get(options.tenant_id, str(data["connector"]))
-    updated = store.update(options.tenant_id, data)
+    actions = context.admin().actions
+    name = str(options.name)
+    # The service replaces a whole definition: the options are laid over the current one.
+    data = _draft_data(options, actions.show(options.tenant_id, name))
+    updated = actions.update(options.tenant_id, name, data)
     context.emit(action_view(updated), lambda v: _summary(v, "updated"))
     return EXIT_OK
 
@@ -220,7 +203,7 @@ def action_list(context: CliContext, tenant_id: str, connector: str | None) -> i
     """A tenant's actions."""
     from eventrelay.admin import action_view
 
-    rows = [action_view(a) for a in _store(context).list(tenant_id, connector=connector)]
+    rows = [action_view(a) for a in context.admin().actions.list(tenant_id, connector=connector)]
     context.emit(
         rows,
         lambda rs: (
@@ -239,17 +222,8 @@ def action_show(context: CliContext, tenant_id: str, name: str) -> int:
     """One action with its fields."""
     from eventrelay.admin import action_view
 
-    context.emit(action_view(_store(context).get(tenant_id, name)))
+    context.emit(action_view(context.admin().actions.show(tenant_id, name)))
     return EXIT_OK
-
-
-def _rules_using(context: CliContext, tenant_id: str, action_name: str) -> list[str]:
-    from eventrelay.aws import dynamodb_client
-    from eventrelay.rules import RuleStore
-
-    settings = context.settings
-    rules = RuleStore(settings.config_table, dynamodb_client(settings.region))
-    return [rule.name for rule in rules.list(tenant_id, action=action_name)]
 
 
 @action.command("delete")
@@ -259,15 +233,7 @@ def _rules_using(context: CliContext, tenant_id: str, action_name: str) -> list[
 @pass_cli_context
 def action_delete(context: CliContext, tenant_id: str, name: str, force: bool) -> int:
     """Delete an action."""
-    store = _store(context)
-    store.get(tenant_id, name)
-    users = _rules_using(context, tenant_id, name)
-    if users and not force:
-        raise CliError(
-            f"action {name!r} is used by rule(s) {', '.join(users)}: delete them first, or pass --force",
-            EXIT_CONFLICT,
-        )
-    store.delete(tenant_id, name)
+    context.admin().actions.delete(tenant_id, name, force=force)
     context.emit({"deleted": True, "name": name}, lambda _: f"deleted action {name}")
     return EXIT_OK
 
@@ -283,9 +249,9 @@ def _field_type(text: str) -> FieldType:
 
 
 def _default_value(field_type: FieldType, text: str) -> object:
+    """A default as typed on the command line, kept as JSON would hold it for its type."""
     from eventrelay.actions import FieldType
 
-    """A default as typed on the command line, kept as JSON would hold it for its type."""
     if field_type is FieldType.NUMBER and text.strip().lstrip("+-").isdigit():
         return int(text)
     if field_type is FieldType.BOOLEAN and text.strip().lower() in ("true", "false"):
@@ -326,37 +292,36 @@ def action_fields(
     """Show an action's fields, or set their types (--type) and defaults (--default)."""
     from eventrelay.admin import action_view
 
-    store = _store(context)
-    current = store.get(tenant_id, name)
+    actions = context.admin().actions
     types = {field: _field_type(text) for field, text in pairs(field_types, "--type").items()}
     default_texts = pairs(defaults, "--default")
-    cleared = set(no_defaults)
-    touched = list(dict.fromkeys([*types, *default_texts, *cleared]))
+    touched = list(dict.fromkeys([*types, *default_texts, *no_defaults]))
     if not touched:
-        context.emit(action_view(current), _fields_table)
+        context.emit(action_view(actions.show(tenant_id, name)), _fields_table)
         return EXIT_OK
-    known = {field.name: field for field in current.fields}
-    unknown = [field for field in touched if field not in known]
-    if unknown:
-        raise CliError(
-            f"action {current.name!r} has no field {', '.join(unknown)} "
-            f"(its fields: {', '.join(known) or 'none'})",
-            EXIT_USAGE,
-        )
-    if cleared & set(default_texts):
-        raise CliError("--default and --no-default name the same field", EXIT_USAGE)
-    changes = []
-    for field in touched:
-        field_type = types.get(field, known[field].type)
-        default: object = known[field].default
-        if field in default_texts:
-            default = _default_value(field_type, default_texts[field])
-        if field in cleared:
-            default = None
-        changes.append({"name": field, "type": field_type, "default": default})
-    updated = store.update_fields(tenant_id, current.name, changes)
-    context.emit(action_view(updated), _fields_table)
+    # A default typed on the command line is text: read as its field's type (given, else current).
+    current_types = {field.name: field.type for field in actions.show(tenant_id, name).fields}
+    changes = [
+        _field_change(field, types.get(field), current_types.get(field), default_texts, set(no_defaults))
+        for field in touched
+    ]
+    context.emit(action_view(actions.set_fields(tenant_id, name, changes)), _fields_table)
     return EXIT_OK
+
+
+def _field_change(
+    field: str,
+    new_type: FieldType | None,
+    current_type: FieldType | None,
+    default_texts: dict[str, str],
+    cleared: set[str],
+) -> FieldChange:
+    from eventrelay.admin import FieldChange
+
+    field_type = new_type or current_type
+    text = default_texts.get(field)
+    default = _default_value(field_type, text) if text is not None and field_type is not None else text
+    return FieldChange(field, type=new_type, default=default, clear_default=field in cleared)
 
 
 def _report_text(report: dict[str, Any]) -> str:
@@ -405,9 +370,7 @@ def action_test(
     context: CliContext, tenant_id: str, name: str, values: tuple[str, ...], body_limit: int
 ) -> int:
     """Perform the action with sample values; show the request (redacted) and response."""
-    from eventrelay.admin.compat import ActionTester
-
     samples: dict[str, object] = dict(pairs(values, "--value"))
-    report = ActionTester.from_settings(context.settings).run(tenant_id, name, samples)
+    report = context.admin().actions.test(tenant_id, name, samples)
     context.emit(report.to_dict(body_limit), _report_text)
     return EXIT_OK if report.ok else EXIT_FAILURE

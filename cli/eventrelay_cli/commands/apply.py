@@ -74,17 +74,15 @@ def apply(context: CliContext, path: str, tenant: str | None, dry_run: bool) -> 
     from eventrelay.actions import ActionError
     from eventrelay.connectors.errors import ConnectorError
     from eventrelay.errors import DependencyFailure
-    from eventrelay.rules import RuleError
+    from eventrelay.rules import RuleError, parse_rule_draft
     from eventrelay.tenants import TenantNotFound
-    from eventrelay_cli.declarative import ConfigApplier, ConfigError, load_config, rule_parser, rule_support
+    from eventrelay_cli.declarative import ConfigApplier, ConfigError, load_config
 
-    settings = context.settings
     text = _read(path)
     source = "stdin" if path == "-" else path
     try:
-        config = load_config(text, os.environ, tenant_id=tenant, source=source, parse_rule=rule_parser())
-        applier = ConfigApplier.from_settings(settings, rules=rule_support(settings))
-        report = applier.apply(config, dry_run=dry_run)
+        config = load_config(text, os.environ, tenant_id=tenant, source=source, parse_rule=parse_rule_draft)
+        report = ConfigApplier(context.admin()).apply(config, dry_run=dry_run)
     except ConfigError as exc:
         raise CliError("\n  ".join([f"{source} cannot be applied:", *exc.problems]), EXIT_USAGE) from None
     except TenantNotFound as exc:

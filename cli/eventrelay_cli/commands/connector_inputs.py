@@ -1,30 +1,27 @@
-"""What `connector create|update` were given, turned into a connector definition and credentials.
+"""What `connector create|update` were given, turned into the admin service's `ConnectorChanges`.
 
 Imported when one of those commands runs (it loads pydantic and the connector models). Secrets
 come from environment variables or standard input, read in a fixed order, and never from argv.
+What the changes may be (which credentials an auth type takes, what is required) is the admin
+service's to decide; here options are only read, and the service's answer is worded with the
+options' names.
 """
 
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
 
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
-from eventrelay.admin import connector_spec
+from eventrelay.admin import ConnectorChanges, CredentialChanges, InvalidConnector
 from eventrelay.connectors import urls
-from eventrelay.connectors.models import (
-    AuthType,
-    Connector,
-    ConnectorSpec,
-    Credentials,
-    OAuth2Grant,
-    OAuth2Settings,
-)
+from eventrelay.connectors.models import AuthType
 from eventrelay_cli.exit_codes import EXIT_USAGE, CliError
-from eventrelay_cli.inputs import pairs, problems_of
+from eventrelay_cli.inputs import pairs
 
 
 @dataclass(frozen=True)
@@ -88,40 +85,6 @@ class SecretSources:
         return self.stdin.isatty()
 
 
-def _oauth2_settings(options: ConnectorOptions, current: OAuth2Settings | None) -> OAuth2Settings:
-    base: dict[str, Any] = current.model_dump() if current is not None else {}
-    given = {
-        "grant": options.grant,
-        "token_url": options.token_url,
-        "scope": options.scope,
-        "client_auth": options.client_auth,
-        "token_content_type": options.token_content_type,
-        "authorization_url": options.authorization_url,
-        "redirect_url": options.redirect_url,
-    }
-    base.update({key: value for key, value in given.items() if value is not None})
-    base.setdefault("grant", OAuth2Grant.CLIENT_CREDENTIALS)
-    try:
-        return OAuth2Settings.model_validate(base)
-    except ValidationError as exc:
-        raise CliError("oauth2: " + problems_of(exc), EXIT_USAGE) from None
-
-
-def _oauth_flags_given(options: ConnectorOptions) -> bool:
-    return any(
-        getattr(options, name) is not None
-        for name in (
-            "grant",
-            "token_url",
-            "scope",
-            "client_auth",
-            "token_content_type",
-            "authorization_url",
-            "redirect_url",
-        )
-    )
-
-
 def _url(options: ConnectorOptions, option: str, what: str, sources: SecretSources) -> str | None:
     """The URL from `--<option>`, `--<option>-env` or `--<option>-stdin` (mutually exclusive)."""
     plain: str | None = getattr(options, option)
@@ -130,11 +93,9 @@ def _url(options: ConnectorOptions, option: str, what: str, sources: SecretSourc
     return _secret(getattr(options, f"{option}_env"), getattr(options, f"{option}_stdin"), what, sources)
 
 
-def _warn_plain_secret_urls(
-    options: ConnectorOptions, auth_type: AuthType, warn: Callable[[str], None]
-) -> None:
+def warn_plain_secret_urls(options: ConnectorOptions, auth_type: str, warn: Callable[[str], None]) -> None:
     """A URL-based connector's URL given in plain text: it works, but shell history and `ps` keep it."""
-    if auth_type is not AuthType.NONE:
+    if auth_type != AuthType.NONE.value:
         return
     for option, url in (("base-url", options.base_url), ("test-url", options.test_url)):
         if url is not None and urls.has_secret(url):
@@ -144,117 +105,96 @@ def _warn_plain_secret_urls(
             )
 
 
-def spec_from_options(
-    options: ConnectorOptions, current: Connector | None, sources: SecretSources, warn: Callable[[str], None]
-) -> ConnectorSpec:
-    """The connector's definition after this command: the current one with the options laid over it."""
-    base: dict[str, Any] = connector_spec(current).model_dump() if current is not None else {}
-    base["name"] = options.name
-    for attribute, value in (
-        ("base_url", _url(options, "base_url", "base URL", sources)),
-        ("auth_type", options.auth),
-        ("description", options.description),
-        ("test_url", _url(options, "test_url", "test URL", sources)),
-    ):
-        if value is not None:
-            base[attribute] = value
-    headers = dict(base.get("headers") or {})
-    for name in options.remove_header:
-        headers = {key: value for key, value in headers.items() if key.lower() != name.lower()}
-    headers.update(pairs(options.header, "--header"))
-    base["headers"] = headers
-    auth_type = AuthType(base.get("auth_type", AuthType.NONE))
-    _warn_plain_secret_urls(options, auth_type, warn)
-    if auth_type is AuthType.OAUTH2:
-        base["oauth2"] = _oauth2_settings(options, current.oauth2 if current is not None else None)
-    else:
-        if _oauth_flags_given(options):
-            raise CliError("OAuth 2.0 options need --auth oauth2", EXIT_USAGE)
-        base["oauth2"] = None
-    if "base_url" not in base:
-        raise CliError("--base-url, --base-url-env or --base-url-stdin is required", EXIT_USAGE)
-    try:
-        return ConnectorSpec.model_validate(base)
-    except ValidationError as exc:
-        raise CliError(problems_of(exc), EXIT_USAGE) from None
+def changes_from_options(
+    options: ConnectorOptions, sources: SecretSources, *, ask_missing: bool
+) -> ConnectorChanges:
+    """The changes the options ask for; secrets are read in a fixed order (base URL, test URL,
+    password, client secret, token headers) so several can be piped on stdin, one per line.
 
-
-def credentials_from_options(
-    options: ConnectorOptions,
-    spec: ConnectorSpec,
-    current: Credentials | None,
-    sources: SecretSources,
-    *,
-    ask_missing: bool,
-) -> Credentials | None:
-    """The configured credentials after this command: the current ones with the given changes.
-
-    Secrets are read in a fixed order (password, client secret, token headers) so that several
-    of them can be piped on standard input, one per line.
+    `ask_missing` (create, on a terminal): prompt for the secret the chosen auth type needs.
     """
-    wrong_kind = _flags_for_other_auth(options, spec.auth_type)
-    if wrong_kind:
-        raise CliError(f"{wrong_kind} does not apply to auth type {spec.auth_type.value}", EXIT_USAGE)
-    if spec.auth_type is AuthType.NONE:
-        return None
-    base = current.configured() if current is not None else Credentials()
-    changes = _credential_changes(options, spec.auth_type, base, sources, ask_missing=ask_missing)
-    if not changes and current is not None:
-        return None  # nothing to change: the stored credentials stay as they are
-    try:
-        return Credentials.model_validate({**base.model_dump(), **changes})
-    except ValidationError as exc:
-        raise CliError("credentials: " + problems_of(exc), EXIT_USAGE) from None
+    oauth2 = {
+        "grant": options.grant,
+        "token_url": options.token_url,
+        "scope": options.scope,
+        "client_auth": options.client_auth,
+        "token_content_type": options.token_content_type,
+        "authorization_url": options.authorization_url,
+        "redirect_url": options.redirect_url,
+    }
+    return ConnectorChanges(
+        base_url=_url(options, "base_url", "base URL", sources),
+        auth_type=AuthType(options.auth) if options.auth is not None else None,
+        description=options.description,
+        test_url=_url(options, "test_url", "test URL", sources),
+        headers=pairs(options.header, "--header"),
+        remove_headers=options.remove_header,
+        oauth2={key: value for key, value in oauth2.items() if value is not None},
+        credentials=_credential_changes(options, sources, ask_missing=ask_missing),
+    )
 
 
 def _credential_changes(
-    options: ConnectorOptions,
-    auth_type: AuthType,
-    base: Credentials,
-    sources: SecretSources,
-    *,
-    ask_missing: bool,
-) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    if auth_type is AuthType.BASIC:
-        if options.username is not None:
-            changes["username"] = options.username
-        password = _secret(options.password_env, options.password_stdin, "password", sources)
-        if password is None and ask_missing and base.password is None and sources.interactive:
-            password = sources.from_stdin("password")
-        if password is not None:
-            changes["password"] = SecretStr(password)
-    elif auth_type is AuthType.OAUTH2:
-        if options.client_id is not None:
-            changes["client_id"] = options.client_id
-        secret = _secret(options.client_secret_env, options.client_secret_stdin, "client secret", sources)
-        if secret is None and ask_missing and base.client_secret is None and sources.interactive:
-            secret = sources.from_stdin("client secret")
-        if secret is not None:
-            changes["client_secret"] = SecretStr(secret)
-    elif auth_type is AuthType.TOKEN and (options.token_header_env or options.token_header_stdin):
-        headers = dict(base.token_headers)
-        for name, variable in pairs(options.token_header_env, "--token-header-env").items():
-            headers[name] = SecretStr(sources.from_env(variable, f"token header {name}"))
-        for name in options.token_header_stdin or ():
-            headers[name] = SecretStr(sources.from_stdin(f"token header {name}"))
-        changes["token_headers"] = headers
-    return changes
-
-
-def _flags_for_other_auth(options: ConnectorOptions, auth_type: AuthType) -> str | None:
-    by_kind = {
-        AuthType.BASIC: ("username", "password_env", "password_stdin"),
-        AuthType.TOKEN: ("token_header_env", "token_header_stdin"),
-        AuthType.OAUTH2: ("client_id", "client_secret_env", "client_secret_stdin"),
+    options: ConnectorOptions, sources: SecretSources, *, ask_missing: bool
+) -> CredentialChanges:
+    # On a terminal, create asks for the secret its auth type cannot do without.
+    prompt = ask_missing and sources.interactive
+    password = _secret(options.password_env, options.password_stdin, "password", sources)
+    if password is None and prompt and options.auth == AuthType.BASIC.value:
+        password = sources.from_stdin("password")
+    client_secret = _secret(options.client_secret_env, options.client_secret_stdin, "client secret", sources)
+    if client_secret is None and prompt and options.auth == AuthType.OAUTH2.value:
+        client_secret = sources.from_stdin("client secret")
+    token_headers = {
+        name: SecretStr(sources.from_env(variable, f"token header {name}"))
+        for name, variable in pairs(options.token_header_env, "--token-header-env").items()
     }
-    for kind, names in by_kind.items():
-        if kind is auth_type:
-            continue
-        for name in names:
-            if getattr(options, name):
-                return "--" + name.replace("_", "-")
-    return None
+    for name in options.token_header_stdin:
+        token_headers[name] = SecretStr(sources.from_stdin(f"token header {name}"))
+    return CredentialChanges(
+        username=options.username,
+        password=SecretStr(password) if password is not None else None,
+        token_headers=token_headers,
+        client_id=options.client_id,
+        client_secret=SecretStr(client_secret) if client_secret is not None else None,
+    )
+
+
+# The options that give each credential (the service names the credential, the user the option).
+_CREDENTIAL_OPTIONS: dict[str, tuple[str, ...]] = {
+    "username": ("username",),
+    "password": ("password_env", "password_stdin"),
+    "token_headers": ("token_header_env", "token_header_stdin"),
+    "client_id": ("client_id",),
+    "client_secret": ("client_secret_env", "client_secret_stdin"),
+}
+_OAUTH2_ELSEWHERE = "oauth2: OAuth 2.0 settings need auth type oauth2"
+
+
+@contextmanager
+def worded_for_options(options: ConnectorOptions) -> Iterator[None]:
+    """The service's InvalidConnector with the options' names where it names a credential
+    (`credentials.password: does not apply ...` -> `--password-env does not apply ...`)."""
+    try:
+        yield
+    except InvalidConnector as exc:
+        worded = [_worded(problem, options) for problem in exc.problems]
+        if worded == exc.problems:
+            raise
+        raise InvalidConnector(worded) from None
+
+
+def _worded(problem: str, options: ConnectorOptions) -> str:
+    if problem == _OAUTH2_ELSEWHERE:
+        return "OAuth 2.0 options need --auth oauth2"
+    location, separator, message = problem.partition(": ")
+    credential = location.removeprefix("credentials.")
+    if not separator or credential == location or credential not in _CREDENTIAL_OPTIONS:
+        return problem
+    given = [name for name in _CREDENTIAL_OPTIONS[credential] if getattr(options, name)]
+    if not given:
+        return problem
+    return f"--{given[0].replace('_', '-')} {message}"
 
 
 def _secret(variable: str | None, stdin: bool, what: str, sources: SecretSources) -> str | None:

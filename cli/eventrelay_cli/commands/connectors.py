@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from eventrelay_cli.exit_codes import EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, CliError
+from eventrelay_cli.exit_codes import EXIT_FAILURE, EXIT_OK
 from eventrelay_cli.framework import (
     Group,
     LazyChoice,
@@ -34,41 +34,14 @@ from eventrelay_cli.framework import (
 )
 
 if TYPE_CHECKING:
-    from eventrelay.connectors.models import Connector
-    from eventrelay.roots.connectors import ConnectorServices
-    from eventrelay.settings import Settings
     from eventrelay_cli.commands.connector_inputs import ConnectorOptions, SecretSources
     from eventrelay_cli.context import CliContext
-
-
-def _services(context: CliContext) -> ConnectorServices:
-    from eventrelay.roots import AwsClients
-    from eventrelay.roots.connectors import build_connector_services
-
-    return build_connector_services(context.settings, AwsClients.for_settings(context.settings))
 
 
 def _secret_sources() -> SecretSources:
     from eventrelay_cli.commands.connector_inputs import SecretSources
 
     return SecretSources(environ=os.environ, stdin=sys.stdin)
-
-
-def _require_tenant(settings: Settings, tenant_id: str) -> None:
-    from eventrelay.aws import dynamodb_client
-    from eventrelay.tenants import TenantStore
-
-    if TenantStore(settings.config_table, dynamodb_client(settings.region)).get(tenant_id) is None:
-        raise CliError(f"tenant {tenant_id!r} not found", EXIT_NOT_FOUND)
-
-
-def _get(services: ConnectorServices, tenant_id: str, name: str) -> Connector:
-    from eventrelay.connectors.errors import ConnectorNotFound
-
-    try:
-        return services.store.get(tenant_id, name)
-    except ConnectorNotFound:
-        raise CliError(f"connector {name!r} not found for tenant {tenant_id!r}", EXIT_NOT_FOUND) from None
 
 
 def _summary(view: dict[str, Any], verb: str) -> str:
@@ -191,18 +164,19 @@ def connector() -> None:
 @_definition_options(update=False)
 def connector_create(context: CliContext, options: ConnectorOptions) -> int:
     """Create a connector (credentials from environment variables or stdin)."""
-    from eventrelay.admin import connector_view
-    from eventrelay_cli.commands.connector_inputs import credentials_from_options, spec_from_options
+    from eventrelay.admin import connector_spec_from
+    from eventrelay_cli.commands.connector_inputs import (
+        changes_from_options,
+        warn_plain_secret_urls,
+        worded_for_options,
+    )
 
-    _require_tenant(context.settings, options.tenant_id)
-    services = _services(context)
-    sources = _secret_sources()
-    spec = spec_from_options(options, None, sources, context.info)
-    credentials = credentials_from_options(options, spec, None, sources, ask_missing=True)
-    connector = services.store.create(options.tenant_id, spec, credentials)
-    # Auth type none: its secret URLs are what the view reports as set.
-    view = connector_view(connector, credentials if credentials is not None else spec.secret_urls())
-    context.emit(view, lambda v: _summary(v, "created"))
+    changes = changes_from_options(options, _secret_sources(), ask_missing=True)
+    with worded_for_options(options):
+        spec = connector_spec_from(options.name, changes)
+        created = context.admin().connectors.create(options.tenant_id, spec, changes.credentials)
+    warn_plain_secret_urls(options, created.auth_type, context.info)
+    context.emit(created.to_dict(), lambda v: _summary(v, "created"))
     return EXIT_OK
 
 
@@ -210,24 +184,19 @@ def connector_create(context: CliContext, options: ConnectorOptions) -> int:
 @_definition_options(update=True)
 def connector_update(context: CliContext, options: ConnectorOptions) -> int:
     """Change a connector; options not given keep their value."""
-    from eventrelay.admin import connector_view
-    from eventrelay_cli.commands.connector_inputs import credentials_from_options, spec_from_options
-
-    services = _services(context)
-    current = _get(services, options.tenant_id, options.name)
-    sources = _secret_sources()
-    spec = spec_from_options(options, current, sources, context.info)
-    stored = services.store.load_credentials(current) if current.secret_id else None
-    same_auth = spec.auth_type is current.auth_type
-    credentials = credentials_from_options(
-        options, spec, stored if same_auth else None, sources, ask_missing=not same_auth
+    from eventrelay_cli.commands.connector_inputs import (
+        changes_from_options,
+        warn_plain_secret_urls,
+        worded_for_options,
     )
-    updated = services.store.update(options.tenant_id, spec, credentials)
-    changed = updated.revision != current.revision
-    view = connector_view(updated, services.store.load_credentials(updated))
+
+    changes = changes_from_options(options, _secret_sources(), ask_missing=False)
+    with worded_for_options(options):
+        updated = context.admin().connectors.update(options.tenant_id, options.name, changes)
+    warn_plain_secret_urls(options, updated.auth_type, context.info)
     context.emit(
-        {**view, "changed": changed},
-        lambda v: _summary(v, "updated") if changed else f"connector {v['name']}: unchanged",
+        updated.to_dict(),
+        lambda v: _summary(v, "updated") if updated.changed else f"connector {v['name']}: unchanged",
     )
     return EXIT_OK
 
@@ -237,9 +206,7 @@ def connector_update(context: CliContext, options: ConnectorOptions) -> int:
 @pass_cli_context
 def connector_list(context: CliContext, tenant_id: str) -> int:
     """A tenant's connectors and their health."""
-    from eventrelay.admin import connector_view
-
-    rows = [connector_view(c) for c in _services(context).store.list(tenant_id)]
+    rows = [view.to_dict() for view in context.admin().connectors.list(tenant_id)]
     context.emit(
         rows,
         lambda rs: (
@@ -256,11 +223,7 @@ def connector_list(context: CliContext, tenant_id: str) -> int:
 @pass_cli_context
 def connector_show(context: CliContext, tenant_id: str, name: str) -> int:
     """One connector (which credentials are set, never their values)."""
-    from eventrelay.admin import connector_view
-
-    services = _services(context)
-    connector = _get(services, tenant_id, name)
-    context.emit(connector_view(connector, services.store.load_credentials(connector)))
+    context.emit(context.admin().connectors.show(tenant_id, name).to_dict())
     return EXIT_OK
 
 
@@ -271,17 +234,7 @@ def connector_show(context: CliContext, tenant_id: str, name: str) -> int:
 @pass_cli_context
 def connector_delete(context: CliContext, tenant_id: str, name: str, force: bool) -> int:
     """Delete a connector and its credentials."""
-    from eventrelay.actions import ActionStore
-
-    services = _services(context)
-    _get(services, tenant_id, name)
-    users = [a.name for a in ActionStore.from_settings(context.settings).list(tenant_id, connector=name)]
-    if users and not force:
-        raise CliError(
-            f"connector {name!r} is used by action(s) {', '.join(users)}: delete them first, or pass --force",
-            EXIT_CONFLICT,
-        )
-    services.store.delete(tenant_id, name)
+    context.admin().connectors.delete(tenant_id, name, force=force)
     context.emit({"deleted": True, "name": name}, lambda _: f"deleted connector {name}")
     return EXIT_OK
 
@@ -295,9 +248,7 @@ def connector_delete(context: CliContext, tenant_id: str, name: str, force: bool
 @pass_cli_context
 def connector_test(context: CliContext, tenant_id: str, name: str, body_limit: int) -> int:
     """Test connection: GET the test URL with the connector's auth."""
-    services = _services(context)
-    connector = _get(services, tenant_id, name)
-    result = services.caller.test_connection(connector)
+    result = context.admin().connectors.test_connection(tenant_id, name)
     view = result.to_dict(body_limit)
 
     def human(v: dict[str, Any]) -> str:
@@ -321,9 +272,7 @@ def connector_authorize(context: CliContext, tenant_id: str, name: str) -> int:
     """Print the URL to open for the OAuth 2.0 authorization-code grant."""
     from eventrelay.clock import iso_utc
 
-    services = _services(context)
-    _get(services, tenant_id, name)
-    started = services.authorizer.start(tenant_id, name)
+    started = context.admin().connectors.authorize_url(tenant_id, name)
     view = {"url": started.url, "expiresAt": iso_utc(started.expires_at)}
     context.emit(
         view,

@@ -20,7 +20,6 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -29,37 +28,12 @@ from eventrelay_cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
 from eventrelay_cli.framework import Group, pass_cli_context
 
 if TYPE_CHECKING:
+    from eventrelay.admin import DeliveryQuery
     from eventrelay.delivery.models import DeliveryState
-    from eventrelay.delivery.replay import DeliveryFilter, ReplayService
-    from eventrelay.delivery.store import DeliveryStore
     from eventrelay_cli.context import CliContext
 
 _AGE = re.compile(r"^(\d+)([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def _deliveries(context: CliContext) -> DeliveryStore:
-    from eventrelay.aws import dynamodb_client
-    from eventrelay.delivery.store import DeliveryStore
-
-    settings = context.settings
-    if not settings.deliveries_table:
-        raise CliError("this stack has no deliveries table (deploy the current template)", EXIT_USAGE)
-    return DeliveryStore(settings.deliveries_table, dynamodb_client(settings.region))
-
-
-def _replay_service(context: CliContext) -> ReplayService:
-    from eventrelay.actions import ActionStore
-    from eventrelay.aws import dynamodb_client, sqs_client
-    from eventrelay.delivery.replay import ReplayService
-    from eventrelay.envelopes import MessageQueue
-
-    settings = context.settings
-    return ReplayService(
-        _deliveries(context),
-        ActionStore(settings.config_table, dynamodb_client(settings.region)),
-        MessageQueue(settings.events_queue_url, sqs_client(settings.region)),
-    )
 
 
 def parse_time(text: str, now: float | None = None) -> float:
@@ -90,17 +64,12 @@ def _state(text: str | None) -> DeliveryState | None:
         raise CliError(f"unknown state {text!r} (one of {choices})", EXIT_USAGE) from None
 
 
-def _filter(
-    tenant_id: str,
-    selection: dict[str, str | None],
-    default_state: DeliveryState | None = None,
-) -> DeliveryFilter:
-    from eventrelay.delivery.replay import DeliveryFilter
+def _query(selection: dict[str, str | None]) -> DeliveryQuery:
+    from eventrelay.admin import DeliveryQuery
 
     since, until = selection["since"], selection["until"]
-    return DeliveryFilter(
-        tenant_id=tenant_id,
-        state=_state(selection["state"]) or default_state,
+    return DeliveryQuery(
+        state=_state(selection["state"]),
         action=selection["action"],
         rule=selection["rule"],
         event_id=selection["event_id"],
@@ -148,14 +117,12 @@ def delivery() -> None:
 @delivery.command("list")
 @click.argument("tenant_id")
 @_filter_options
-@click.option("--limit", type=int, default=50, help="at most this many (default 50)")
+@click.option("--limit", type=int, default=50, help="at most this many (default 50, up to 1000)")
 @pass_cli_context
 def delivery_list(context: CliContext, tenant_id: str, selection: dict[str, str | None], limit: int) -> int:
     """A tenant's deliveries, newest first."""
-    from eventrelay.delivery.replay import find_deliveries
-
-    found = find_deliveries(_deliveries(context), _filter(tenant_id, selection))
-    rows = [found_delivery.to_view() for found_delivery in islice(found, limit)]
+    page = context.admin().deliveries.list(tenant_id, _query(selection), limit=limit)
+    rows = [found.to_view() for found in page.deliveries]
     context.emit(rows, lambda views: "\n".join(_row(v) for v in views) or "(no deliveries)")
     return EXIT_OK
 
@@ -173,46 +140,44 @@ def _attempt_line(view: dict[str, Any]) -> str:
     return line
 
 
+def _detail_text(view: dict[str, Any]) -> str:
+    head = [
+        f"delivery {view['deliveryId']}: {view['state']}, "
+        f"{view['attemptCount']} of {view['attemptLimit']} attempts made"
+        + (f", {view['replays']} replay(s)" if view["replays"] else ""),
+        f"  event   {view['eventName']}/{view['eventVersion']} {view['eventId']}",
+        f"  rule    {view['rule']} -> action {view['action']}",
+    ]
+    if view.get("nextAttemptAt"):
+        head.append(f"  next    {view['nextAttemptAt']}")
+    return "\n".join([*head, "attempts:", *(_attempt_line(a) for a in view["attempts"])])
+
+
 @delivery.command("show")
 @click.argument("tenant_id")
 @click.argument("delivery_id")
 @pass_cli_context
 def delivery_show(context: CliContext, tenant_id: str, delivery_id: str) -> int:
     """One delivery and every attempt."""
-    from eventrelay.delivery.replay import DeliveryNotFound
-
-    store = _deliveries(context)
-    found = store.get(delivery_id)
-    if found is None or found.tenant_id != tenant_id:
-        raise DeliveryNotFound(delivery_id)
-    view = {**found.to_view(), "attempts": [a.to_view() for a in store.attempts(found.delivery_id)]}
-    if found.envelope is not None:
-        view["receivedAt"] = found.envelope.receivedAt
-
-    def text(v: dict[str, Any]) -> str:
-        head = [
-            f"delivery {v['deliveryId']}: {v['state']}, "
-            f"{v['attempts']} of {v['attemptLimit']} attempts made"
-            + (f", {v['replays']} replay(s)" if v["replays"] else ""),
-            f"  event   {v['eventName']}/{v['eventVersion']} {v['eventId']}",
-            f"  rule    {v['rule']} -> action {v['action']}",
-        ]
-        if v.get("nextAttemptAt"):
-            head.append(f"  next    {v['nextAttemptAt']}")
-        return "\n".join([*head, "attempts:", *(_attempt_line(a) for a in v["attempts"])])
-
-    context.emit(view, text)
+    context.emit(context.admin().deliveries.show(tenant_id, delivery_id).to_dict(), _detail_text)
     return EXIT_OK
 
 
 class ProgressBar:
-    """`[#########-----------] 9/20` on stderr, redrawn in place on a terminal."""
+    """`[#########-----------] 9/20` on stderr, redrawn in place on a terminal; `announce` says
+    how many there are before the first one."""
 
-    def __init__(self, width: int = 30) -> None:
+    def __init__(self, width: int = 30, announce: Callable[[str], None] | None = None) -> None:
         self.width = width
         self.interactive = sys.stderr.isatty()
+        self.announce = announce
+        self.started = False
 
     def __call__(self, done: int, total: int) -> None:
+        if not self.started:
+            self.started = True
+            if self.announce is not None:
+                self.announce(f"replaying {total} deliveries")
         filled = self.width * done // max(1, total)
         line = f"[{'#' * filled}{'-' * (self.width - filled)}] {done}/{total}"
         if self.interactive:
@@ -235,18 +200,12 @@ def delivery_replay(
     dry_run: bool,
 ) -> int:
     """Replay one delivery, or all matching filters (FAILED by default)."""
-    from eventrelay.delivery.models import Delivery, DeliveryState
-    from eventrelay.delivery.replay import DeliveryNotFound
-
-    service = _replay_service(context)
+    deliveries = context.admin().deliveries
     if delivery_id:
         if any(selection.values()):
             raise CliError("give a delivery id or filters, not both", EXIT_USAGE)
         if dry_run:
-            found = _deliveries(context).get(delivery_id)
-            if found is None or found.tenant_id != tenant_id:
-                raise DeliveryNotFound(delivery_id)
-            reason = service.why_not_replayable(found)
+            reason = deliveries.why_not_replayable(tenant_id, delivery_id)
             answer = {"dryRun": True, "wouldReplay": 0 if reason else 1, "reason": reason}
             context.emit(
                 answer,
@@ -255,25 +214,22 @@ def delivery_replay(
                 ),
             )
             return EXIT_OK
-        replayed: Delivery = service.replay(tenant_id, delivery_id)
+        replayed = deliveries.replay(tenant_id, delivery_id)
         context.emit(
             {"replayed": 1, "deliveryId": replayed.delivery_id, "round": replayed.round},
             lambda a: f"replaying delivery {a['deliveryId']} (round {a['round']})",
         )
         return EXIT_OK
-    where = _filter(tenant_id, selection, default_state=DeliveryState.FAILED)
+    query = _query(selection)
     if dry_run:
-        count = len(service.candidates(where))
+        count = len(deliveries.replay_candidates(tenant_id, query))
+        state = selection["state"].upper() if selection["state"] else "FAILED"  # the documented default
         context.emit(
             {"dryRun": True, "wouldReplay": count},
-            lambda a: (
-                f"would replay {a['wouldReplay']} {where.state.value if where.state else ''} deliveries"
-            ),
+            lambda a: f"would replay {a['wouldReplay']} {state} deliveries",
         )
         return EXIT_OK
-    candidates = service.candidates(where)
-    context.info(f"replaying {len(candidates)} deliveries")
-    report = service.replay_each(where.tenant_id, candidates, progress=ProgressBar())
+    report = deliveries.replay_matching(tenant_id, query, progress=ProgressBar(announce=context.info))
     summary: dict[str, Any] = {
         "matched": report.matched,
         "replayed": len(report.replayed),

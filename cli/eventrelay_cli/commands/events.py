@@ -7,19 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from eventrelay_cli.exit_codes import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, CliError
+from eventrelay_cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
 from eventrelay_cli.framework import Group, LazyChoice, enum_values, pass_cli_context
 
 if TYPE_CHECKING:
-    from eventrelay.admin.compat import EventsAdmin
     from eventrelay.registrations import Registration
     from eventrelay_cli.context import CliContext
-
-
-def _admin(context: CliContext) -> EventsAdmin:
-    from eventrelay.admin.compat import EventsAdmin
-
-    return EventsAdmin(context.settings)
 
 
 def _view(registration: Registration) -> dict[str, Any]:
@@ -66,11 +59,7 @@ def event_register(
     description: str | None,
 ) -> int:
     """Register an event a tenant may publish (EVENT_VERSION like v01)."""
-    from pydantic import ValidationError
-
     from eventrelay.registrations import InvalidSchema, RegistrationKind, schema_from_text
-    from eventrelay.tenants import TenantNotFound
-    from eventrelay_cli.inputs import problems_of
 
     json_schema = None
     if schema:
@@ -80,17 +69,9 @@ def event_register(
             raise CliError(f"cannot read schema file: {exc.strerror}", EXIT_USAGE) from None
         except InvalidSchema as exc:
             raise CliError(str(exc), EXIT_USAGE) from None
-    registration_kind = RegistrationKind(kind)
-    if json_schema is not None and registration_kind is RegistrationKind.SYSTEM_ASSET:
-        raise CliError("--schema and --kind system_asset exclude each other", EXIT_USAGE)
-    try:
-        registration = _admin(context).register_event(
-            tenant_id, event_name, event_version, registration_kind, json_schema, description or ""
-        )
-    except TenantNotFound:
-        raise CliError(f"tenant {tenant_id!r} not found", EXIT_NOT_FOUND) from None
-    except ValidationError as exc:
-        raise CliError(problems_of(exc), EXIT_USAGE) from None
+    registration = context.admin().events.register(
+        tenant_id, event_name, event_version, RegistrationKind(kind), json_schema, description or ""
+    )
     context.emit(
         _view(registration),
         lambda v: f"registered {v['eventName']}/{v['eventVersion']} ({v['kind']}) for {v['tenantId']}",
@@ -103,7 +84,7 @@ def event_register(
 @pass_cli_context
 def event_list(context: CliContext, tenant_id: str) -> int:
     """A tenant's registrations."""
-    rows = [_view(r) for r in _admin(context).registrations.list(tenant_id)]
+    rows = [_view(r) for r in context.admin().events.list(tenant_id)]
     context.emit(
         rows,
         lambda rs: "\n".join(f"{r['eventName']}\t{r['eventVersion']}\t{r['kind']}" for r in rs) or "(none)",
@@ -118,8 +99,6 @@ def event_list(context: CliContext, tenant_id: str) -> int:
 @pass_cli_context
 def event_delete(context: CliContext, tenant_id: str, event_name: str, event_version: str) -> int:
     """Delete a registration."""
-    deleted = _admin(context).registrations.delete(tenant_id, event_name, event_version)
-    if not deleted:
-        raise CliError(f"{event_name}/{event_version} is not registered for {tenant_id}", EXIT_NOT_FOUND)
+    context.admin().events.delete(tenant_id, event_name, event_version)
     context.emit({"deleted": True}, lambda _: f"deleted {event_name}/{event_version}")
     return EXIT_OK

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from eventrelay_cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
+from eventrelay_cli.exit_codes import EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, CliError
 from eventrelay_cli.framework import Command, Group, pass_cli_context
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from eventrelay_cli.context import CliContext
 
 SECRET_ENVIRONMENT_VARIABLE = "EVENTRELAY_SHARED_SECRET"  # noqa: S105 - a variable name, not a secret
-_SECRET_HELP = f"the tenant's shared secret (default: ${SECRET_ENVIRONMENT_VARIABLE})"
+_SECRET_HELP = f"the tenant's shared secret, may start with '-' (default: ${SECRET_ENVIRONMENT_VARIABLE})"
 
 
 def _secret(given: str | None) -> str:
@@ -46,7 +46,8 @@ def _body(data: str | None, file: str | None) -> bytes:
     raise CliError("give the event body with --data JSON or --file PATH (- for stdin)", EXIT_USAGE)
 
 
-def _answer(context: CliContext, response: requests.Response) -> int:
+def _answer(context: CliContext, response: requests.Response, *, not_found: int = EXIT_FAILURE) -> int:
+    """Print the API's answer; the exit code says whether it succeeded (`not_found` for a 404)."""
     try:
         body: Any = response.json()
     except ValueError:
@@ -54,7 +55,9 @@ def _answer(context: CliContext, response: requests.Response) -> int:
     rate = {k: v for k, v in response.headers.items() if k.lower().startswith(("ratelimit-", "retry-after"))}
     view = {"status": response.status_code, "body": body, "headers": rate}
     context.emit(view, lambda v: f"HTTP {v['status']}\n{json.dumps(v['body'], indent=2)}")
-    return EXIT_OK if response.ok else EXIT_FAILURE
+    if response.ok:
+        return EXIT_OK
+    return not_found if response.status_code == 404 else EXIT_FAILURE
 
 
 @click.command(cls=Command)
@@ -118,4 +121,5 @@ def job_show(context: CliContext, tenant_id: str, job_id: str, secret: str | Non
         )
     except requests.RequestException as exc:
         raise CliError(f"cannot reach the Events API: {exc.__class__.__name__}") from None
-    return _answer(context, response)
+    # An unknown job (or another tenant's) is not found, as everywhere in the CLI.
+    return _answer(context, response, not_found=EXIT_NOT_FOUND)

@@ -28,18 +28,8 @@ from eventrelay_cli.framework import Group, pass_cli_context
 from eventrelay_cli.inputs import json_or_text, pairs, read_structured_file
 
 if TYPE_CHECKING:
-    from eventrelay.rules import Rule, RuleStore
+    from eventrelay.rules import Rule
     from eventrelay_cli.context import CliContext
-
-
-def _store(context: CliContext) -> RuleStore:
-    from eventrelay.actions import ActionStore
-    from eventrelay.aws import dynamodb_client
-    from eventrelay.rules import RuleStore
-
-    settings = context.settings
-    dynamodb = dynamodb_client(settings.region)
-    return RuleStore(settings.config_table, dynamodb, ActionStore(settings.config_table, dynamodb))
 
 
 @dataclass(frozen=True)
@@ -209,7 +199,7 @@ def rule_create(context: CliContext, options: RuleOptions) -> int:
     missing = [key for key in ("name", "eventName", "action") if not data.get(key)]
     if missing:
         raise CliError("missing " + ", ".join(missing) + " (options or --file)", EXIT_USAGE)
-    created = _store(context).create(options.tenant_id, data)
+    created = context.admin().rules.create(options.tenant_id, data)
     context.emit(rule_view(created), _summary("created rule"))
     return EXIT_OK
 
@@ -218,10 +208,11 @@ def rule_create(context: CliContext, options: RuleOptions) -> int:
 @_definition_options(update=True)
 def rule_update(context: CliContext, options: RuleOptions) -> int:
     """Change some of a rule's attributes."""
-    store = _store(context)
+    rules = context.admin().rules
     name = str(options.name)
-    data = _draft_data(options, store.get(options.tenant_id, name))
-    updated = store.update(options.tenant_id, name, data)
+    # `--map`, `--unmap` change the current mapping: the options are laid over the current rule.
+    data = _draft_data(options, rules.show(options.tenant_id, name))
+    updated = rules.update(options.tenant_id, name, data)
     context.emit(rule_view(updated), _summary("updated rule"))
     return EXIT_OK
 
@@ -234,7 +225,9 @@ def rule_update(context: CliContext, options: RuleOptions) -> int:
 def rule_list(context: CliContext, tenant_id: str, event: str | None, action: str | None) -> int:
     """A tenant's rules."""
     event_name, event_version = _event(event) if event else (None, None)
-    rules = _store(context).list(tenant_id, event_name=event_name, event_version=event_version, action=action)
+    rules = context.admin().rules.list(
+        tenant_id, event_name=event_name, event_version=event_version, action=action
+    )
     rows = [rule_view(found) for found in rules]
 
     def table(views: list[dict[str, Any]]) -> str:
@@ -257,7 +250,7 @@ def rule_list(context: CliContext, tenant_id: str, event: str | None, action: st
 @pass_cli_context
 def rule_show(context: CliContext, tenant_id: str, name: str) -> int:
     """One rule."""
-    context.emit(rule_view(_store(context).get(tenant_id, name)), _text)
+    context.emit(rule_view(context.admin().rules.show(tenant_id, name)), _text)
     return EXIT_OK
 
 
@@ -267,14 +260,15 @@ def rule_show(context: CliContext, tenant_id: str, name: str) -> int:
 @pass_cli_context
 def rule_delete(context: CliContext, tenant_id: str, name: str) -> int:
     """Delete a rule."""
-    _store(context).delete(tenant_id, name)
+    context.admin().rules.delete(tenant_id, name)
     context.emit({"deleted": True, "name": name}, lambda _: f"deleted rule {name}")
     return EXIT_OK
 
 
-def _set_enabled(context: CliContext, tenant_id: str, name: str, enabled: bool) -> int:
-    changed = _store(context).set_enabled(tenant_id, name, enabled)
-    context.emit(rule_view(changed), lambda v: f"rule {v['name']} {'enabled' if enabled else 'disabled'}")
+def _show_enabled(context: CliContext, changed: Rule) -> int:
+    context.emit(
+        rule_view(changed), lambda v: f"rule {v['name']} {'enabled' if v['enabled'] else 'disabled'}"
+    )
     return EXIT_OK
 
 
@@ -284,7 +278,7 @@ def _set_enabled(context: CliContext, tenant_id: str, name: str, enabled: bool) 
 @pass_cli_context
 def rule_enable(context: CliContext, tenant_id: str, name: str) -> int:
     """Enable a rule (checked against its action again)."""
-    return _set_enabled(context, tenant_id, name, enabled=True)
+    return _show_enabled(context, context.admin().rules.enable(tenant_id, name))
 
 
 @rule.command("disable")
@@ -293,4 +287,4 @@ def rule_enable(context: CliContext, tenant_id: str, name: str) -> int:
 @pass_cli_context
 def rule_disable(context: CliContext, tenant_id: str, name: str) -> int:
     """Disable a rule (events no longer trigger it)."""
-    return _set_enabled(context, tenant_id, name, enabled=False)
+    return _show_enabled(context, context.admin().rules.disable(tenant_id, name))

@@ -6,20 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from eventrelay_cli.exit_codes import EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, CliError
+from eventrelay_cli.exit_codes import EXIT_OK
 from eventrelay_cli.framework import Group, pass_cli_context
 
 if TYPE_CHECKING:
     from eventrelay.admin import TenantWithSecret
-    from eventrelay.admin.compat import EventsAdmin
     from eventrelay.tenants import Tenant
     from eventrelay_cli.context import CliContext
-
-
-def _admin(context: CliContext) -> EventsAdmin:
-    from eventrelay.admin.compat import EventsAdmin
-
-    return EventsAdmin(context.settings)
 
 
 def _tenant_view(tenant: Tenant) -> dict[str, Any]:
@@ -66,22 +59,14 @@ def limits() -> None:
 @tenant.command("create")
 @click.argument("tenant_id")
 @click.option("--name", help="display name (default: the id)")
-@click.option("--secret", help="use this shared secret instead of generating one (for fixtures)")
+@click.option(
+    "--secret",
+    help="use this shared secret instead of generating one (for fixtures; may start with '-')",
+)
 @pass_cli_context
 def tenant_create(context: CliContext, tenant_id: str, name: str | None, secret: str | None) -> int:
     """Create a tenant and show its shared secret once."""
-    from pydantic import ValidationError
-
-    from eventrelay.tenants import TenantExists
-
-    try:
-        created = _admin(context).create_tenant(tenant_id, name or tenant_id, secret)
-    except TenantExists:
-        raise CliError(f"tenant {tenant_id!r} already exists", EXIT_CONFLICT) from None
-    except ValidationError:
-        raise CliError(
-            "tenant id: letters, digits, _ . - (at most 64, starting with a letter or digit)", EXIT_USAGE
-        ) from None
+    created = context.admin().tenants.create(tenant_id, name, secret)
     context.emit(_secret_view(created), _show_secret_once)
     return EXIT_OK
 
@@ -90,7 +75,7 @@ def tenant_create(context: CliContext, tenant_id: str, name: str | None, secret:
 @pass_cli_context
 def tenant_list(context: CliContext) -> int:
     """List tenants."""
-    tenants = [_tenant_view(t) for t in _admin(context).tenants.list()]
+    tenants = [_tenant_view(t) for t in context.admin().tenants.list()]
     context.emit(
         tenants,
         lambda rows: (
@@ -100,21 +85,12 @@ def tenant_list(context: CliContext) -> int:
     return EXIT_OK
 
 
-def _require(admin: EventsAdmin, tenant_id: str) -> Tenant:
-    from eventrelay.tenants import TenantNotFound
-
-    try:
-        return admin.require_tenant(tenant_id)
-    except TenantNotFound:
-        raise CliError(f"tenant {tenant_id!r} not found", EXIT_NOT_FOUND) from None
-
-
 @tenant.command("show")
 @click.argument("tenant_id")
 @pass_cli_context
 def tenant_show(context: CliContext, tenant_id: str) -> int:
     """Show one tenant."""
-    context.emit(_tenant_view(_require(_admin(context), tenant_id)))
+    context.emit(_tenant_view(context.admin().tenants.show(tenant_id)))
     return EXIT_OK
 
 
@@ -130,9 +106,8 @@ def secret_rotate(context: CliContext, tenant_id: str, overlap: int | None) -> i
     """Generate a new shared secret (shown once); the old one stays valid for the overlap."""
     from eventrelay.tenants import DEFAULT_ROTATION_OVERLAP_SECONDS
 
-    admin = _admin(context)
-    _require(admin, tenant_id)
-    rotated = admin.rotate_secret(tenant_id, DEFAULT_ROTATION_OVERLAP_SECONDS if overlap is None else overlap)
+    overlap_seconds = DEFAULT_ROTATION_OVERLAP_SECONDS if overlap is None else overlap
+    rotated = context.admin().tenants.rotate_secret(tenant_id, overlap_seconds)
     context.emit(_secret_view(rotated), _show_secret_once)
     return EXIT_OK
 
@@ -153,24 +128,17 @@ def limits_set(
     async_per_day: int | None,
 ) -> int:
     """Override a tenant's limits (others keep their current value)."""
-    from pydantic import ValidationError
+    from eventrelay.admin import parse_limits
 
-    from eventrelay.tenants import LimitOverrides
-    from eventrelay_cli.inputs import problems_of
-
-    admin = _admin(context)
-    _require(admin, tenant_id)
-    try:
-        overrides = LimitOverrides(
-            sync_per_minute=sync_per_minute,
-            sync_per_day=sync_per_day,
-            async_per_hour=async_per_hour,
-            async_per_day=async_per_day,
-        )
-    except ValidationError as exc:
-        raise CliError(problems_of(exc), EXIT_USAGE) from None
-    tenant = admin.set_limits(tenant_id, overrides)
-    context.emit(_tenant_view(tenant))
+    overrides = parse_limits(
+        {
+            "sync_per_minute": sync_per_minute,
+            "sync_per_day": sync_per_day,
+            "async_per_hour": async_per_hour,
+            "async_per_day": async_per_day,
+        }
+    )
+    context.emit(_tenant_view(context.admin().tenants.set_limits(tenant_id, overrides)))
     return EXIT_OK
 
 
@@ -181,9 +149,7 @@ def limits_show(context: CliContext, tenant_id: str) -> int:
     """A tenant's limits and current window usage."""
     from eventrelay.clock import iso_utc
 
-    admin = _admin(context)
-    _require(admin, tenant_id)
-    usage = admin.window_usage(tenant_id)
+    usage = context.admin().tenants.window_usage(tenant_id)
     view = {
         kind: [
             {

@@ -2,11 +2,10 @@
 
 Public API:
 - `load_config(text, environ, *, tenant_id=None, source="config", parse_rule=None) -> DesiredConfig`
-  (ConfigError lists every problem with its location; secrets resolved from `environ`).
+  (ConfigError lists every problem with its location; secrets resolved from `environ`; pass
+  `eventrelay.rules.parse_rule_draft` as `parse_rule` to accept a `rules:` section).
 - `ConfigApplier(admin_service).apply(config, dry_run=False) -> ApplyReport`, `Change`,
   `describe(change, dry_run)`: every read and write goes through `eventrelay.admin.AdminService`.
-- `rule_parser()`, `rule_support(settings)`, `ConfigApplier.from_settings`: kept for the argparse
-  CLI until it calls the admin service.
 """
 
 from eventrelay_cli.declarative.apply import (
@@ -14,8 +13,6 @@ from eventrelay_cli.declarative.apply import (
     Change,
     ConfigApplier,
     describe,
-    rule_parser,
-    rule_support,
 )
 from eventrelay_cli.declarative.config import (
     ConfigError,
@@ -37,6 +34,4 @@ __all__ = [
     "describe",
     "load_config",
     "parse_config_text",
-    "rule_parser",
-    "rule_support",
 ]

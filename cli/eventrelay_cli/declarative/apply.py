@@ -24,17 +24,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from eventrelay.actions import Action, ActionDraft
 from eventrelay.admin import AdminService, ConnectorView, PlannedChange
 from eventrelay.connectors.models import HealthState
 from eventrelay.registrations import Registration
-from eventrelay.rules import RuleDraft, parse_rule_draft
+from eventrelay.rules import RuleDraft
 from eventrelay_cli.declarative.config import ConfigError, DesiredConfig, DesiredConnector
-
-if TYPE_CHECKING:
-    from eventrelay.settings import Settings
 
 Kind = Literal["event", "connector", "action", "rule"]
 Result = Literal["created", "updated", "unchanged"]
@@ -97,14 +94,6 @@ class ConfigApplier:
 
     def __init__(self, admin: AdminService) -> None:
         self._admin = admin
-
-    @classmethod
-    def from_settings(cls, settings: Settings, rules: object = None) -> ConfigApplier:
-        """TODO(issue 7): remove when the CLI calls the admin service (`rules` is ignored)."""
-        from eventrelay.roots import AwsClients
-        from eventrelay.roots.admin import build_admin_service
-
-        return cls(build_admin_service(settings, AwsClients.for_settings(settings)))
 
     def apply(self, config: DesiredConfig, *, dry_run: bool = False) -> ApplyReport:
         """Plan, check, and (unless `dry_run`) write what changes.
@@ -220,14 +209,4 @@ def describe(change: Change, dry_run: bool) -> str:
     return line
 
 
-def rule_parser() -> Callable[[Mapping[str, Any]], RuleDraft]:
-    """TODO(issue 7): remove when the CLI calls the admin service (pass `parse_rule_draft`)."""
-    return parse_rule_draft
-
-
-def rule_support(settings: Settings) -> object:
-    """TODO(issue 7): remove when the CLI calls the admin service (the service checks rules)."""
-    return None
-
-
-__all__: Sequence[str] = ["ApplyReport", "Change", "ConfigApplier", "describe", "rule_parser", "rule_support"]
+__all__: Sequence[str] = ["ApplyReport", "Change", "ConfigApplier", "describe"]

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eventrelay.admin import TenantWithSecret
-from eventrelay.admin.compat import EventsAdmin
+from eventrelay.admin import AdminService, TenantWithSecret
 from eventrelay.aws import sqs_client
 from eventrelay.registrations import RegistrationKind
+from eventrelay.roots import AwsClients
+from eventrelay.roots.admin import build_admin_service
 from eventrelay.tenants import TenantExists
 from eventrelay_cli.context import LOCAL_STATE_FILE
 from eventrelay_cli.local.backends import find_dynamodb_local_jar
@@ -79,7 +80,8 @@ class LocalStack:
         self.aws.start()
         try:
             self.aws.export()
-            self.demo = seed_demo(EventsAdmin(self.aws.settings), self.options.demo_secret)
+            admin = build_admin_service(self.aws.settings, AwsClients.for_settings(self.aws.settings))
+            self.demo = seed_demo(admin, self.options.demo_secret)
             self._start_functions()
             self._write_state()
         except BaseException:
@@ -150,14 +152,14 @@ class LocalStack:
         )
 
 
-def seed_demo(admin: EventsAdmin, demo_secret: str | None = None) -> TenantWithSecret | None:
+def seed_demo(admin: AdminService, demo_secret: str | None = None) -> TenantWithSecret | None:
     """The demo tenant with two registrations; None when it exists already."""
     try:
-        created: TenantWithSecret | None = admin.create_tenant(DEMO_TENANT, "Demo tenant", demo_secret)
+        created: TenantWithSecret | None = admin.tenants.create(DEMO_TENANT, "Demo tenant", demo_secret)
     except TenantExists:
         created = None
-    admin.register_event(DEMO_TENANT, "OrderPlaced", "v01", description="demo: any JSON object")
-    admin.register_event(DEMO_TENANT, "SystemAssetEvent", "v01", RegistrationKind.SYSTEM_ASSET)
+    admin.events.register(DEMO_TENANT, "OrderPlaced", "v01", description="demo: any JSON object")
+    admin.events.register(DEMO_TENANT, "SystemAssetEvent", "v01", RegistrationKind.SYSTEM_ASSET)
     return created
 
 

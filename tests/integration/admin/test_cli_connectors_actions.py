@@ -164,7 +164,7 @@ def test_connector_errors_have_clear_messages_and_exit_codes(
     assert (code, err) == (EXIT_NOT_FOUND, "error: tenant 'no-such-tenant' not found")
 
     code, _, err = cli("connector", "show", tenant, "nope")
-    assert (code, err) == (EXIT_NOT_FOUND, f"error: connector 'nope' not found for tenant '{tenant}'")
+    assert (code, err) == (EXIT_NOT_FOUND, f"error: connector nope not found for tenant {tenant}")
 
     code, _, err = cli("connector", "create", tenant, "b", *base, "--password-env", "UNSET_VARIABLE_X")
     assert (code, err) == (EXIT_USAGE, "error: password: environment variable UNSET_VARIABLE_X is not set")
@@ -193,6 +193,17 @@ def test_connector_errors_have_clear_messages_and_exit_codes(
         "connector", "create", tenant, "d", "--base-url", "https://x.example", "--password-env", "PW"
     )
     assert (code, err) == (EXIT_USAGE, "error: --password-env does not apply to auth type none")
+    code, _, err = cli(
+        "connector",
+        "create",
+        tenant,
+        "e",
+        "--base-url",
+        "https://x.example",
+        "--token-url",
+        "https://t.example",
+    )
+    assert (code, err) == (EXIT_USAGE, "error: OAuth 2.0 options need --auth oauth2")
 
     code, _, err = cli("connector", "authorize", tenant, "api")
     assert (code, err) == (
@@ -257,7 +268,7 @@ def test_action_round_trip_fields_and_test(
         )
         code, _, err = cli("action", "fields", tenant, "open-ticket", "--default", "cuont=1")
         assert code == EXIT_USAGE
-        assert "has no field cuont" in err
+        assert "has no field 'cuont'" in err
         code, _, err = cli("action", "fields", tenant, "open-ticket", "--default", "count=many")
         assert code == EXIT_USAGE
         assert "count" in err

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from eventrelay.delivery.models import DeliveryState
 from eventrelay_cli.main import main
 from tests.support.delivery import Harness
 from tests.support.http_servers import RecordedRequest, RecordingServer, Reply
+from tests.support.local_stack import EVENTRELAY
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +30,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, object, st
 
 
 def test_rule_commands(capsys: pytest.CaptureFixture[str], harness: Harness, tenant_id: str) -> None:
+    assert run(capsys, "tenant", "create", tenant_id)[0] == 0  # rules belong to a tenant that exists
     harness.connector(tenant_id, "http://127.0.0.1:9/")
     harness.action(tenant_id, name="hook", url="/hook/{{n}}", payload='{"p": "{{priority}}"}')
 
@@ -145,6 +149,7 @@ def test_rule_commands(capsys: pytest.CaptureFixture[str], harness: Harness, ten
 def test_rule_from_a_file_and_human_output(
     capsys: pytest.CaptureFixture[str], harness: Harness, tenant_id: str, tmp_path: Path
 ) -> None:
+    assert run(capsys, "tenant", "create", tenant_id)[0] == 0
     harness.connector(tenant_id, "http://127.0.0.1:9/")
     harness.action(tenant_id, name="hook", url="/hook/{{n}}")
     (tmp_path / "rule.yaml").write_text(
@@ -214,3 +219,41 @@ def test_delivery_commands(capsys: pytest.CaptureFixture[str], harness: Harness,
     code, _, err = run(capsys, "delivery", "list", tenant_id, "--since", "yesterday")
     assert code == 2
     assert "cannot read the time 'yesterday'" in err
+
+
+def test_delivery_show_prints_the_attempt_count_where_the_count_belongs(
+    harness: Harness, tenant_id: str, tmp_path: Path
+) -> None:
+    # Given a delivery that failed at its first attempt (a 400 is permanent) out of 2 allowed
+    with RecordingServer(lambda request: Reply(status=400, body=b"bad request")) as server:
+        harness.connector(tenant_id, server.url())
+        harness.action(tenant_id, name="hook", url="/hook", maxRetries=1)
+        harness.rule(tenant_id, name="hook", action="hook")
+        envelope = harness.envelope(tenant_id, {"kind": "x"})
+        harness.handle(envelope)
+    delivery_id = harness.delivery_of(envelope, "hook").delivery_id
+
+    def show(*options: str) -> subprocess.CompletedProcess[str]:
+        # The CLI as a user runs it: a fresh process, targeting this session's AWS (its environment)
+        return subprocess.run(
+            [str(EVENTRELAY), "delivery", "show", tenant_id, delivery_id, *options],
+            cwd=tmp_path,
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    # When an admin shows it, Then the count stands where the count belongs, the attempts below it
+    human = show()
+    assert human.returncode == 0, human.stderr
+    assert human.stdout.splitlines()[0] == f"delivery {delivery_id}: FAILED, 1 of 2 attempts made"
+    assert "[{" not in human.stdout
+    assert "  #1 " in human.stdout
+    # And --json keeps the count next to the list of attempts
+    shown = show("--json")
+    assert shown.returncode == 0, shown.stderr
+    view = json.loads(shown.stdout)
+    assert (view["attemptCount"], view["attemptLimit"], view["state"]) == (1, 2, "FAILED")
+    assert [(a["attempt"], a["statusCode"]) for a in view["attempts"]] == [(1, 400)]

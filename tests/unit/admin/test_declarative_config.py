@@ -7,7 +7,8 @@ import pytest
 from eventrelay.connectors import urls
 from eventrelay.connectors.models import AuthType
 from eventrelay.registrations import RegistrationKind
-from eventrelay_cli.declarative import ConfigError, load_config, rule_parser
+from eventrelay.rules import parse_rule_draft
+from eventrelay_cli.declarative import ConfigError, load_config
 from tests.support.paths import REPO_ROOT
 
 SECRET = "hunter2-CANARY-literal"
@@ -199,7 +200,7 @@ def test_unknown_keys_bad_yaml_and_rules_without_rule_support() -> None:
     ]
     rules = "tenant: acme\nrules:\n  - {name: r, eventName: E, eventVersion: v01, action: a}\n"
     assert problems_of(rules) == ["rules: this version of eventrelay cannot apply rules"]
-    assert problems_of(rules.replace("v01", "1"), parse_rule=rule_parser())[0].startswith(
+    assert problems_of(rules.replace("v01", "1"), parse_rule=parse_rule_draft)[0].startswith(
         "rules[0] (r).eventVersion"
     )
 
@@ -226,7 +227,7 @@ def test_the_example_file_is_valid() -> None:
         "GITHUB_CLIENT_SECRET": "d",
         "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/e",
     }
-    config = load_config(text, environ, parse_rule=rule_parser())
+    config = load_config(text, environ, parse_rule=parse_rule_draft)
     assert config.tenant_id == "acme"
     assert [c.spec.auth_type.value for c in config.connectors] == [
         "basic",

@@ -17,10 +17,17 @@ from pydantic import BaseModel, Field
 
 from eventrelay.clock import Clock, iso_utc, system_clock
 from eventrelay.dynamodb import Table
-from eventrelay.envelopes import EventEnvelope, MessageQueue
+from eventrelay.envelopes import MAX_ENVELOPE_BYTES, EventEnvelope, MessageQueue, SendOutcomeUnknown
 from eventrelay.errors import ApiError, BadBody, DependencyFailure, InvalidPayload, NotFound
 from eventrelay.json_body import parse_json_object, unrepresentable_value
-from eventrelay.publishing import MAX_BULK_EVENTS, CallerIdentity, Gatekeeper, PublishService
+from eventrelay.publishing import (
+    MAX_BULK_EVENTS,
+    CallerIdentity,
+    EventTooLarge,
+    Gatekeeper,
+    OutcomeUnknown,
+    PublishService,
+)
 from eventrelay.ratelimit import LimitKind
 from eventrelay.registrations import EVENT_NAME_PATTERN, EVENT_VERSION_PATTERN
 from eventrelay.tenants import tenant_pk
@@ -30,6 +37,10 @@ if TYPE_CHECKING:
 
 JOB_TTL_SECONDS = 30 * 24 * 3600
 BULK_EVENT_ID_NAMESPACE = uuid.UUID("6f1d7e2a-3c1b-4f5e-9a51-0d6a2b8c4e11")
+BULK_OUTCOME_UNKNOWN = (
+    "The jobs queue did not answer, so the bulk request may have been accepted: a retry may publish "
+    "its events twice"
+)
 
 
 class JobStatus(StrEnum):
@@ -163,7 +174,6 @@ class BulkService:
             updatedAt=stamp,
             requestId=caller.request_id,
         )
-        self._jobs.put(job, now)
         message = JobMessage(
             jobId=job.jobId,
             tenantId=caller.tenant_id,
@@ -172,18 +182,32 @@ class BulkService:
             events=events,
             rejected=rejected,
         )
+        message_body = message.model_dump_json()
+        message_bytes = len(message_body.encode("utf-8"))
+        if message_bytes > MAX_ENVELOPE_BYTES:
+            raise EventTooLarge(
+                f"the bulk request would take {message_bytes} bytes on the jobs queue (numbers count "
+                f"as written out in full, e.g. 1E15 as 1000000000000000.0); at most {MAX_ENVELOPE_BYTES}"
+            )
+        self._jobs.put(job, now)
         try:
-            self._jobs_queue.send(message.model_dump_json())
-        except DependencyFailure:
-            self._forget(caller.tenant_id, job.jobId)
-            raise
+            self._jobs_queue.send(message_body)
+        except DependencyFailure as failure:
+            forgotten = self._forget(caller.tenant_id, job.jobId)
+            if isinstance(failure, SendOutcomeUnknown) and not forgotten:
+                # The job message may be on the queue and its record is still there: it may run.
+                raise OutcomeUnknown(BULK_OUTCOME_UNKNOWN) from None
+            raise DependencyFailure(str(failure)) from None
         return job
 
-    def _forget(self, tenant_id: str, job_id: str) -> None:
+    def _forget(self, tenant_id: str, job_id: str) -> bool:
+        """Delete the job record; a job message that arrives late then finds no job and makes no
+        event. False when the record could not be deleted."""
         try:
             self._jobs.delete(tenant_id, job_id)
         except DependencyFailure:
-            return  # an orphan ACCEPTED record is harmless: the publisher was told 1009
+            return False  # an orphan ACCEPTED record is harmless when its message never arrives
+        return True
 
     def status(self, caller: CallerIdentity, job_id: str) -> tuple[Job, dict[str, str]]:
         hit = self._gatekeeper.admit(caller, LimitKind.SYNC)
@@ -295,7 +319,7 @@ class BulkWorker:
         if payload_problems:
             raise InvalidPayload(payload_problems)
         event_id = str(uuid.uuid5(BULK_EVENT_ID_NAMESPACE, f"{message.jobId}:{index}"))
-        return EventEnvelope(
+        envelope = EventEnvelope(
             eventId=event_id,
             tenantId=message.tenantId,
             eventName=item["eventName"],
@@ -306,3 +330,7 @@ class BulkWorker:
             source="bulk",
             jobId=message.jobId,
         )
+        too_large = envelope.storage_problem()
+        if too_large is not None:
+            raise EventTooLarge(too_large)
+        return envelope

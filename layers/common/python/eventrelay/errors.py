@@ -53,7 +53,8 @@ _DESCRIPTION: dict[ErrorCode, str] = {
     ErrorCode.RATE_LIMITED: "Rate limit exceeded",
     ErrorCode.BODY_TOO_LARGE: "Request body too large",
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: "Unsupported content type",
-    ErrorCode.UNAVAILABLE: "Temporarily unable to accept the request; it was not accepted, please retry",
+    # The message says whether the event was surely not accepted or the outcome is unknown.
+    ErrorCode.UNAVAILABLE: "Temporarily unable to accept the request; please retry (the message says how)",
     ErrorCode.IDEMPOTENCY_CONFLICT: "Idempotency key reused with a different request",
     ErrorCode.NOT_FOUND: "Not found",
 }

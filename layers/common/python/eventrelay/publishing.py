@@ -1,22 +1,25 @@
 """The publish path: credentials → rate limit → registration → payload → idempotency → enqueue.
 
-Nothing accepted is lost: the publisher hears 200 only after SQS has the event; any failure to
-accept answers 1009 and refunds the rate-limit counters.
+Nothing accepted is lost: the publisher hears 200 only after SQS has the event. A failure to accept
+answers 1009: when nothing was surely accepted the rate-limit counters are refunded; when SQS gave
+no answer (the event may be on the queue) they are not, and the message says so. Keyed requests
+get an eventId derived from tenant, key and body, so their retries never make a second event.
 """
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from eventrelay.bounded_cache import BoundedCache
 from eventrelay.clock import Clock, iso_utc, system_clock
-from eventrelay.envelopes import EventEnvelope, MessageQueue
+from eventrelay.envelopes import EventEnvelope, MessageQueue, SendOutcomeUnknown
 from eventrelay.errors import (
     ApiError,
     DependencyFailure,
+    ErrorCode,
     InvalidPayload,
     NotRegistered,
     RateLimited,
@@ -34,7 +37,7 @@ from eventrelay.ratelimit import (
     RateLimitItem,
 )
 from eventrelay.registrations import Registration, RegistrationStore
-from eventrelay.tenants import CredentialVerifier, LimitOverrides, TenantStore
+from eventrelay.tenants import CACHED_TENANTS, CredentialVerifier, LimitOverrides, TenantStore
 
 # Documented caps (README): a single event's body, and a bulk request's body and item count.
 MAX_EVENT_BODY_BYTES = 128 * 1024
@@ -42,6 +45,34 @@ MAX_BULK_BODY_BYTES = 200 * 1024
 MAX_BULK_EVENTS = 100
 
 T = TypeVar("T")
+
+# Keyed publishes get their eventId from (tenant, key, body): a retry and a late first send of the
+# same request are one event (the runner's deliveries derive from eventId and rule); a key reused
+# with another body after its record expired is another event.
+KEYED_EVENT_ID_NAMESPACE = uuid.UUID("0b6f5a52-8d0e-4c6a-9d3e-2f7c1a9e4b58")
+KEYED_OUTCOME_UNKNOWN = (
+    "The event queue did not answer, so the event may have been accepted: retry with the same "
+    "Idempotency-Key and body, and it is delivered once"
+)
+UNKEYED_OUTCOME_UNKNOWN = (
+    "The event queue did not answer, so the event may have been accepted: a retry may deliver it "
+    "twice (send an Idempotency-Key to make retries safe)"
+)
+
+
+def keyed_event_id(tenant_id: str, idempotency_key: str, body_fingerprint: str) -> str:
+    return str(uuid.uuid5(KEYED_EVENT_ID_NAMESPACE, f"{tenant_id}\n{idempotency_key}\n{body_fingerprint}"))
+
+
+class OutcomeUnknown(Unavailable):
+    """1009 for a call whose event may have been accepted: it keeps its rate-limit count."""
+
+
+class EventTooLarge(ApiError):
+    """1007: the event would not fit where it is queued or stored, although its body is under the cap."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(ErrorCode.BODY_TOO_LARGE, f"Event too large: {why}")
 
 
 def effective_limits(kind: LimitKind, overrides: LimitOverrides) -> tuple[RateLimitItem, ...]:
@@ -60,26 +91,28 @@ def effective_limits(kind: LimitKind, overrides: LimitOverrides) -> tuple[RateLi
 
 
 class TenantLimits:
-    """Each tenant's effective limits, cached per instance (a missing profile means the defaults)."""
+    """Each tenant's profile (its limit overrides), cached per instance for `cache_seconds`.
+
+    The profile is how the publish path learns that a tenant exists: one DynamoDB read, before any
+    Secrets Manager call. Unknown tenants are not cached (no caller can fill the cache with invented
+    ids, and a tenant created a moment ago is found at once); known ones are, at most
+    `CACHED_TENANTS` of them per instance.
+    """
 
     def __init__(self, store: TenantStore, cache_seconds: float = 30, clock: Clock = system_clock) -> None:
         self._store = store
-        self._cache_seconds = cache_seconds
-        self._clock = clock
-        self._cache: dict[str, tuple[LimitOverrides, float]] = {}
-        self._lock = threading.Lock()
+        self._profiles: BoundedCache[str, LimitOverrides] = BoundedCache(CACHED_TENANTS, cache_seconds, clock)
 
-    def for_tenant(self, tenant_id: str, kind: LimitKind) -> tuple[RateLimitItem, ...]:
-        now = self._clock()
-        cached = self._cache.get(tenant_id)
-        if cached is None or now - cached[1] >= self._cache_seconds:
-            tenant = self._store.get(tenant_id)
-            overrides = tenant.limits if tenant else LimitOverrides()
-            with self._lock:
-                self._cache[tenant_id] = (overrides, now)
-        else:
-            overrides = cached[0]
-        return effective_limits(kind, overrides)
+    def overrides(self, tenant_id: str) -> LimitOverrides | None:
+        """The tenant's limit overrides, or None when no such tenant exists."""
+        cached = self._profiles.get(tenant_id)
+        if cached is not None:
+            return cached.value
+        tenant = self._store.get(tenant_id)
+        if tenant is None:
+            return None
+        self._profiles.put(tenant_id, tenant.limits)
+        return tenant.limits
 
 
 @dataclass(frozen=True)
@@ -120,8 +153,11 @@ class Gatekeeper:
 
     def admit(self, caller: CallerIdentity, kind: LimitKind) -> HitResult:
         try:
+            overrides = self._limits.overrides(caller.tenant_id)
+            if overrides is None:
+                self._verifier.refuse_unknown(caller.shared_secret)
             self._verifier.verify(caller.tenant_id, caller.shared_secret)
-            hit = self._limiter.hit(caller.tenant_id, kind, self._limits.for_tenant(caller.tenant_id, kind))
+            hit = self._limiter.hit(caller.tenant_id, kind, effective_limits(kind, overrides))
         except DependencyFailure:
             raise Unavailable() from None
         if not hit.admitted:
@@ -136,9 +172,13 @@ class Gatekeeper:
             logger.warning("rate-limit refund failed", extra={"tenant_id": hit.tenant_id})
 
     def run_admitted(self, hit: HitResult, work: Callable[[], T]) -> T:
-        """Run the admitted call's work: 4xx answers keep the count; a failure to accept refunds it."""
+        """Run the admitted call's work: 4xx answers and a call that may have been accepted keep the
+        count; a call surely not accepted is refunded (best effort: the refund is a DynamoDB write)."""
         try:
             return work()
+        except OutcomeUnknown as exc:
+            exc.headers = {**hit.headers(), **(exc.headers or {})}
+            raise
         except (DependencyFailure, Unavailable) as exc:
             self._refund(hit)
             error = exc if isinstance(exc, Unavailable) else Unavailable()
@@ -183,13 +223,11 @@ class PublishService:
         if problems:
             raise InvalidPayload(problems)
         now = self._clock()
-        event_id = str(uuid.uuid4())
         key = request.idempotency_key
-        if key is not None:
-            body_fingerprint = fingerprint(request.event_name, request.event_version, request.body)
-            claim = self._idempotency.claim(caller.tenant_id, key, body_fingerprint, event_id, now)
-            if claim.replay:
-                return Accepted(claim.event_id, replayed=True)
+        body_fingerprint = fingerprint(request.event_name, request.event_version, request.body)
+        event_id = (
+            str(uuid.uuid4()) if key is None else keyed_event_id(caller.tenant_id, key, body_fingerprint)
+        )
         envelope = EventEnvelope(
             eventId=event_id,
             tenantId=caller.tenant_id,
@@ -198,12 +236,22 @@ class PublishService:
             receivedAt=iso_utc(now),
             requestId=caller.request_id,
             payload=payload,
-        )
+        ).with_payload_text(request.body.decode("utf-8"))
+        too_large = envelope.storage_problem()
+        if too_large is not None:
+            raise EventTooLarge(too_large)
+        if key is not None:
+            claim = self._idempotency.claim(caller.tenant_id, key, body_fingerprint, event_id, now)
+            if claim.replay:
+                return Accepted(claim.event_id, replayed=True)
         try:
             self._events_queue.send_envelope(envelope)
-        except DependencyFailure:
+        except DependencyFailure as failure:
             if key is not None:
+                # A retry then sends again under the same derived eventId, never a second event.
                 self._release_claim(caller.tenant_id, key, event_id)
+            if isinstance(failure, SendOutcomeUnknown):
+                raise OutcomeUnknown(KEYED_OUTCOME_UNKNOWN if key else UNKEYED_OUTCOME_UNKNOWN) from None
             raise
         if key is not None:
             self._complete_claim(caller.tenant_id, key)

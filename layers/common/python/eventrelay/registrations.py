@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from eventrelay.bounded_cache import BoundedCache
 from eventrelay.clock import Clock, iso_utc, system_clock
 from eventrelay.dynamodb import Expression, Table
 from eventrelay.system_asset import system_asset_problems
@@ -26,21 +26,24 @@ if TYPE_CHECKING:
 EVENT_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 EVENT_VERSION_PATTERN = re.compile(r"^v[0-9]{1,6}$")
 MAX_SCHEMA_PROBLEMS = 20
-_MAX_CACHED_VALIDATORS = 256
-_validators: dict[str, Validator] = {}
+# Compiled schema validators kept per instance (schemas are small; a validator is a few KB).
+CACHED_VALIDATORS = 256
+# Registrations kept per instance (a registration with its schema is at most a few KB).
+CACHED_REGISTRATIONS = 2048
+_validators: BoundedCache[str, Validator] = BoundedCache(CACHED_VALIDATORS, None)
 
 
 def _validator(schema: dict[str, Any]) -> Validator:
     """A compiled validator per schema, reused across calls (jsonschema is imported on first use:
     ~200 ms that publishers of schema-less registrations never pay at cold start)."""
     key = json.dumps(schema, sort_keys=True)
-    validator = _validators.get(key)
-    if validator is None:
-        from jsonschema import Draft202012Validator
+    cached = _validators.get(key)
+    if cached is not None:
+        return cached.value
+    from jsonschema import Draft202012Validator
 
-        if len(_validators) >= _MAX_CACHED_VALIDATORS:
-            _validators.clear()
-        validator = _validators[key] = Draft202012Validator(schema)
+    validator: Validator = Draft202012Validator(schema)
+    _validators.put(key, validator)
     return validator
 
 
@@ -101,16 +104,17 @@ def _key(tenant_id: str, event_name: str, event_version: str) -> dict[str, str]:
 
 
 class RegistrationStore:
-    """Registrations in the config table; lookups cached per instance for `cache_seconds` (hits only)."""
+    """Registrations in the config table; lookups cached per instance for `cache_seconds` (hits only,
+    at most `CACHED_REGISTRATIONS`, least recently used evicted)."""
 
     def __init__(
         self, table_name: str, client: DynamoDBClient, cache_seconds: float = 30, clock: Clock = system_clock
     ) -> None:
         self._table = Table(table_name, client)
-        self._cache_seconds = cache_seconds
         self._clock = clock
-        self._cache: dict[tuple[str, str, str], tuple[Registration, float]] = {}
-        self._lock = threading.Lock()
+        self._cache: BoundedCache[tuple[str, str, str], Registration] = BoundedCache(
+            CACHED_REGISTRATIONS, cache_seconds, clock
+        )
 
     def put(self, registration: Registration) -> Registration:
         if registration.kind is RegistrationKind.JSON_SCHEMA:
@@ -128,16 +132,14 @@ class RegistrationStore:
 
     def get(self, tenant_id: str, event_name: str, event_version: str) -> Registration | None:
         key = (tenant_id, event_name, event_version)
-        now = self._clock()
         cached = self._cache.get(key)
-        if cached is not None and now - cached[1] < self._cache_seconds:
-            return cached[0]
+        if cached is not None:
+            return cached.value
         item = self._table.get(_key(tenant_id, event_name, event_version))
         if item is None:
             return None
         registration = Registration.model_validate_json(item["registration"])
-        with self._lock:
-            self._cache[key] = (registration, now)
+        self._cache.put(key, registration)
         return registration
 
     def list(self, tenant_id: str) -> list[Registration]:
@@ -147,8 +149,7 @@ class RegistrationStore:
 
     def delete(self, tenant_id: str, event_name: str, event_version: str) -> bool:
         old = self._table.delete(_key(tenant_id, event_name, event_version), return_old=True)
-        with self._lock:
-            self._cache.pop((tenant_id, event_name, event_version), None)
+        self._cache.pop((tenant_id, event_name, event_version))
         return old is not None
 
 

@@ -13,13 +13,13 @@ import hmac
 import json
 import re
 import secrets
-import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from eventrelay.aws import create_secret_string, delete_secret, read_secret_string, write_secret_string
+from eventrelay.bounded_cache import BoundedCache
 from eventrelay.clock import Clock, iso_utc, system_clock
 from eventrelay.dynamodb import ConditionFailed, Expression, Item, Table
 from eventrelay.errors import InvalidCredentials, ResourceExists, ResourceNotFound
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 TENANT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 TenantId = Annotated[str, Field(pattern=TENANT_ID_PATTERN.pattern)]
 DEFAULT_ROTATION_OVERLAP_SECONDS = 24 * 3600
+# Tenants whose secrets (and profiles) one instance keeps: ~0.5 KB each, so at most ~2 MB per cache.
+CACHED_TENANTS = 4096
 
 
 def tenant_pk(tenant_id: str) -> str:
@@ -150,7 +152,9 @@ class CredentialVerifier:
     """Checks a presented shared secret, caching each tenant's secrets briefly per instance.
 
     A mismatch refetches the tenant's secrets, at most once per `refetch_after_seconds` per tenant,
-    so a rotation takes effect at once without letting wrong secrets hammer Secrets Manager.
+    so a rotation takes effect at once without letting wrong secrets hammer Secrets Manager. Both
+    caches are bounded (`CACHED_TENANTS` entries each, least recently used evicted); only tenants
+    whose profile exists reach them (`refuse_unknown` answers the others without any lookup).
     """
 
     def __init__(
@@ -161,31 +165,37 @@ class CredentialVerifier:
         clock: Clock = system_clock,
     ) -> None:
         self._store = store
-        self._cache_seconds = cache_seconds
         self._refetch_after = refetch_after_seconds
         self._clock = clock
-        self._cache: dict[str, tuple[TenantSecret | None, float]] = {}
-        self._last_refetch: dict[str, float] = {}
-        self._lock = threading.Lock()
-        # Unknown tenants are compared against this, so both failures take the same time.
+        self._secrets: BoundedCache[str, TenantSecret | None] = BoundedCache(
+            CACHED_TENANTS, cache_seconds, clock
+        )
+        # Presence means "refetched less than refetch_after_seconds ago".
+        self._recent_refetches: BoundedCache[str, bool] = BoundedCache(
+            CACHED_TENANTS, refetch_after_seconds, clock
+        )
+        # Unknown tenants are compared against this, so both failures do the same work.
         self._decoy = TenantSecret(generate_secret())
 
-    def _load(self, tenant_id: str, now: float) -> TenantSecret | None:
+    def _load(self, tenant_id: str) -> TenantSecret | None:
         secret = self._store.get(tenant_id)
-        with self._lock:
-            self._cache[tenant_id] = (secret, now)
+        self._secrets.put(tenant_id, secret)
         return secret
+
+    def refuse_unknown(self, presented: str) -> NoReturn:
+        """The answer for a tenant that does not exist: the same 1005, after the same compare."""
+        self._decoy.accepts(presented, self._clock())
+        raise InvalidCredentials
 
     def verify(self, tenant_id: str, presented: str) -> None:
         now = self._clock()
-        cached = self._cache.get(tenant_id)
-        fresh = cached is None or now - cached[1] >= self._cache_seconds
-        secret = self._load(tenant_id, now) if fresh or cached is None else cached[0]
+        cached = self._secrets.get(tenant_id)
+        secret = self._load(tenant_id) if cached is None else cached.value
         if (secret or self._decoy).accepts(presented, now) and secret is not None:
             return
-        if not fresh and now - self._last_refetch.get(tenant_id, float("-inf")) >= self._refetch_after:
-            self._last_refetch[tenant_id] = now
-            secret = self._load(tenant_id, now)
+        if cached is not None and self._recent_refetches.get(tenant_id) is None:
+            self._recent_refetches.put(tenant_id, True)
+            secret = self._load(tenant_id)
             if (secret or self._decoy).accepts(presented, now) and secret is not None:
                 return
         raise InvalidCredentials

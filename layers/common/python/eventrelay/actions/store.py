@@ -38,8 +38,6 @@ from eventrelay.dynamodb import ConditionFailed, Expression, Item, Table
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from eventrelay.settings import Settings
-
 SK_PREFIX = "ACTION#"
 KIND = "ACTION"
 # DynamoDB items are capped at 400 KB; leave room for the key and the other attributes.
@@ -71,12 +69,6 @@ class ActionStore:
     ) -> None:
         self._table = Table(table_name, dynamodb_client)
         self._clock = clock
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ActionStore:
-        from eventrelay.aws import dynamodb_client
-
-        return cls(settings.config_table, dynamodb_client(settings.region))
 
     def create(self, tenant_id: str, draft: ActionDraft | Mapping[str, Any]) -> Action:
         """Save a new action; ActionAlreadyExists if the name is taken, TemplateError/InvalidAction if bad."""

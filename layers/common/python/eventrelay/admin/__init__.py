@@ -30,7 +30,6 @@ from eventrelay.admin.action_test import (
     sample_values,
 )
 from eventrelay.admin.actions import ActionAdmin, ActionPlan, FieldChange
-from eventrelay.admin.compat import EventsAdmin
 from eventrelay.admin.connectors import (
     ConnectorAdmin,
     ConnectorChanges,
@@ -89,7 +88,6 @@ __all__ = [
     "DeliveryNotReplayable",
     "DeliveryPage",
     "DeliveryQuery",
-    "EventsAdmin",
     "FieldChange",
     "InvalidConnector",
     "InvalidDeliveryQuery",

@@ -171,7 +171,13 @@ class DeliveryDetail:
     attempts: list[Attempt]
 
     def to_dict(self) -> dict[str, Any]:
-        view = {**self.delivery.to_view(), "attempts": [attempt.to_view() for attempt in self.attempts]}
+        """The delivery's view, its `attempts` as the list of attempts and `attemptCount` as the count
+        (which a list view calls `attempts`)."""
+        view = {
+            **self.delivery.to_view(),
+            "attemptCount": self.delivery.attempts,
+            "attempts": [attempt.to_view() for attempt in self.attempts],
+        }
         if self.delivery.envelope is not None:
             view["receivedAt"] = self.delivery.envelope.receivedAt
         return view

@@ -41,8 +41,10 @@ Algorithm
     nothing. A stored start ahead of this instance's clock (clock skew near a boundary) is counted
     as it stands: windows never move backwards.
     After a refusal this instance remembers "(tenant, kind) exhausted until <reset of the latest
-    exceeded window>" and refuses without calling DynamoDB until then. Consequence: an override
-    raised mid-window applies, on instances that cached a refusal, only after that reset.
+    exceeded window>" and refuses without calling DynamoDB until then (at most CACHED_REFUSALS such
+    refusals per instance, least recently used evicted: eviction only costs one more write).
+    Consequence: an override raised mid-window applies, on instances that cached a refusal, only
+    after that reset.
     `refund(hit)` decrements the windows that still are the ones the hit counted in (conditional on
     their start), never below 0.
     Failures: the limiter speaks to DynamoDB through `eventrelay.dynamodb.Table`, so a failed

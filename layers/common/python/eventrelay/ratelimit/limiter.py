@@ -5,12 +5,12 @@ See the package docstring for the storage layout, the algorithm and the cost mod
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from eventrelay.bounded_cache import BoundedCache
 from eventrelay.dynamodb import ConditionFailed, Expression, Table
 from eventrelay.errors import DependencyFailure
 from eventrelay.ratelimit.items import (
@@ -36,8 +36,9 @@ TTL_MARGIN_SECONDS = 3600
 # Each retry is caused by another writer changing the item's shape (a rollover, or a window filling
 # up); a handful is plenty. Beyond it the limiter fails closed rather than guess.
 MAX_ATTEMPTS = 20
-# Refusals remembered locally; expired entries are pruned once the map grows past this size.
-EXHAUSTED_CACHE_PRUNE_SIZE = 10_000
+# Refusals remembered locally (one per exhausted (tenant, kind), ~1 KB each): at most this many,
+# least recently used evicted; an evicted refusal only costs one more conditional write.
+CACHED_REFUSALS = 4096
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,9 @@ class FixedWindowRateLimiter:
     ) -> None:
         self._table = Table(table_name, dynamodb)
         self._clock = clock
-        self._lock = threading.Lock()
-        self._exhausted: dict[tuple[str, LimitKind], HitResult] = {}
+        self._exhausted: BoundedCache[tuple[str, LimitKind], HitResult] = BoundedCache(
+            CACHED_REFUSALS, None, clock
+        )
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -127,8 +129,7 @@ class FixedWindowRateLimiter:
         else:
             raise DependencyFailure("rate limit refund kept conflicting with other writers")
         hit.refunded = True
-        with self._lock:
-            self._exhausted.pop((hit.tenant_id, hit.kind), None)
+        self._exhausted.pop((hit.tenant_id, hit.kind))
 
     def get_window_stats(
         self, tenant_id: str, kind: LimitKind, limits: Sequence[RateLimitItem]
@@ -212,19 +213,17 @@ class FixedWindowRateLimiter:
     # -- local memory of refusals -----------------------------------------------------------------
 
     def _cached_refusal(self, tenant_id: str, kind: LimitKind, now: float) -> HitResult | None:
-        with self._lock:
-            refusal = self._exhausted.get((tenant_id, kind))
-        if refusal is None or now >= latest_reset(refusal.exceeded):
+        cached = self._exhausted.get((tenant_id, kind))
+        if cached is None:
             return None
+        refusal = cached.value
         return HitResult(False, refusal.windows, refusal.exceeded, tenant_id=tenant_id, kind=kind, at=now)
 
     def _remember_refusal(self, refusal: HitResult) -> None:
-        with self._lock:
-            if len(self._exhausted) >= EXHAUSTED_CACHE_PRUNE_SIZE:
-                for cache_key, entry in list(self._exhausted.items()):
-                    if refusal.at >= latest_reset(entry.exceeded):
-                        del self._exhausted[cache_key]
-            self._exhausted[(refusal.tenant_id, refusal.kind)] = refusal
+        # Kept until the latest exceeded window resets.
+        until_reset = latest_reset(refusal.exceeded) - refusal.at
+        if until_reset > 0:
+            self._exhausted.put((refusal.tenant_id, refusal.kind), refusal, until_reset)
 
 
 def _observe(items: Sequence[RateLimitItem], now: float, item: Item | None) -> list[_Window]:
