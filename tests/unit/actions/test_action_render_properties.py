@@ -43,15 +43,16 @@ PLAIN_ACTION = compile_action(
 
 
 def changes_the_path(value: str) -> bool:
-    """Issue 8: a path-segment value that is empty, `.` or `..` once percent-decoded (any number of
-    times) would change which path is called; it is refused."""
-    while True:
+    """Issue 8: a path-segment value that is empty, `.` or `..`, also once percent-decoded (up to 8
+    times; a value still decoding after that is refused too), would change which path is called."""
+    for _ in range(8):
         if value in ("", ".", ".."):
             return True
         decoded = unquote(value)
         if decoded == value:
             return False
         value = decoded
+    return True
 
 
 URL_ACTION = compile_action(

@@ -83,3 +83,11 @@ def test_for_any_value_the_path_sent_keeps_the_templates_segments_and_prefix(val
     assert segments[4] == "comments"
     assert segments[3] not in ("", ".", "..")
     assert unquote(segments[3]).lower() not in (".", "..", "%2e", "%2e%2e", "%2e.", ".%2e")
+
+
+def test_a_value_encoded_more_times_than_anyone_decodes_is_refused_too() -> None:
+    value = ".."
+    for _ in range(9):
+        value = value.replace("%", "%25").replace(".", "%2e")
+    with pytest.raises(UrlPathSegmentRefused):
+        render(make_action("items/{{id}}"), {"id": value}, BASE)

@@ -5,9 +5,9 @@ parsed template, encoded for where its token stands:
 - URL path, query, fragment: percent-encoded as one component (`quote(text, safe="")`), so a value
   cannot add a path segment, a query parameter or a fragment. Nor can it change which path is
   called: a path segment holding a token that renders as `.` or `..` (also percent-encoded, in any
-  case, however many times: `%2e%2E`, `%252e`) or as nothing
-  at all is refused with `UrlPathSegmentRefused`, since HTTP clients and servers resolve dot
-  segments (`items/..` is the base URL itself) and `items/` is another resource than `items/42`.
+  case, up to 8 times over: `%2e%2E`, `%252e`) or as nothing at all is refused with
+  `UrlPathSegmentRefused`, since HTTP clients and servers resolve dot segments (`items/..` is the
+  base URL itself) and `items/` is another resource than `items/42`.
 - Plain JSON payload: inside a string, JSON-escaped; as a whole value, a JSON literal of the type
   (Number → number, Boolean → true/false, String/Date/DateTime → string). The result always parses
   as JSON with the template's shape.
@@ -154,7 +154,7 @@ def _changes_the_path(segment: str) -> bool:
         if decoded == text:
             return False
         text = decoded
-    return True  # still decoding after that many rounds: nobody means such a value
+    return True  # still decoding after that many rounds: refused too, nobody means such a value
 
 
 def _encode(token: Token, value: TypedValue) -> str:
