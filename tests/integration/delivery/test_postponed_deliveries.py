@@ -7,8 +7,10 @@ the slots): a tenant whose target hangs fills the slots, and a healthy tenant's 
 behind them, cannot start with enough of their invocation left. They must go back on the queue at
 once with a short delay (their records succeed), not fail their records and wait out the
 visibility timeout. Durations are scaled down from the stack's (30 s timeout, 20 s needed per
-attempt, 16 slots, 15 s outbound deadline) so the test takes seconds: a 4 s timeout, 2.5 s needed
-per attempt, 2 slots, and a target that hangs until the outbound client's 1 s read timeout.
+attempt, 16 slots, 10 s read timeout) so the test takes seconds: a 5 s timeout, 4 s needed per
+attempt, 2 slots, and a target that hangs until the outbound client's 3 s read timeout. The
+healthy events arrive while both slots are held, so their deliveries wait for a slot until the
+hanging calls end, 3 s in, when their invocation has less than 4 s left.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from eventrelay.delivery.models import DeliveryState
 from eventrelay.delivery.runner import ActionRunner
 from eventrelay.delivery.store import DeliveryStore
 from eventrelay.envelopes import MessageQueue
+from eventrelay.outbound.client import OutboundClient
+from eventrelay.outbound.ssrf import SsrfGuard
 from eventrelay.settings import Settings
 from eventrelay_cli.local.lambda_runtime import LocalFunction
 from eventrelay_cli.local.sqs_event_source import SqsEventSource
@@ -46,11 +50,10 @@ STACK_VISIBILITY_TIMEOUT = "180"
 class Scale:
     """The durations and sizes of the scenario."""
 
-    # The harness's outbound client gives up on a hanging target after 1 s (its read timeout).
-    function_timeout_seconds: int = 4
-    attempt_time_seconds: float = 2.5
+    function_timeout_seconds: int = 5
+    attempt_time_seconds: float = 4.0
     call_slots: int = 2
-    slow_events: int = 10
+    slow_events: int = 4
     healthy_events: int = 3
     invocations: int = 2
 
@@ -97,6 +100,14 @@ class Outcome:
     latencies: list[float]
     failed_records: int
     healthy_postponed: int
+
+
+@pytest.fixture
+def client() -> Iterator[OutboundClient]:
+    """The outbound client: a call to the hanging target ends after 3 s (its read timeout)."""
+    outbound = OutboundClient(SsrfGuard("127.0.0.0/8"), connect_timeout=1, read_timeout=3, deadline=4)
+    yield outbound
+    outbound.close()
 
 
 @pytest.fixture
