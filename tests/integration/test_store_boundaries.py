@@ -233,6 +233,7 @@ CALLS: list[tuple[str, str, Call]] = [
     ("rules", "list", lambda s: s.rules.list("t1")),
     ("rules", "rules_for_event", lambda s: s.rules.rules_for_event("t1", "OrderPlaced", "v01")),
     ("deliveries", "create_claimed", lambda s: s.deliveries.create_claimed(DELIVERY, "token", 30)),
+    ("deliveries", "create", lambda s: s.deliveries.create(DELIVERY)),
     ("deliveries", "get", lambda s: s.deliveries.get("d1")),
     ("deliveries", "claim", lambda s: s.deliveries.claim(DELIVERY, "token", 30)),
     (

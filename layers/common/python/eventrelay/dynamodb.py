@@ -41,6 +41,11 @@ Item = dict[str, Any]
 ReturnValues = Literal["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"]
 Comparison = Literal["=", "<>", "<", "<=", ">", ">="]
 
+# DynamoDB's limit on one item: attribute names and values together.
+MAX_ITEM_BYTES = 400 * 1024
+# A number takes at most 21 bytes (38 significant digits, 2 per byte, plus 1 or 2).
+_MAX_NUMBER_BYTES = 21
+
 CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
 TRANSACTION_CANCELED = "TransactionCanceledException"
 # Cancellation reasons that mean "another writer got there first": the caller's read is stale.
@@ -69,6 +74,26 @@ def to_item(plain: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
 
 def from_item(item: Mapping[str, Any]) -> Item:
     return {name: from_attribute(value) for name, value in item.items()}
+
+
+def item_size(plain: Mapping[str, Any]) -> int:
+    """The size DynamoDB counts against `MAX_ITEM_BYTES`, never less (numbers at their largest)."""
+    return sum(len(name.encode("utf-8")) + _value_size(value) for name, value in plain.items())
+
+
+def _value_size(value: Any) -> int:
+    # Sizes as DynamoDB documents them ("Item sizes and formats").
+    if isinstance(value, str | bytes | bytearray):
+        return len(value.encode("utf-8") if isinstance(value, str) else value)
+    if value is None or isinstance(value, bool | int | float | Decimal):
+        return 1 if value is None or isinstance(value, bool) else _MAX_NUMBER_BYTES
+    if isinstance(value, Mapping):
+        return 3 + sum(1 + len(str(key).encode("utf-8")) + _value_size(inner) for key, inner in value.items())
+    if isinstance(value, list | tuple):
+        return 3 + sum(1 + _value_size(inner) for inner in value)
+    if isinstance(value, Set):
+        return sum(_value_size(inner) for inner in value)
+    raise TypeError(f"not a DynamoDB value: {type(value).__name__}")
 
 
 def _with_decimals(value: Any) -> Any:

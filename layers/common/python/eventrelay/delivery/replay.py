@@ -9,6 +9,10 @@ a replay are numbered on from the earlier ones and carry the round (`replay: tru
 Replayable: SUCCEEDED and FAILED deliveries, and *stalled* ones (PENDING or RETRYING, no attempt
 running, overdue by more than `stall_after_seconds`: their message was lost). A delivery with an
 attempt running or a retry scheduled is on its way already and is not replayed.
+
+A delivery left in flight by a runner that stopped, whose lease has expired, is not running: a
+replay of it sends the message a returning queue message would be, and the runner records the
+interrupted attempt ABANDONED (or keeps its recorded outcome) and carries on in the same round.
 """
 
 from __future__ import annotations
@@ -105,7 +109,11 @@ class ReplayService:
     def why_not_replayable(self, delivery: Delivery) -> str | None:
         """None when the delivery may be replayed now, else the reason."""
         if delivery.in_flight:
-            return "an attempt is running"
+            # Listings carry no lease (the indexes do not project it): running, until read by id.
+            lease_until = delivery.lease_until
+            if lease_until is None or lease_until > self._clock():
+                return "an attempt is running"
+            return None  # its runner stopped: the runner recovers it
         if delivery.state.finished:
             return None
         if delivery.next_attempt_at + self._stall_after < self._clock():
@@ -114,7 +122,10 @@ class ReplayService:
 
     def candidates(self, where: DeliveryFilter) -> list[Delivery]:
         """The deliveries a bulk replay with this filter would replay (what a dry run counts)."""
-        return [d for d in find_deliveries(self._store, where) if self.why_not_replayable(d) is None]
+        found = (
+            self._store.get(d.delivery_id) if d.in_flight else d for d in find_deliveries(self._store, where)
+        )
+        return [d for d in found if d is not None and self.why_not_replayable(d) is None]
 
     def replay(self, tenant_id: str, delivery_id: str) -> Delivery:
         """Replay one delivery; DeliveryNotFound or NotReplayable (with the reason) if it cannot be."""
@@ -124,6 +135,9 @@ class ReplayService:
         reason = self.why_not_replayable(delivery)
         if reason is not None:
             raise NotReplayable(delivery_id, reason)
+        if delivery.in_flight:
+            self._send(DeliveryMessage(delivery_id, tenant_id, delivery.attempts, "recover"))
+            return delivery
         try:
             action = self._actions.get(tenant_id, delivery.action)
         except ActionNotFound:
@@ -131,17 +145,18 @@ class ReplayService:
         reopened = self._store.reopen(delivery, delivery.attempts + 1 + action.max_retries)
         if reopened is None:
             raise NotReplayable(delivery_id, "it changed meanwhile; look at it again")
-        message = DeliveryMessage(delivery_id, tenant_id, reopened.attempts + 1, "replay")
         try:
-            self._queue.send(
-                message.to_body(),
-                {"messageType": {"DataType": "String", "StringValue": DELIVERY_MESSAGE_KIND}},
-            )
+            self._send(DeliveryMessage(delivery_id, tenant_id, reopened.attempts + 1, "replay"))
         except BaseException:
             self._store.restore(reopened, delivery)
             raise
         metrics.count(metrics.REPLAYED)
         return reopened
+
+    def _send(self, message: DeliveryMessage) -> None:
+        self._queue.send(
+            message.to_body(), {"messageType": {"DataType": "String", "StringValue": DELIVERY_MESSAGE_KIND}}
+        )
 
     def replay_matching(
         self, where: DeliveryFilter, progress: Callable[[int, int], None] | None = None

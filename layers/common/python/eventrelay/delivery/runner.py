@@ -6,6 +6,11 @@ delivery message (`DeliveryMessage`, put back by the runner itself: retries, del
 For an envelope: the tenant's enabled rules for the event are evaluated; each matching rule gets
 one delivery (deterministic id, created once) and its first attempt. For a delivery message: the
 delivery it names is driven to its next attempt. Deliveries run concurrently on a bounded pool.
+A delivery that cannot start because too little of the invocation is left (it waited for a call
+slot behind slow targets) is postponed: a message for it goes back on the queue at once with a
+`POSTPONE_DELAY_SECONDS` delay and its record succeeds, so it never waits out the queue's
+visibility timeout. A delivery too large to store with its copy of the event ends FAILED with
+the reason (stored without the copy) instead of failing its record again and again.
 
 How a delivery stays exactly-once successful, and how nothing is lost:
 - A message carries the attempt number it means to start. Attempt k+1 starts only through a
@@ -14,10 +19,16 @@ How a delivery stays exactly-once successful, and how nothing is lost:
 - After the call: the attempt's outcome is written, then the delivery is settled (SUCCEEDED,
   FAILED, or RETRYING with its next time), both conditional on the claim's lease token; for
   RETRYING a message for attempt k+2 is put on the queue with the delay (never a sleep).
-- A runner that dies mid-call leaves the delivery in flight with a lease. The message it was
-  processing returns after the queue's visibility timeout (longer than the lease); whoever sees
-  an expired lease records the attempt ABANDONED (or keeps the outcome if it was written) and
-  continues. A message arriving while the lease is held is sent again for when it ends.
+- A write whose answer was lost is retried by the SDK; if its first try went through, the retry
+  is refused by the write's own condition. Each write recognises itself in the refused item (the
+  claim by its lease token, an outcome or a settlement by its own write id) and counts as done:
+  only another runner's write means "taken over". So no runner gives up a delivery it still
+  holds, and a delivery is left in flight only by a runner that stopped, whose message returns.
+- A runner that dies mid-call (or fails a write after its retries) leaves the delivery in flight
+  with a lease. The message it was processing returns after the queue's visibility timeout
+  (longer than the lease); whoever sees an expired lease records the attempt ABANDONED (or keeps
+  the outcome if it was written) and continues. A message arriving while the lease is held is
+  sent again for when it ends. A replay of a delivery whose lease expired sends such a message.
 - A message for attempt k (the one that drove attempt k) arriving again acts as a watchdog: it
   starts attempt k+1 only if that is overdue by `watch_grace_seconds` (its own message was lost).
 Anything the runner cannot do (AWS unavailable, an unreadable message) raises: the record is
@@ -53,7 +64,7 @@ from eventrelay.delivery.models import (
     delivery_id_for,
 )
 from eventrelay.delivery.schedule import RetryPolicy, sqs_delay_seconds
-from eventrelay.delivery.store import DeliveryStore
+from eventrelay.delivery.store import DeliveryStore, DeliveryTooLarge
 from eventrelay.envelopes import EventEnvelope
 from eventrelay.errors import DependencyFailure
 from eventrelay.observability import logger
@@ -66,6 +77,9 @@ DEFAULT_WATCH_GRACE_SECONDS = 60.0
 DEFAULT_MAX_CONCURRENT_CALLS = 16
 # SQS delays are whole seconds: a delivery due within this margin is started now.
 DUE_TOLERANCE_SECONDS = 1.0
+# A postponed delivery is visible again after this; short, so it waits on no one, and not 0, so an
+# invocation still busy with slow targets does not get it straight back.
+POSTPONE_DELAY_SECONDS = 1
 _MAX_RACES = 4
 
 
@@ -90,6 +104,7 @@ class Step(StrEnum):
     FAILED = "FAILED"
     RETRY_SCHEDULED = "RETRY_SCHEDULED"
     DEFERRED = "DEFERRED"  # not due, or running elsewhere: a message was sent for later
+    POSTPONED = "POSTPONED"  # due, but too little time left to start: a message was sent for now
     STALE = "STALE"  # nothing to do: finished, or another message drives it
     LOST_RACE = "LOST_RACE"  # another runner changed it under us; its message carries on
 
@@ -110,10 +125,6 @@ class MessageReport:
 
     def step_of(self, rule_name: str) -> Step:
         return next(s.step for s in self.steps if s.rule_name == rule_name)
-
-
-class NotEnoughTime(Exception):
-    """Too little of the invocation is left to start a call; the message will come back."""
 
 
 @dataclass(frozen=True)
@@ -239,13 +250,17 @@ class ActionRunner:
             next_attempt_at=now,
             envelope=envelope,
         )
-        if not batch.enough_time(self.attempt_time_seconds):
-            raise NotEnoughTime
-        # The common path: a new delivery, created with its first attempt claimed in one write.
-        token = uuid.uuid4().hex
-        claimed = self.deliveries.create_claimed(fresh, token, self.lease_seconds)
-        if claimed is not None:
-            return DeliveryStep(fresh.delivery_id, rule.name, self._perform(claimed, token, batch))
+        try:
+            if batch.enough_time(self.attempt_time_seconds):
+                # The common path: a new delivery, created with its first attempt claimed in one write.
+                token = uuid.uuid4().hex
+                claimed = self.deliveries.create_claimed(fresh, token, self.lease_seconds)
+                if claimed is not None:
+                    return DeliveryStep(fresh.delivery_id, rule.name, self._perform(claimed, token, batch))
+            elif self.deliveries.create(fresh):
+                return DeliveryStep(fresh.delivery_id, rule.name, self._postpone(fresh))
+        except DeliveryTooLarge as too_large:
+            return DeliveryStep(fresh.delivery_id, rule.name, self._fail_unstorable(fresh, too_large))
         # Seen before (SQS delivered the event again): carry on from the recorded state.
         existing = self.deliveries.get(fresh.delivery_id)
         step = Step.STALE if existing is None else self._advance(existing, 1, batch)
@@ -271,7 +286,7 @@ class ActionRunner:
             if step is not None:
                 return step
             if not batch.enough_time(self.attempt_time_seconds):
-                raise NotEnoughTime
+                return self._postpone(current)
             token = uuid.uuid4().hex
             claimed = self.deliveries.claim(current, token, self.lease_seconds)
             if claimed is None:
@@ -338,10 +353,10 @@ class ActionRunner:
 
     def _call(self, delivery: Delivery, config: ConfigSnapshot) -> Outcome:
         """Render and perform the delivery's request with the current rule, action and connector."""
+        envelope = delivery.envelope
+        if envelope is None:
+            return Outcome(OutcomeKind.PERMANENT, error="the event was not kept with this delivery")
         try:
-            envelope = delivery.envelope
-            if envelope is None:
-                raise ValueError("delivery without its event")
             rule = config.rule(delivery.tenant_id, delivery.rule_name)
             action = config.action(delivery.tenant_id, delivery.action)
             connector = config.connector(delivery.tenant_id, action.connector)
@@ -436,6 +451,28 @@ class ActionRunner:
         elif settled is not None and state is DeliveryState.FAILED:
             metrics.count(metrics.FAILED)
         return settled
+
+    def _postpone(self, delivery: Delivery) -> Step:
+        """Put the delivery back on the queue to start its next attempt shortly, in another invocation."""
+        logger.info("delivery postponed: too little time left to start it", extra=_ids(delivery))
+        self._send(delivery, delivery.attempts + 1, POSTPONE_DELAY_SECONDS, "postponed")
+        return Step.POSTPONED
+
+    def _fail_unstorable(self, fresh: Delivery, too_large: DeliveryTooLarge) -> Step:
+        """Record the delivery FAILED without its copy of the event, which DynamoDB cannot hold."""
+        failed = fresh.with_changes(
+            state=DeliveryState.FAILED,
+            envelope=None,
+            last_outcome=AttemptOutcome.PERMANENT.value,
+            last_error=str(too_large),
+        )
+        if not self.deliveries.create(failed):
+            return Step.STALE  # recorded by an earlier copy of this message
+        metrics.count(metrics.FAILED)
+        logger.warning(
+            "delivery failed", extra={**_ids(failed), "delivery_state": "FAILED", "error": failed.last_error}
+        )
+        return Step.FAILED
 
     def _send(self, delivery: Delivery, attempt: int, wait: float, reason: str) -> None:
         message = DeliveryMessage(delivery.delivery_id, delivery.tenant_id, attempt, reason)

@@ -18,11 +18,21 @@ its first attempt claimed, refused if the id exists; claiming a later attempt is
 that moves `attempts` from k to k+1, sets the lease and writes the attempt item, conditional on
 the delivery being exactly as read; recording an outcome and settling the delivery are
 conditional on the claim's lease token.
+
+A write whose answer is lost is retried by the SDK, and the retry of a write that went through
+is refused by its own condition. So every conditional write can recognise itself in the item a
+refusal returns: claims by their lease token (transactions are also idempotent on their own, by
+the `ClientRequestToken` botocore fills in once per call), the other writes by a `writeId` of
+their own. A refusal that finds the write's own id counts as done, never as "taken over".
+
+A delivery item holds its copy of the event, and DynamoDB items hold at most 400 KB: a delivery
+that would not fit raises `DeliveryTooLarge` before anything is written.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +44,16 @@ from eventrelay.delivery.models import (
     Delivery,
     DeliveryState,
 )
-from eventrelay.dynamodb import ConditionFailed, Expression, Item, Put, Table, Update
+from eventrelay.dynamodb import (
+    MAX_ITEM_BYTES,
+    ConditionFailed,
+    Expression,
+    Item,
+    Put,
+    Table,
+    Update,
+    item_size,
+)
 from eventrelay.envelopes import EventEnvelope
 
 if TYPE_CHECKING:
@@ -69,6 +88,19 @@ SUMMARY_ATTRIBUTES = (
 )
 MAX_ERROR_CHARS = 1024
 MAX_BODY_CHARS = 4096
+# The id a conditional write stores with its change, to recognise itself when its retry is refused.
+WRITE_ID = "writeId"
+
+
+class DeliveryTooLarge(Exception):
+    """The delivery item, with its copy of the event, would exceed DynamoDB's item size limit."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        super().__init__(
+            f"the event is too large to keep with its delivery ({size:,} bytes stored; "
+            f"a DynamoDB item holds at most {MAX_ITEM_BYTES:,})"
+        )
 
 
 def delivery_pk(delivery_id: str) -> str:
@@ -114,9 +146,27 @@ class DeliveryStore:
             self._table.transact_write(
                 [Put(item, _absent_or_expired(now)), self._new_attempt_put(claimed, token, now)]
             )
-        except ConditionFailed:
-            return None
+        except ConditionFailed as refused:
+            return claimed if _claimed_with(refused.item, token, claimed.attempts) else None
         return claimed
+
+    def create(self, delivery: Delivery) -> bool:
+        """Save a new delivery as it is, no attempt claimed (one to start later, or one that ended
+        before it could start); False if a delivery with this id exists."""
+        now = self._clock()
+        item = self._delivery_item(delivery)
+        for attribute, value in (
+            ("lastOutcome", delivery.last_outcome),
+            ("lastStatus", delivery.last_status),
+            ("lastError", _clip(delivery.last_error, MAX_ERROR_CHARS)),
+        ):
+            if value is not None:
+                item[attribute] = value
+        try:
+            self._table.put(item, _absent_or_expired(now))
+        except ConditionFailed:
+            return False
+        return True
 
     def get(self, delivery_id: str) -> Delivery | None:
         item = self._table.get(self._key(delivery_id), consistent=True)
@@ -155,8 +205,8 @@ class DeliveryStore:
             self._table.transact_write(
                 [Update(self._key(delivery.delivery_id), start), self._new_attempt_put(claimed, token, now)]
             )
-        except ConditionFailed:
-            return None
+        except ConditionFailed as refused:
+            return claimed if _claimed_with(refused.item, token, number) else None
         return claimed
 
     def _new_attempt_put(self, claimed: Delivery, token: str, now: float) -> Put:
@@ -196,8 +246,9 @@ class DeliveryStore:
             last_status=result.status_code,
             last_error=_clip(result.error, MAX_ERROR_CHARS),
         )
+        write_id = _new_write_id()
         end = Expression()
-        end.set("state", state.value).set("inFlight", False).set("updatedAt", now)
+        end.set("state", state.value).set("inFlight", False).set("updatedAt", now).set(WRITE_ID, write_id)
         end.set("nextAttemptAt", settled.next_attempt_at).set("lastOutcome", result.outcome.value)
         end.set("statePk", _state_pk(delivery.tenant_id, state)).set("expiresAt", self._expires(now))
         end.remove("leaseToken").remove("leaseUntil")
@@ -213,8 +264,8 @@ class DeliveryStore:
         )
         try:
             self._table.update(self._key(delivery.delivery_id), end)
-        except ConditionFailed:
-            return None
+        except ConditionFailed as refused:
+            return settled if _written_by(refused.item, write_id) else None
         return settled
 
     def reopen(self, delivery: Delivery, attempt_limit: int) -> Delivery | None:
@@ -238,8 +289,9 @@ class DeliveryStore:
         return self._rewrite_round(reopened, previous.with_changes(updated_at=self._clock()))
 
     def _rewrite_round(self, current: Delivery, target: Delivery) -> Delivery | None:
+        write_id = _new_write_id()
         rewrite = Expression()
-        rewrite.set("state", target.state.value).set("round", target.round)
+        rewrite.set("state", target.state.value).set("round", target.round).set(WRITE_ID, write_id)
         rewrite.set("roundStart", target.round_start).set("attemptLimit", target.attempt_limit)
         rewrite.set("nextAttemptAt", target.next_attempt_at).set("updatedAt", target.updated_at)
         rewrite.set("statePk", _state_pk(target.tenant_id, target.state))
@@ -252,16 +304,18 @@ class DeliveryStore:
         )
         try:
             self._table.update(self._key(current.delivery_id), rewrite)
-        except ConditionFailed:
-            return None
+        except ConditionFailed as refused:
+            return target if _written_by(refused.item, write_id) else None
         return target
 
     # ---- attempts
 
     def record_attempt(self, delivery_id: str, attempt: int, token: str, result: AttemptResult) -> bool:
         """Write the outcome of an attempt still IN_FLIGHT under `token`; False if it was not."""
+        write_id = _new_write_id()
         outcome = Expression()
         outcome.set("outcome", result.outcome.value).set("finishedAt", result.finished_at)
+        outcome.set(WRITE_ID, write_id)
         outcome.set("durationMs", result.duration_ms).set("responseTruncated", result.response_truncated)
         optional: dict[str, Any] = {
             "statusCode": result.status_code,
@@ -283,8 +337,10 @@ class DeliveryStore:
         )
         try:
             self._table.update(_attempt_key(delivery_id, attempt), outcome)
-        except ConditionFailed:
-            return False
+        except ConditionFailed as refused:
+            # A recovering runner writes under the same lease token: only the write id tells
+            # this write's own earlier try from a takeover.
+            return _written_by(refused.item, write_id)
         return True
 
     def attempt(self, delivery_id: str, attempt: int) -> Attempt | None:
@@ -396,6 +452,10 @@ class DeliveryStore:
         }
         if delivery.envelope is not None:
             item["envelope"] = delivery.envelope.to_message_body()
+            # Room for what later writes add (lease, last outcome and error, write id).
+            size = item_size(item) + _LATER_ATTRIBUTES_BYTES
+            if size > MAX_ITEM_BYTES:
+                raise DeliveryTooLarge(size)
         return item
 
     def _attempt_item(self, attempt: Attempt) -> Item:
@@ -413,6 +473,29 @@ class DeliveryStore:
             "outcome": attempt.outcome.value,
             "expiresAt": self._expires(attempt.started_at),
         }
+
+
+# What settling adds to a delivery item at most: the error (clipped), status, outcome, lease, ids.
+_LATER_ATTRIBUTES_BYTES = 4 * MAX_ERROR_CHARS + 512
+
+
+def _new_write_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _written_by(stored: Mapping[str, Any] | None, write_id: str) -> bool:
+    """Whether the stored item is this write's own work (its first try went through)."""
+    return stored is not None and stored.get(WRITE_ID) == write_id
+
+
+def _claimed_with(stored: Mapping[str, Any] | None, token: str, attempt: int) -> bool:
+    """Whether the stored delivery is this claim's own work: attempt `attempt` under `token`."""
+    return (
+        stored is not None
+        and stored.get("leaseToken") == token
+        and stored.get("attempts") == attempt
+        and stored.get("inFlight") is True
+    )
 
 
 def _absent_or_expired(now: float) -> Expression:
