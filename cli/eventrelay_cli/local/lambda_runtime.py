@@ -377,15 +377,23 @@ class WorkerProcess:
         process.wait()
         self._close_pipes()
 
-    def close(self, grace_seconds: float = 2.0) -> None:
+    def close(self, grace_seconds: float = 5.0) -> None:
         """Shut the instance down: end of input, then SIGKILL if it does not exit within the grace time."""
+        self.request_close()
+        self.wait_closed(grace_seconds)
+
+    def request_close(self) -> None:
+        """End the worker's input: it exits after its current invocation (see `wait_closed`)."""
         self.usable = False
+        process = self._process
+        if process is not None and process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+
+    def wait_closed(self, grace_seconds: float) -> None:
         process = self._process
         if process is None:
             return
-        if process.stdin is not None:
-            with contextlib.suppress(OSError):
-                process.stdin.close()
         try:
             process.wait(grace_seconds)
         except subprocess.TimeoutExpired:
@@ -587,6 +595,10 @@ class LocalFunction:
             idle, self._idle = self._idle, []
             self._instances -= len(idle)
             self._available.notify_all()
+        # All at once: an interpreter with boto3 and Powertools takes a moment to exit.
+        for instance in idle:
+            if isinstance(instance, WorkerProcess):
+                instance.request_close()
         for instance in idle:
             instance.close()
 
