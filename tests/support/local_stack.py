@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
+
 EVENTRELAY = Path(sys.executable).parent / "eventrelay"
 
 
@@ -23,6 +25,25 @@ class RunningStack:
     demo_secret: str
     state_dir: Path
     environ: dict[str, str]
+
+    def events_queue_is_idle(self) -> bool:
+        """No event waiting, in flight or delayed: the stack's runner has finished every event it got."""
+        sqs = boto3.client(
+            "sqs",
+            region_name=self.environ["AWS_REGION"],
+            endpoint_url=self.environ["AWS_ENDPOINT_URL"],
+            aws_access_key_id=self.environ["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.environ["AWS_SECRET_ACCESS_KEY"],
+        )
+        counts = sqs.get_queue_attributes(
+            QueueUrl=self.environ["EVENTRELAY_EVENTS_QUEUE_URL"],
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        return all(int(value) == 0 for value in counts.values())
 
     def cli(self, *argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """The CLI as a user runs it from the folder where `eventrelay local` wrote its state."""
