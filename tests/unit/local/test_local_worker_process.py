@@ -196,3 +196,44 @@ def test_the_context_crosses_into_the_worker(tmp_path: Path) -> None:
     assert first["request"] != second["request"]
     assert 0 < first["remaining"] <= 9000
     assert json.loads(json.dumps(first)) == first
+
+
+POWERTOOLS_HANDLER = """
+from aws_lambda_powertools import Logger
+
+logger = Logger(service="eventrelay")  # one service name for every function, as in the project
+
+
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    logger.info(event["say"])
+    return "ok"
+"""
+
+
+def test_each_functions_log_lines_carry_its_own_name(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Given two functions whose handlers share a Powertools service name (in one interpreter they
+    # would share one logger, and one function's context keys would label the other's lines)
+    publish = LocalFunction.from_code(
+        "PublishFunction", write_function(tmp_path, "publish", POWERTOOLS_HANDLER)
+    )
+    runner = LocalFunction.from_code("RunnerFunction", write_function(tmp_path, "runner", POWERTOOLS_HANDLER))
+    try:
+        # When their invocations interleave
+        for n in range(2):
+            publish.invoke({"say": f"publish-{n}"})
+            runner.invoke({"say": f"runner-{n}"})
+    finally:
+        publish.close()
+        runner.close()
+    # Then each line names the function that wrote it (the workers' log lines go to stderr)
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    labels = {line["message"]: line["function_name"] for line in lines if "message" in line}
+    assert labels == {
+        "publish-0": "PublishFunction",
+        "publish-1": "PublishFunction",
+        "runner-0": "RunnerFunction",
+        "runner-1": "RunnerFunction",
+    }
