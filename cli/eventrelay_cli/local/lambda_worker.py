@@ -25,6 +25,7 @@ import importlib
 import json
 import os
 import re
+import signal
 import sys
 import time
 import traceback
@@ -147,6 +148,9 @@ def serve(handler_name: str, requests: IO[str], replies: IO[str]) -> int:
 
 
 def main() -> int:
+    # Ctrl-C in the terminal reaches the whole process group: the parent decides when instances
+    # end (it closes our stdin), so an interrupt must not print a traceback from every worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Keep the real stdout for the protocol; the handler's prints and log lines go to stderr.
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     sys.stdout.flush()
