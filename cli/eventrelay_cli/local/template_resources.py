@@ -35,24 +35,26 @@ def _plain(value: Any) -> Any:
 
 
 @cache
-def _decode(path: Path, modified_ns: int) -> dict[str, Any]:
+def _decode(text: str) -> dict[str, Any]:
     # cfn-lint's decoder is the one `make validate` trusts: short-form intrinsics (!Ref, !GetAtt,
     # !Sub, ...) become their long form ({"Fn::GetAtt": [logical_id, attribute]}), duplicate keys
     # and YAML aliases are refused. Imported here: it takes seconds and only the stack needs it.
-    from cfnlint.decode import decode
+    from cfnlint.decode import decode_str
 
-    template, problems = decode(str(path))
+    template, problems = decode_str(text)
     if problems or not isinstance(template, dict):
         details = "; ".join(str(problem) for problem in problems or []) or "not a mapping"
-        raise TemplateError(f"{path}: {details}")
+        raise TemplateError(details)
     decoded: dict[str, Any] = _plain(template)
     return decoded
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    """template.yaml as plain data, intrinsics in long form (decoded once per file version)."""
-    resolved = path.resolve()
-    decoded = _decode(resolved, resolved.stat().st_mtime_ns)
+    """template.yaml as plain data, intrinsics in long form (each distinct text decoded once)."""
+    try:
+        decoded = _decode(path.read_text(encoding="utf-8"))
+    except TemplateError as exc:
+        raise TemplateError(f"{path}: {exc}") from None
     copy: dict[str, Any] = json.loads(json.dumps(decoded))  # callers may change what they get
     return copy
 
