@@ -331,6 +331,7 @@ class WorkerProcess:
             if not chunk:
                 self.usable = False
                 status = process.wait()
+                self._close_pipes()
                 reason = f"signal {-status}" if status < 0 else f"exit status {status}"
                 raise InvocationError(
                     self.function_name, "Runtime.ExitError", f"Runtime exited with error: {reason}"
