@@ -63,9 +63,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
-from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wsgi import get_input_stream
@@ -421,25 +420,15 @@ def _reason(status: int) -> str:
 
 
 def request_from_environ(environ: WSGIEnvironment, body: bytes, server_port: int) -> IncomingRequest:
-    """The request as the gateway sees it, from a WSGI environ (werkzeug's server or EnvironBuilder)."""
-    headers = environ.get(_RAW_HEADERS)
-    if headers is None:
-        headers = tuple(EnvironHeaders(environ).items())
-    target = environ.get(_REQUEST_TARGET) or environ.get("RAW_URI") or _target_of(environ)
+    """The request as the gateway sees it: the header lines and the request-target as sent."""
     return IncomingRequest(
         method=str(environ["REQUEST_METHOD"]),
-        target=str(target),
-        headers=tuple(headers),
+        target=str(environ[_REQUEST_TARGET]),
+        headers=tuple(environ[_RAW_HEADERS]),
         body=body,
         source_ip=str(environ.get("REMOTE_ADDR") or "127.0.0.1"),
         server_port=server_port,
     )
-
-
-def _target_of(environ: WSGIEnvironment) -> str:
-    path = quote(str(environ.get("PATH_INFO", "/")).encode("latin-1").decode("utf-8"), safe="/")
-    query = environ.get("QUERY_STRING")
-    return f"{path}?{query}" if query else path
 
 
 def read_body(environ: WSGIEnvironment, limit: int) -> bytes:
