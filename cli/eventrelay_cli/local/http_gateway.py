@@ -533,22 +533,6 @@ class HttpGateway:
                 return route, function, parameters
         return None
 
-    def event_for(self, request: IncomingRequest, request_id: str | None = None) -> dict[str, Any] | None:
-        """The event the gateway sends the function for `request`, or None when no route serves it."""
-        path = unquote(urlsplit(request.target).path) or "/"
-        found = self.find_route(request.method, path)
-        if found is None:
-            return None
-        route, _, parameters = found
-        return build_event(
-            request,
-            route.route_key,
-            parameters,
-            request_id=request_id or new_request_id(),
-            api_id=self.api_id,
-            account_id=self.account_id,
-        )
-
     def dispatch(self, request: IncomingRequest, request_id: str | None = None) -> GatewayResponse:
         """Route, invoke and map one request (what the server does for each HTTP request).
 
