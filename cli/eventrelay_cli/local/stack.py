@@ -42,7 +42,7 @@ class LocalStackOptions:
     demo_secret: str | None = None
     queue_wait_seconds: int = 1
     # Instances (worker processes) per function at most; an SQS function also stays within its
-    # event source's concurrency. Each instance holds ~100 MB (boto3, Powertools, pydantic).
+    # event source's concurrency. Each instance holds 50-100 MB (boto3, Powertools, pydantic).
     max_instances_per_function: int = 8
 
 
