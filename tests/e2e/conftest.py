@@ -42,10 +42,11 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
     secret = re.search(r"demo secret\s+(\S+)", text)
     assert api_url, text
     assert secret, text
-    threading.Thread(target=drain, args=(process.stdout,), daemon=True).start()
     state = json.loads((state_dir / ".eventrelay" / "local.json").read_text())
+    stack = RunningStack(process, api_url.group(1), secret.group(1), state_dir, state["environ"])
+    threading.Thread(target=drain, args=(process.stdout, stack.output), daemon=True).start()
     try:
-        yield RunningStack(process, api_url.group(1), secret.group(1), state_dir, state["environ"])
+        yield stack
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)

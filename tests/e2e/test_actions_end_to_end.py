@@ -8,13 +8,13 @@ exactly once.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import requests
 
 from tests.support.http_servers import RecordingServer
 from tests.support.local_stack import RunningStack
+from tests.support.waiting import wait_until
 
 SHOP_TOKEN = "shop-token-e2e-5b1f0c9a"
 
@@ -91,10 +91,10 @@ def test_a_published_event_calls_the_configured_action_once_with_the_rendered_re
         )
         publish(local_stack, {"id": "S/2", "carrier": {"name": "UPS"}, "parcel": {"weight": 0.2}})
         # Then the shop receives exactly the rendered request
-        deadline = time.monotonic() + 30
-        while not shop.requests and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(2)  # and nothing more arrives
+        wait_until(lambda: bool(shop.requests), timeout=30, what="the shop called")
+        # and nothing more arrives: once the events queue holds nothing (waiting, in flight or
+        # delayed), the runner has finished with both events
+        wait_until(local_stack.events_queue_is_idle, timeout=30, what="the events queue idle")
         [request] = shop.requests
     assert request.method == "PUT"
     assert request.path == "/api/shipments/S%2F1/notify?carrier=DHL%20Express"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
+from typing import Any
 
 import requests
 
 from tests.support.http_servers import RecordingServer
-from tests.support.local_stack import RunningStack
+from tests.support.local_stack import RunningStack, json_log_lines
+from tests.support.waiting import wait_until
 
 ORDERS_CONFIG = """
 tenant: demo
@@ -58,15 +59,27 @@ def test_a_published_event_reaches_the_queue_through_the_local_stack(local_stack
         event_id = response.json()["data"]["eventId"]
         assert response.headers["RateLimit-Limit"] == "100"
         # And the envelope went through the stack's events queue to the action runner, which called the API
-        deadline = time.monotonic() + 30
-        while not orders_api.requests and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: bool(orders_api.requests), timeout=30, what="the orders API called")
         assert [(r.path, json.loads(r.body)) for r in orders_api.requests] == [
             ("/orders/o-e2e", {"orderId": "o-e2e", "total": 42})
         ]
     listed = local_stack.cli("--json", "delivery", "list", "demo", "--event-id", event_id)
     assert listed.returncode == 0, listed.stderr
     assert [(d["eventId"], d["state"]) for d in json.loads(listed.stdout)] == [(event_id, "SUCCEEDED")]
+    # And the runner's log lines carry its own name (in one shared interpreter they said
+    # PublishFunction: Powertools' logger was shared; now each instance is its own process)
+    wait_until(
+        lambda: any(
+            line.get("message") == "delivery succeeded" for line in json_log_lines(local_stack.output)
+        ),
+        timeout=30,
+        what="the runner's log line",
+    )
+    lines = json_log_lines(local_stack.output)
+    runner_names = {
+        line.get("function_name") for line in lines if line.get("message") == "delivery succeeded"
+    }
+    assert runner_names == {"ActionRunnerFunction"}
 
 
 def test_errors_over_http_have_the_contract_shape(local_stack: RunningStack) -> None:
@@ -106,15 +119,18 @@ def test_bulk_jobs_are_expanded_by_the_local_bulk_worker(local_stack: RunningSta
     )
     assert accepted.status_code == 202
     job_id = accepted.json()["data"]["jobId"]
-    status = None
-    for _ in range(40):  # polls count against the sync limit (100 per minute)
-        status = requests.get(
-            f"{local_stack.api_url}/v1/eventManager/jobs/{job_id}", headers=headers, timeout=30
-        ).json()
-        if status["data"]["status"] not in ("ACCEPTED", "PROCESSING"):
-            break
-        time.sleep(0.25)
-    assert status is not None
+    status: dict[str, Any] = {}
+
+    def job_finished() -> bool:
+        status.update(
+            requests.get(
+                f"{local_stack.api_url}/v1/eventManager/jobs/{job_id}", headers=headers, timeout=30
+            ).json()
+        )
+        return status["data"]["status"] not in ("ACCEPTED", "PROCESSING")
+
+    # Polls count against the sync limit (100 per minute): at most 40 of them.
+    wait_until(job_finished, timeout=10, interval=0.25, what="the bulk job finished")
     assert (status["data"]["status"], status["data"]["successCount"], status["data"]["failureCount"]) == (
         "PARTIAL_SUCCESS",
         1,

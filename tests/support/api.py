@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+from eventrelay_cli.local.http_gateway import IncomingRequest, build_event
 
 PUBLISH_PATH = "/v1/eventManager/event"
 BULK_PATH = "/v1/eventManager/events/bulk"
@@ -22,42 +25,25 @@ def http_event(
     body: bytes | str | None = None,
     route: str | None = None,
     path_parameters: dict[str, str] | None = None,
+    query: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API 2.0 event as AWS builds it (lower-case headers, base64 non-UTF-8 bodies)."""
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": f"{method} {route or path}",
-        "rawPath": path,
-        "rawQueryString": "",
+    """The API Gateway HTTP API 2.0 event for this request, built by the local gateway's own code.
+
+    route: the route key's path when it has parameters ("/v1/eventManager/jobs/{jobId}").
+    """
+    target = f"{quote(path)}?{urlencode(query)}" if query else quote(path)
+    request = IncomingRequest(
+        method=method,
+        target=target,
         # A header given as None is left out (as a client that never sends it)
-        "headers": {name.lower(): value for name, value in headers.items() if value is not None},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "local",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "test",
-            },
-            "requestId": f"req-{uuid.uuid4().hex[:12]}",
-            "routeKey": f"{method} {route or path}",
-            "stage": "$default",
-            "timeEpoch": 0,
-        },
-        "isBase64Encoded": False,
-    }
-    if path_parameters:
-        event["pathParameters"] = path_parameters
-    if body is not None:
-        raw = body.encode() if isinstance(body, str) else body
-        try:
-            event["body"] = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            event["body"] = base64.b64encode(raw).decode()
-            event["isBase64Encoded"] = True
-    return event
+        headers=tuple((name, value) for name, value in headers.items() if value is not None),
+        body=body.encode() if isinstance(body, str) else (body or b""),
+        source_ip="127.0.0.1",
+        server_port=443,
+    )
+    return build_event(
+        request, f"{method} {route or path}", path_parameters or {}, request_id=f"req-{uuid.uuid4().hex[:12]}"
+    )
 
 
 @dataclass
@@ -111,8 +97,11 @@ class ApiCaller:
             "sharedSecret": secret,
             "eventName": event_name,
             "eventVersion": event_version,
-            **(extra_headers or {}),
         }
+        # An extra header replaces a default of the same name in any case (a client sends it once).
+        for name, value in (extra_headers or {}).items():
+            headers = {k: v for k, v in headers.items() if k.lower() != name.lower()}
+            headers[name] = value
         body = raw_body if raw_body is not None else json.dumps(payload).encode()
         return self.call(http_event("POST", PUBLISH_PATH, headers, body))
 

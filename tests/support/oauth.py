@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qs, quote_plus, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -84,9 +84,7 @@ def consent(authorization_url: str) -> dict[str, str]:
 
 
 def callback(services: ConnectorServices, query: dict[str, str]) -> tuple[int, str]:
-    event = http_event("GET", "/oauth/callback", {}, None)
-    event["rawQueryString"] = "&".join(f"{key}={quote_plus(value)}" for key, value in query.items())
-    event["queryStringParameters"] = query
+    event = http_event("GET", "/oauth/callback", {}, None, query=query)
     response = build_callback_app(lambda: services).resolve(event, None)  # type: ignore[arg-type]
     return int(response["statusCode"]), str(response["body"])
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 
@@ -17,9 +19,18 @@ from eventrelay_cli.local.backends import (
     MotoServer,
     find_dynamodb_local_jar,
 )
-from eventrelay_cli.local.template_resources import CreatedResources, create_stack_resources
+from eventrelay_cli.local.template_resources import (
+    CreatedResources,
+    create_stack_resources,
+    load_template,
+    resolve_intrinsics,
+)
+
+if TYPE_CHECKING:
+    from eventrelay_cli.local.lambda_runtime import FunctionSpec
 
 LOCAL_REGION = "us-east-1"
+LOCAL_ACCOUNT_ID = "123456789012"  # moto's account: the ARNs it reports carry it
 
 
 @dataclass
@@ -33,6 +44,8 @@ class LocalAws:
     stack_name: str = "eventrelay-local"
     use_dynamodb_local: bool | None = None
     outbound_allow: str = ""
+    # Template parameters the local stack sets (the others keep their Default).
+    parameter_overrides: Mapping[str, str] = field(default_factory=dict)
     moto: MotoServer = field(init=False)
     dynamodb_local: DynamoDBLocal | None = field(init=False, default=None)
     resources: CreatedResources = field(init=False)
@@ -45,11 +58,58 @@ class LocalAws:
 
     def environ(self) -> dict[str, str]:
         """Variables that point boto3 and eventrelay at this environment."""
+        return {**self.endpoints(), **self.settings.as_environ()}
+
+    def endpoints(self) -> dict[str, str]:
+        """What a function needs to reach this environment instead of AWS: endpoints, credentials."""
         return {
             **LOCAL_CREDENTIALS,
             "AWS_ENDPOINT_URL": self.moto.url,
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_url,
-            **self.settings.as_environ(),
+        }
+
+    def references(self) -> dict[str, str]:
+        """What Ref / GetAtt / ${...} give in this environment: parameters, pseudo parameters, resources."""
+        template = load_template(self.template)
+        parameters = {
+            name: str(declared.get("Default", ""))
+            for name, declared in (template.get("Parameters") or {}).items()
+        }
+        references = {
+            **parameters,
+            "OutboundAllow": self.outbound_allow,
+            **self.parameter_overrides,
+            "AWS::Region": LOCAL_REGION,
+            "AWS::AccountId": LOCAL_ACCOUNT_ID,
+            "AWS::StackName": self.stack_name,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        for logical_id, table in self.resources.tables.items():
+            references[logical_id] = table
+            references[f"{logical_id}.Arn"] = (
+                f"arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:table/{table}"
+            )
+        for logical_id, url in self.resources.queue_urls.items():
+            references[logical_id] = url  # Ref of a queue is its URL
+            references[f"{logical_id}.QueueUrl"] = url
+            references[f"{logical_id}.QueueName"] = url.rsplit("/", 1)[-1]
+            references[f"{logical_id}.Arn"] = self.resources.queue_arns[logical_id]
+        return references
+
+    def function_environment(self, spec: FunctionSpec) -> dict[str, str]:
+        """The environment the template gives `spec` here: its variables resolved, this AWS's endpoints.
+
+        X-Ray is off (there is no daemon to send segments to); Lambda's own variables are added by
+        `LocalFunction.from_spec`. Nothing of this process's environment is passed on.
+        """
+        variables = resolve_intrinsics(
+            dict(spec.environment), self.references(), f"{spec.logical_id}.Environment.Variables"
+        )
+        return {
+            **{name: str(value) for name, value in variables.items()},
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            **self.endpoints(),
         }
 
     def start(self) -> LocalAws:

@@ -1,4 +1,4 @@
-"""An API Gateway HTTP API in front of in-process Lambda handlers (payload format 2.0).
+"""An API Gateway HTTP API in front of local Lambda functions (payload format 2.0).
 
 Each HTTP request becomes the event AWS sends with payload format version 2.0, the handler of the
 matching route is invoked like Lambda invokes it (`LocalFunction`), and its result is mapped back
@@ -32,6 +32,18 @@ Result → HTTP response
 - API Gateway's own answers: no route → 404 `{"message":"Not Found"}`; handler error, timeout or
   malformed result → 500 `{"message":"Internal Server Error"}`; body over 10 MB → 413
   `{"message":"Request Entity Too Large"}`. Every response carries `apigw-requestid`.
+- A timed-out invocation (the function's process is killed at its Timeout) is a failed
+  integration like any other: 500 `{"message":"Internal Server Error"}`, as API Gateway answers
+  when Lambda reports `Sandbox.Timedout`. For the publish route this is deliberately NOT mapped to
+  the contract's 1009: a publish killed after its SendMessage did enqueue its event, so "the event
+  was NOT accepted" would be false; a timed-out publish is a bug to see, as it would be in AWS.
+
+The server is werkzeug's threaded WSGI server (`werkzeug.serving.ThreadedWSGIServer`, what
+`make_server(..., threaded=True)` builds) with a listen backlog of `LISTEN_BACKLOG`: it parses
+requests, decodes chunked bodies, answers `Expect: 100-continue`, drains unread bodies and
+closes each connection after its response (werkzeug does not keep connections alive; clients
+reconnect transparently). A thread per connection: hundreds of simultaneous publishers are
+accepted and answered, and each waits for a function instance in `LocalFunction`'s pool.
 """
 
 from __future__ import annotations
@@ -49,9 +61,13 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.wsgi import get_input_stream
 
 from eventrelay_cli.local.lambda_runtime import (
     DEFAULT_ACCOUNT_ID,
@@ -60,6 +76,9 @@ from eventrelay_cli.local.lambda_runtime import (
     InvocationError,
     LocalFunction,
 )
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway HTTP API payload quota (10 MB)
 # Oversized bodies up to this size are read and discarded before answering 413; larger ones are cut off.
@@ -342,24 +361,29 @@ def map_result(result: Any) -> GatewayResponse:
 
 
 # --------------------------------------------------------------------------------------------------
-# The server
+# The server: werkzeug's threaded WSGI server
 
 
-class PayloadTooLargeError(Exception):
-    pass
+# Connections the kernel queues before the server accepts them. werkzeug's default (128) and
+# http.server's (5) reset bursts of publishers; the kernel caps it at net.core.somaxconn.
+LISTEN_BACKLOG = 1024
+_RAW_HEADERS = "eventrelay.raw_headers"
+_REQUEST_TARGET = "eventrelay.request_target"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    gateway: HttpGateway
+class _RequestHandler(WSGIRequestHandler):
+    """werkzeug's handler; keeps the request's header lines as sent (WSGI's environ drops names
+    with "_" and merges repeats), since API Gateway forwards every header and the event needs them."""
 
-
-class _RequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
     server: _Server
-    # An idle keep-alive connection is closed after this many seconds.
+    # A connection that sends nothing for this long is closed (its thread ends).
     timeout = 30
+
+    def make_environ(self) -> WSGIEnvironment:
+        environ = super().make_environ()
+        environ[_RAW_HEADERS] = tuple(self.headers.items())
+        environ[_REQUEST_TARGET] = self.path
+        return environ
 
     def setup(self) -> None:
         super().setup()
@@ -371,88 +395,80 @@ class _RequestHandler(BaseHTTPRequestHandler):
         finally:
             self.server.gateway._track(self.connection, add=False)
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def version_string(self) -> str:
+        return "eventrelay-local"
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # the gateway logs each request itself, with its route and duration
+
+    def log_error(self, format: str, *args: Any) -> None:
         _log.debug(format, *args)
 
-    def _read_body(self, limit: int) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks: list[bytes] = []
-            total = 0
-            while True:
-                size_line = self.rfile.readline(65537)
-                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                total += size
-                if total > limit:
-                    raise PayloadTooLargeError
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(3)
-        length = int(self.headers.get("Content-Length") or 0)
+
+class _Server(ThreadedWSGIServer):
+    """A thread per connection (werkzeug's ThreadedWSGIServer) with a listen backlog for bursts."""
+
+    request_queue_size = LISTEN_BACKLOG
+    gateway: HttpGateway
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def request_from_environ(environ: WSGIEnvironment, body: bytes, server_port: int) -> IncomingRequest:
+    """The request as the gateway sees it: the header lines and the request-target as sent."""
+    return IncomingRequest(
+        method=str(environ["REQUEST_METHOD"]),
+        target=str(environ[_REQUEST_TARGET]),
+        headers=tuple(environ[_RAW_HEADERS]),
+        body=body,
+        source_ip=str(environ.get("REMOTE_ADDR") or "127.0.0.1"),
+        server_port=server_port,
+    )
+
+
+def read_body(environ: WSGIEnvironment, limit: int) -> bytes:
+    """The request body (werkzeug decodes chunked bodies); PayloadTooLargeError beyond `limit` bytes."""
+    declared = environ.get("CONTENT_LENGTH")
+    if declared and not environ.get("wsgi.input_terminated"):
+        try:
+            length = int(declared)
+        except ValueError:
+            raise BadRequestError from None
         if length < 0:
-            raise ValueError("negative Content-Length")
+            raise BadRequestError
         if length > limit:
             if length <= _DRAIN_LIMIT_BYTES:
                 # Read and discard, so a client still sending its body gets the 413 instead of a reset.
+                stream = environ["wsgi.input"]
                 while length > 0:
-                    chunk = self.rfile.read(min(length, 1 << 20))
+                    chunk = stream.read(min(length, 1 << 20))
                     if not chunk:
                         break
                     length -= len(chunk)
             raise PayloadTooLargeError
-        return self.rfile.read(length) if length else b""
+    try:
+        stream = get_input_stream(environ, max_content_length=limit)
+        body = stream.read(limit + 1)
+    except RequestEntityTooLarge:
+        raise PayloadTooLargeError from None
+    except (ValueError, OSError):
+        raise BadRequestError from None
+    if len(body) > limit:
+        raise PayloadTooLargeError
+    return bytes(body)
 
-    def _handle(self) -> None:
-        gateway = self.server.gateway
-        request_id = new_request_id()
-        started = time.monotonic()
-        try:
-            body = self._read_body(gateway.max_payload_bytes)
-        except PayloadTooLargeError:
-            self.close_connection = True  # the unread body makes the connection unusable
-            self._send(_message(413, "Request Entity Too Large", request_id))
-            return
-        except ValueError:
-            self.close_connection = True
-            self._send(_message(400, "Bad Request", request_id))
-            return
-        request = IncomingRequest(
-            method=self.command,
-            target=self.path,
-            headers=tuple(self.headers.items()),
-            body=body,
-            source_ip=self.client_address[0],
-            server_port=gateway.port,
-        )
-        response = gateway.dispatch(request, request_id)
-        self._send(response)
-        _log.info(
-            "%s %s %s %.0fms",
-            self.command,
-            urlsplit(self.path).path,
-            response.status,
-            (time.monotonic() - started) * 1000,
-        )
 
-    def _send(self, response: GatewayResponse) -> None:
-        try:
-            self.send_response_only(response.status)
-            self.send_header("Date", self.date_time_string())
-            for name, value in response.headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+class PayloadTooLargeError(Exception):
+    pass
 
-    # The methods an HTTP API route can name; all take the same path.
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+class BadRequestError(Exception):
+    pass
 
 
 @dataclass
@@ -498,6 +514,13 @@ class HttpGateway:
             return [route.route_key for route, _ in self._routes]
 
     @property
+    def functions(self) -> list[LocalFunction]:
+        """Each function behind a route, once."""
+        with self._lock:
+            unique: dict[int, LocalFunction] = {id(function): function for _, function in self._routes}
+        return list(unique.values())
+
+    @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
@@ -511,7 +534,13 @@ class HttpGateway:
         return None
 
     def dispatch(self, request: IncomingRequest, request_id: str | None = None) -> GatewayResponse:
-        """Route, invoke and map one request (what the server does for each HTTP request)."""
+        """Route, invoke and map one request (what the server does for each HTTP request).
+
+        A failed invocation (the handler raised, its process died, or it ran past its timeout and
+        was killed) is answered as API Gateway answers a failed Lambda integration: 500
+        {"message":"Internal Server Error"}. The gateway cannot know whether a killed publish had
+        already enqueued its event, so it does not claim 1009 ("NOT accepted") on its behalf.
+        """
         request_id = request_id or new_request_id()
         path = unquote(urlsplit(request.target).path) or "/"
         found = self.find_route(request.method, path)
@@ -529,7 +558,12 @@ class HttpGateway:
         try:
             response = map_result(function.invoke(event))
         except InvocationError as exc:
-            _log.error("integration error", extra={"route": route.route_key, "error_type": exc.error_type})
+            _log.error(
+                "integration error on %s: %s",
+                route.route_key,
+                exc.error_type,
+                extra={"route": route.route_key, "error_type": exc.error_type},
+            )
             return _message(500, "Internal Server Error", request_id)
         except MalformedResponseError as exc:
             _log.error("malformed Lambda response", extra={"route": route.route_key, "reason": str(exc)})
@@ -537,6 +571,29 @@ class HttpGateway:
         return GatewayResponse(
             response.status, (*response.headers, ("apigw-requestid", request_id)), response.body
         )
+
+    def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """The gateway as a WSGI application (what werkzeug's server calls for each request)."""
+        request_id = new_request_id()
+        started = time.monotonic()
+        try:
+            body = read_body(environ, self.max_payload_bytes)
+        except PayloadTooLargeError:
+            response = _message(413, "Request Entity Too Large", request_id)
+        except BadRequestError:
+            response = _message(400, "Bad Request", request_id)
+        else:
+            response = self.dispatch(request_from_environ(environ, body, self.port), request_id)
+        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+        start_response(f"{response.status} {_reason(response.status)}", headers)
+        _log.info(
+            "%s %s %s %.0fms",
+            environ["REQUEST_METHOD"],
+            environ.get("PATH_INFO", "/"),
+            response.status,
+            (time.monotonic() - started) * 1000,
+        )
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [response.body]
 
     def _track(self, connection: socket.socket, *, add: bool) -> None:
         with self._lock:
@@ -549,7 +606,8 @@ class HttpGateway:
         """Bind and serve in a background thread; returns the base URL."""
         if self._server is not None:
             raise RuntimeError("gateway already started")
-        server = _Server((self.host, self.port), _RequestHandler)
+        # What werkzeug.serving.make_server(threaded=True) builds, with our backlog and handler.
+        server = _Server(self.host, self.port, self.wsgi_app, _RequestHandler)
         server.gateway = self
         self.port = server.server_address[1]
         self._server = server
@@ -560,20 +618,21 @@ class HttpGateway:
         return self.url
 
     def stop(self) -> None:
-        """Stop accepting, close open (keep-alive) connections and release the port."""
+        """Stop accepting, close open connections, release the port and shut the functions down."""
         server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        with self._lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if server is not None:
+            server.shutdown()
+            with self._lock:
+                connections = list(self._connections)
+            for connection in connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+            server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+                self._thread = None
+        for function in self.functions:
+            function.close()
 
     def __enter__(self) -> HttpGateway:
         self.start()

@@ -1,8 +1,9 @@
-"""The local stack: embedded AWS, the template's functions in-process, the HTTP API on 127.0.0.1.
+"""The local stack: embedded AWS, the template's functions in worker processes, the HTTP API on 127.0.0.1.
 
 Everything is read from template.yaml: tables and queues (created on the embedded AWS), each
-function's handler, timeout and memory, its HTTP API routes and its SQS event sources. The same
-handler files that deploy to Lambda serve every request here.
+function's handler, timeout, memory and environment, its HTTP API routes and its SQS event
+sources. The same handler files that deploy to Lambda serve every request here, each instance in
+its own process (see lambda_runtime.py), started on demand up to `max_instances_per_function`.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class LocalStackOptions:
     state_dir: Path = field(default_factory=Path.cwd)
     demo_secret: str | None = None
     queue_wait_seconds: int = 1
+    # Instances (worker processes) per function at most; an SQS function also stays within its
+    # event source's concurrency. Each instance holds 50-100 MB (boto3, Powertools, pydantic).
+    max_instances_per_function: int = 8
 
 
 @dataclass
@@ -50,6 +54,7 @@ class LocalStack:
     aws: LocalAws = field(init=False)
     gateway: HttpGateway = field(init=False)
     event_sources: list[SqsEventSource] = field(default_factory=list, init=False)
+    functions: dict[str, LocalFunction] = field(default_factory=dict, init=False)
     demo: TenantWithSecret | None = field(default=None, init=False)
 
     @property
@@ -93,7 +98,13 @@ class LocalStack:
         self.gateway = HttpGateway(port=self.options.port, region=self.aws.settings.region)
         sqs = sqs_client(self.aws.settings.region)
         for spec in read_function_specs(self.options.template).values():
-            function = LocalFunction.from_spec(spec, region=self.aws.settings.region)
+            function = LocalFunction.from_spec(
+                spec,
+                environment=self.aws.function_environment(spec),
+                region=self.aws.settings.region,
+                max_instances=self.options.max_instances_per_function,
+            )
+            self.functions[spec.logical_id] = function
             for route in spec.http_routes:
                 self.gateway.add_route(route.route_key, function)
             for source in spec.sqs_sources:
@@ -124,6 +135,8 @@ class LocalStack:
         gateway = getattr(self, "gateway", None)
         if gateway is not None:
             gateway.stop()
+        for function in self.functions.values():
+            function.close()
         self.state_file.unlink(missing_ok=True)
         self.aws.stop()
 

@@ -7,42 +7,114 @@ Properties of each resource from template.yaml and create it with boto3: they ca
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import yaml
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """YAML loader that keeps CloudFormation short-form intrinsics (!Ref, !GetAtt, !Sub) as dicts."""
+class TemplateError(ValueError):
+    """template.yaml cannot be decoded, or names something the local stack cannot resolve."""
 
 
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = str(value).split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {name: value}
+def _plain(value: Any) -> Any:
+    # cfn-lint's nodes are dict/list/str subclasses that carry line marks: keep plain data only.
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
 
 
-_CfnLoader.add_multi_constructor("!", _intrinsic)
+@cache
+def _decode(text: str) -> dict[str, Any]:
+    # cfn-lint's decoder is the one `make validate` trusts: short-form intrinsics (!Ref, !GetAtt,
+    # !Sub, ...) become their long form ({"Fn::GetAtt": [logical_id, attribute]}), duplicate keys
+    # and YAML aliases are refused. Imported here: it takes seconds and only the stack needs it.
+    from cfnlint.decode import decode_str
+
+    template, problems = decode_str(text)
+    if problems or not isinstance(template, dict):
+        details = "; ".join(str(problem) for problem in problems or []) or "not a mapping"
+        raise TemplateError(details)
+    decoded: dict[str, Any] = _plain(template)
+    return decoded
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        loaded: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
-    return loaded
+    """template.yaml as plain data, intrinsics in long form (each distinct text decoded once)."""
+    try:
+        decoded = _decode(path.read_text(encoding="utf-8"))
+    except TemplateError as exc:
+        raise TemplateError(f"{path}: {exc}") from None
+    copy: dict[str, Any] = json.loads(json.dumps(decoded))  # callers may change what they get
+    return copy
+
+
+_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+def resolve_intrinsics(value: Any, references: Mapping[str, str], where: str = "template") -> Any:
+    """Replace Ref, Fn::GetAtt, Fn::Sub and Fn::Join with what `references` maps them to.
+
+    references: "LogicalId" or "AWS::Region" → what Ref gives; "LogicalId.Attribute" → what
+    GetAtt gives. Anything else (a condition, an unknown name) is a TemplateError naming `where`.
+    """
+    if isinstance(value, list):
+        return [resolve_intrinsics(item, references, where) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        [(function, argument)] = value.items()
+        if function in _INTRINSICS:
+            return _INTRINSICS[function](argument, references, where)
+        if function.startswith("Fn::") or function == "Condition":
+            raise TemplateError(f"{where}: {function} is not supported by the local stack")
+    return {key: resolve_intrinsics(item, references, f"{where}.{key}") for key, item in value.items()}
+
+
+def _ref(argument: Any, references: Mapping[str, str], where: str) -> str:
+    return _reference(str(argument), references, where)
+
+
+def _get_att(argument: Any, references: Mapping[str, str], where: str) -> str:
+    name = ".".join(argument) if isinstance(argument, list) else str(argument)
+    return _reference(name, references, where)
+
+
+def _sub(argument: Any, references: Mapping[str, str], where: str) -> str:
+    text, variables = (argument, {}) if isinstance(argument, str) else argument
+    scope = dict(references)
+    for name, value in variables.items():
+        scope[name] = str(resolve_intrinsics(value, references, where))
+    return _SUB_VARIABLE.sub(lambda match: _reference(match.group(1), scope, where), text)
+
+
+def _join(argument: Any, references: Mapping[str, str], where: str) -> str:
+    separator, items = argument
+    return str(separator).join(str(item) for item in resolve_intrinsics(items, references, where))
+
+
+_INTRINSICS: dict[str, Callable[[Any, Mapping[str, str], str], str]] = {
+    "Ref": _ref,
+    "Fn::GetAtt": _get_att,
+    "Fn::Sub": _sub,
+    "Fn::Join": _join,
+}
+
+
+def _reference(name: str, references: Mapping[str, str], where: str) -> str:
+    if name not in references:
+        raise TemplateError(f"{where}: cannot resolve {name!r} locally")
+    return references[name]
 
 
 def find_template(start: Path | None = None) -> Path:

@@ -188,6 +188,36 @@ def test_keep_alive_connections_serve_several_requests(gateway: HttpGateway) -> 
     assert len({event["requestContext"]["requestId"] for event in received_events}) == 3
 
 
+def test_a_chunked_body_arrives_whole(gateway: HttpGateway) -> None:
+    # When a client streams its body with Transfer-Encoding: chunked (no Content-Length)
+    parts = [b'{"name": ', b'"caf\xc3\xa9", ', b'"n": 1}']
+    response = requests.post(
+        f"{gateway.url}/v1/upload", data=iter(parts), headers={"Content-Type": "application/json"}, timeout=5
+    )
+    # Then the function gets the whole body, decoded, as text
+    assert response.status_code == 200
+    whole = b"".join(parts)
+    assert response.json() == {"isBase64Encoded": False, "hex": whole.hex(), "length": len(whole)}
+    assert received_events[-1]["body"] == whole.decode("utf-8")
+    assert "content-length" not in received_events[-1]["headers"]
+
+
+def test_headers_with_underscores_and_repeats_reach_the_function_as_sent(gateway: HttpGateway) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=5)
+    connection.putrequest("GET", "/v1/eventManager/jobs/j-1")
+    connection.putheader("X_Under_Score", "1")
+    connection.putheader("X-Repeat", "a")
+    connection.putheader("X-Repeat", "b")
+    connection.putheader("Cookie", "a=1; b=2")
+    connection.endheaders()
+    assert connection.getresponse().status == 203
+    connection.close()
+    headers = received_events[-1]["headers"]
+    assert headers["x_under_score"] == "1"
+    assert headers["x-repeat"] == "a,b"
+    assert received_events[-1]["cookies"] == ["a=1", "b=2"]
+
+
 def test_stop_releases_the_port() -> None:
     # Given a started gateway on a free port
     gateway = HttpGateway(port=0)
@@ -247,8 +277,9 @@ def test_routes_and_handlers_come_from_a_template(tmp_path: Path) -> None:
 def test_the_real_publish_function_answers_through_the_gateway(local_aws: LocalAws) -> None:
     # Given the project's publish function wired from template.yaml
     spec = read_function_specs(REPO_ROOT / "template.yaml")["PublishFunction"]
+    function = LocalFunction.from_spec(spec, environment=local_aws.function_environment(spec))
     with HttpGateway() as gateway:
-        gateway.add_routes([route.route_key for route in spec.http_routes], LocalFunction.from_spec(spec))
+        gateway.add_routes([route.route_key for route in spec.http_routes], function)
         # When a publisher calls without credentials
         response = requests.get(
             f"{gateway.url}/v1/eventManager/jobs/0b9f8a52-4c1e-4d7a-9a0e-5b7f3c2d1e00", timeout=10

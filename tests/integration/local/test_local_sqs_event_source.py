@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ from eventrelay.aws import sqs_client
 from eventrelay_cli.local.environment import LocalAws, unique_name
 from eventrelay_cli.local.lambda_runtime import LocalFunction
 from eventrelay_cli.local.sqs_event_source import SqsEventSource
+from tests.support.waiting import wait_until
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -41,20 +42,17 @@ class ThrowawayQueue:
     dlq_url: str
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
-
-
 def messages_left(sqs: SQSClient, url: str) -> int:
+    """Messages visible or in flight: 0 means every message was deleted, none can come back."""
+    visible, in_flight = message_counts(sqs, url)
+    return visible + in_flight
+
+
+def message_counts(sqs: SQSClient, url: str) -> tuple[int, int]:
     attributes = sqs.get_queue_attributes(
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(
+    return int(attributes["ApproximateNumberOfMessages"]), int(
         attributes["ApproximateNumberOfMessagesNotVisible"]
     )
 
@@ -147,10 +145,10 @@ def test_a_partial_batch_failure_redelivers_only_the_failed_message(
         report_batch_item_failures=True,
         concurrency=1,
     )
-    # When the event source runs until "bad" was redelivered and the queue drained
+    # When the event source runs until "bad" was redelivered and every message was deleted (a
+    # deleted message cannot come back, so what was delivered by then is all there will be)
     with source:
         wait_until(lambda: deliveries.count("bad") == 2 and messages_left(sqs, queue.url) == 0)
-        time.sleep(VISIBILITY_TIMEOUT + 0.3)  # long enough for anything undeleted to reappear
     # Then the good messages were delivered once and deleted; only "bad" came back (receive count 2)
     assert Counter(deliveries.seen) == Counter(
         {("good-1", "1"): 1, ("good-2", "1"): 1, ("bad", "1"): 1, ("bad", "2"): 1}
@@ -276,9 +274,8 @@ def test_without_report_batch_item_failures_a_returned_list_is_ignored(
 
     send(sqs, queue.url, "x", "y")
     with SqsEventSource(queue.url, consumer(handler), sqs=sqs, concurrency=1) as source:
-        wait_until(lambda: source.stats.deleted == 2)
-        time.sleep(VISIBILITY_TIMEOUT + 0.3)
-    # Then the successful invocation deleted everything, as Lambda does
+        wait_until(lambda: source.stats.deleted == 2 and messages_left(sqs, queue.url) == 0)
+    # Then the successful invocation deleted everything, as Lambda does (nothing left to come back)
     assert sorted(body for body, _ in deliveries.seen) == ["x", "y"]
     assert messages_left(sqs, queue.url) == 0
 
@@ -296,9 +293,9 @@ def test_the_batching_window_gathers_messages_into_one_invocation(
         maximum_batching_window_seconds=2,
         concurrency=1,
     )
-    # When messages keep arriving within the window after the first one
+    # When messages keep arriving within the window after the first one was received
     with source:
-        time.sleep(0.3)
+        wait_until(lambda: message_counts(sqs, queue.url) == (0, 1), what='"first" received')
         send(sqs, queue.url, "2", "3", "4", "5")
         wait_until(lambda: len(deliveries.seen) == 5)
     # Then the full batch went to the function in one invocation
@@ -307,17 +304,20 @@ def test_the_batching_window_gathers_messages_into_one_invocation(
 
 
 def test_concurrency_bounds_parallel_invocations(sqs: SQSClient, queue: ThrowawayQueue) -> None:
-    # Given a slow handler and 2 pollers taking one message each
+    # Given a handler that holds its batch until two batches are in flight, and 2 pollers
     lock = threading.Lock()
     in_flight = 0
     peak = 0
+    two_in_flight = threading.Event()
 
     def handler(event: dict[str, Any], context: Any) -> None:
         nonlocal in_flight, peak
         with lock:
             in_flight += 1
             peak = max(peak, in_flight)
-        time.sleep(0.4)
+            if in_flight == 2:
+                two_in_flight.set()
+        two_in_flight.wait(VISIBILITY_TIMEOUT * 0.8)
         with lock:
             in_flight -= 1
 
@@ -325,7 +325,8 @@ def test_concurrency_bounds_parallel_invocations(sqs: SQSClient, queue: Throwawa
     function = consumer(handler, max_instances=10)
     with SqsEventSource(queue.url, function, sqs=sqs, batch_size=1, concurrency=2) as source:
         wait_until(lambda: source.stats.deleted == 6)
-    # Then exactly 2 batches ran at once, never more
+    # Then 2 batches ran at once, never more
+    assert two_in_flight.is_set()
     assert peak == 2
     assert source.stats.batches == source.stats.invocations == 6
 
@@ -336,17 +337,16 @@ def test_stop_is_prompt_and_stops_consuming(sqs: SQSClient, queue: ThrowawayQueu
         queue.url, consumer(deliveries), sqs=sqs, wait_time_seconds=1, concurrency=2
     ).start()
     assert source.running
-    time.sleep(0.2)
     # When stopped while long-polling an empty queue
     started = time.monotonic()
     source.stop()
-    # Then it returns within about one poll wait and consumes nothing afterwards
+    # Then it returns within about one poll wait, and every poller thread has ended: nothing is
+    # left that could receive a message sent now
     assert time.monotonic() - started < 2.0
     assert not source.running
     send(sqs, queue.url, "after-stop")
-    time.sleep(1.2)
     assert deliveries.seen == []
-    assert messages_left(sqs, queue.url) == 1
+    assert message_counts(sqs, queue.url) == (1, 0)
 
 
 def test_a_visibility_timeout_below_the_function_timeout_is_refused(

@@ -8,6 +8,7 @@ import re
 import textwrap
 import threading
 import time
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,15 +26,10 @@ from eventrelay_cli.local.lambda_runtime import (
     make_context,
     read_function_specs,
 )
+from tests.support.local_functions import write_function
+from tests.support.waiting import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
-def write_function(root: Path, name: str, source: str, filename: str = "app.py") -> Path:
-    folder = root / "functions" / name
-    (folder / filename).parent.mkdir(parents=True, exist_ok=True)
-    (folder / filename).write_text(textwrap.dedent(source), encoding="utf-8")
-    return folder
 
 
 # ---- load_handler
@@ -117,11 +113,12 @@ def test_make_context_has_what_the_runtime_and_powertools_provide() -> None:
     assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", first.log_stream_name)
     assert re.fullmatch(r"[0-9a-f-]{36}", first.aws_request_id)
     assert first.aws_request_id != second.aws_request_id
-    # And the remaining time counts down from the timeout
+    # And the remaining time counts down from the timeout (waited for, not slept for)
     remaining = first.get_remaining_time_in_millis()
     assert 9_000 < remaining <= 10_000
-    time.sleep(0.05)
-    assert first.get_remaining_time_in_millis() < remaining
+    wait_until(lambda: first.get_remaining_time_in_millis() < remaining, timeout=2, interval=0.001)
+    # And it never goes below zero
+    assert replace(first, deadline_monotonic=time.monotonic() - 5).get_remaining_time_in_millis() == 0
 
 
 def test_powertools_logger_injects_the_context_fields() -> None:
@@ -182,8 +179,10 @@ def test_invoke_refuses_results_lambda_cannot_serialize() -> None:
     assert caught.value.error_type == "Runtime.MarshalError"
 
 
-def test_invoke_enforces_the_function_timeout_and_discards_the_instance() -> None:
-    # Given a function with a 1 s timeout whose handler would run for 3 s
+def test_an_in_process_instance_that_times_out_is_discarded() -> None:
+    # Given a function of in-process instances (for tests) with a 1 s timeout whose handler would
+    # run for 3 s (worker processes, which are killed at the timeout, are tested in
+    # tests/integration/local/test_local_timeouts.py)
     release = threading.Event()
     loads: list[int] = []
 
@@ -205,10 +204,12 @@ def test_invoke_enforces_the_function_timeout_and_discards_the_instance() -> Non
 
 def test_each_instance_serves_one_invocation_at_a_time() -> None:
     # Given a function limited to 2 instances whose handler notices overlapping calls per instance
+    # and holds each call until two are in flight (or briefly, once the pool is known to fill)
     overlaps: list[str] = []
     lock = threading.Lock()
     in_flight = 0
     peak = 0
+    two_in_flight = threading.Event()
 
     def factory() -> Any:
         busy = threading.Lock()
@@ -221,7 +222,9 @@ def test_each_instance_serves_one_invocation_at_a_time() -> None:
             with lock:
                 in_flight += 1
                 peak = max(peak, in_flight)
-            time.sleep(0.05)
+                if in_flight == 2:
+                    two_in_flight.set()
+            two_in_flight.wait(2)
             with lock:
                 in_flight -= 1
             busy.release()
@@ -240,6 +243,7 @@ def test_each_instance_serves_one_invocation_at_a_time() -> None:
     # Then all succeed, no instance ran two at once, and at most 2 instances ever existed
     assert results == [1] * 8
     assert overlaps == []
+    assert two_in_flight.is_set()
     assert peak == 2
     assert function.instance_count == 2
 
@@ -353,5 +357,8 @@ def test_from_spec_loads_the_declared_handler(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     function = LocalFunction.from_spec(read_function_specs(template)["Hello"])
-    assert function.timeout_seconds == 4
-    assert function.invoke({}) == "Hello"
+    try:
+        assert function.timeout_seconds == 4
+        assert function.invoke({}) == "Hello"
+    finally:
+        function.close()
