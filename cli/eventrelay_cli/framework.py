@@ -161,6 +161,30 @@ def pass_cli_context(command: Callable[Concatenate[CliContext, P], R]) -> Callab
     return with_context
 
 
+OptionsT = TypeVar("OptionsT")
+
+
+def with_options(
+    build: Callable[..., OptionsT], options: Sequence[Callable[[Any], Any]]
+) -> Callable[[Callable[[CliContext, OptionsT], int]], Any]:
+    """Give a command `options`, and hand it their values as ONE object `build(**values)` after
+    its CliContext. `build` runs first, so its usage errors come before the target is resolved,
+    as a parser reports them."""
+
+    def decorate(command: Callable[[CliContext, OptionsT], int]) -> Any:
+        @functools.wraps(command)
+        def with_values(**values: Any) -> int:
+            given = build(**values)
+            return command(current_cli_context(), given)
+
+        decorated: Any = with_values
+        for option in reversed(options):
+            decorated = option(decorated)
+        return decorated
+
+    return decorate
+
+
 class LazyChoice(_StrChoice):
     """A choice among values read when first needed (help or parsing), so that the enums they
     come from (and pydantic behind them) are not imported by `--help` of the group."""

@@ -9,7 +9,6 @@ shows them and sets their types and defaults; `test` performs the action with sa
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from eventrelay_cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
-from eventrelay_cli.framework import Group, pass_cli_context
+from eventrelay_cli.framework import Group, pass_cli_context, with_options
 from eventrelay_cli.inputs import pairs, read_structured_file
 
 if TYPE_CHECKING:
@@ -146,18 +145,7 @@ def _definition_options(*, update: bool) -> Callable[[Callable[[CliContext, Acti
         click.option("--description"),
     ]
 
-    def decorate(command: Callable[[CliContext, ActionOptions], int]) -> Any:
-        @functools.wraps(command)
-        @pass_cli_context
-        def with_options(context: CliContext, /, **values: Any) -> int:
-            return command(context, ActionOptions(**values))
-
-        decorated: Any = with_options
-        for option in reversed(options):
-            decorated = option(decorated)
-        return decorated
-
-    return decorate
+    return with_options(ActionOptions, options)
 
 
 @click.group(cls=Group, help=__doc__)

@@ -15,7 +15,6 @@ warning on stderr; the URL is then stored in Secrets Manager and shown redacted.
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from collections.abc import Callable
@@ -27,10 +26,10 @@ from eventrelay_cli.exit_codes import EXIT_FAILURE, EXIT_OK
 from eventrelay_cli.framework import (
     Group,
     LazyChoice,
-    current_cli_context,
     enum_values,
     exclusive,
     pass_cli_context,
+    with_options,
 )
 
 if TYPE_CHECKING:
@@ -122,37 +121,29 @@ def _definition_options(*, update: bool) -> Callable[[Callable[[CliContext, Conn
         click.option("--client-secret-stdin", is_flag=True, help="read the client secret from stdin"),
     ]
 
-    def decorate(command: Callable[[CliContext, ConnectorOptions], int]) -> Any:
-        @functools.wraps(command)
-        def with_options(**values: Any) -> int:
-            from eventrelay_cli.commands.connector_inputs import ConnectorOptions
+    def checked(**values: Any) -> ConnectorOptions:
+        from eventrelay_cli.commands.connector_inputs import ConnectorOptions
 
-            given = ConnectorOptions(**values)
-            exclusive(
-                {
-                    "--base-url": given.base_url,
-                    "--base-url-env": given.base_url_env,
-                    "--base-url-stdin": given.base_url_stdin,
-                }
-            )
-            exclusive(
-                {
-                    "--test-url": given.test_url,
-                    "--test-url-env": given.test_url_env,
-                    "--test-url-stdin": given.test_url_stdin,
-                }
-            )
-            if not update and not (given.base_url or given.base_url_env or given.base_url_stdin):
-                raise click.UsageError("one of --base-url, --base-url-env, --base-url-stdin is required")
-            # Usage errors first, as a parser reports them: before the target is resolved.
-            return command(current_cli_context(), given)
+        given = ConnectorOptions(**values)
+        exclusive(
+            {
+                "--base-url": given.base_url,
+                "--base-url-env": given.base_url_env,
+                "--base-url-stdin": given.base_url_stdin,
+            }
+        )
+        exclusive(
+            {
+                "--test-url": given.test_url,
+                "--test-url-env": given.test_url_env,
+                "--test-url-stdin": given.test_url_stdin,
+            }
+        )
+        if not update and not (given.base_url or given.base_url_env or given.base_url_stdin):
+            raise click.UsageError("one of --base-url, --base-url-env, --base-url-stdin is required")
+        return given
 
-        decorated: Any = with_options
-        for option in reversed(options):
-            decorated = option(decorated)
-        return decorated
-
-    return decorate
+    return with_options(checked, options)
 
 
 @click.group(cls=Group, help=__doc__)

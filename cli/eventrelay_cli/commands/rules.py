@@ -15,7 +15,6 @@ A rule is given with options and/or `--file rule.yaml` (the keys of a `rules:` e
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from eventrelay_cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
-from eventrelay_cli.framework import Group, pass_cli_context
+from eventrelay_cli.framework import Group, pass_cli_context, with_options
 from eventrelay_cli.inputs import json_or_text, pairs, read_structured_file
 
 if TYPE_CHECKING:
@@ -172,18 +171,7 @@ def _definition_options(*, update: bool) -> Callable[[Callable[[CliContext, Rule
         ),
     ]
 
-    def decorate(command: Callable[[CliContext, RuleOptions], int]) -> Any:
-        @functools.wraps(command)
-        @pass_cli_context
-        def with_options(context: CliContext, /, **values: Any) -> int:
-            return command(context, RuleOptions(**values))
-
-        decorated: Any = with_options
-        for option in reversed(options):
-            decorated = option(decorated)
-        return decorated
-
-    return decorate
+    return with_options(RuleOptions, options)
 
 
 @click.group(cls=Group, help=__doc__)
