@@ -147,7 +147,13 @@ class DynamoDBLocal:
             preexec_fn=die_with_parent,  # noqa: PLW1509 - prctl only: no lock is taken in the child
             start_new_session=True,
         )
-        _wait_for_port(self.port, timeout, self._process)
+        try:
+            _wait_for_port(self.port, timeout, self._process)
+        except RuntimeError as exc:
+            raise RuntimeError(
+                f"DynamoDB Local did not start: {exc} (its launcher runs from source: a JDK 11+ `java` "
+                "is needed; `--dynamodb moto` runs without it)"
+            ) from None
         return self.url
 
     def restart(self, timeout: float = 60.0) -> str:
