@@ -8,7 +8,7 @@ from typing import Any
 import requests
 
 from tests.support.http_servers import RecordingServer
-from tests.support.local_stack import RunningStack
+from tests.support.local_stack import RunningStack, json_log_lines
 from tests.support.waiting import wait_until
 
 ORDERS_CONFIG = """
@@ -66,6 +66,20 @@ def test_a_published_event_reaches_the_queue_through_the_local_stack(local_stack
     listed = local_stack.cli("--json", "delivery", "list", "demo", "--event-id", event_id)
     assert listed.returncode == 0, listed.stderr
     assert [(d["eventId"], d["state"]) for d in json.loads(listed.stdout)] == [(event_id, "SUCCEEDED")]
+    # And the runner's log lines carry its own name (in one shared interpreter they said
+    # PublishFunction: Powertools' logger was shared; now each instance is its own process)
+    wait_until(
+        lambda: any(
+            line.get("message") == "delivery succeeded" for line in json_log_lines(local_stack.output)
+        ),
+        timeout=30,
+        what="the runner's log line",
+    )
+    lines = json_log_lines(local_stack.output)
+    runner_names = {
+        line.get("function_name") for line in lines if line.get("message") == "delivery succeeded"
+    }
+    assert runner_names == {"ActionRunnerFunction"}
 
 
 def test_errors_over_http_have_the_contract_shape(local_stack: RunningStack) -> None:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 
@@ -83,6 +84,16 @@ class RunningStack:
             timeout=60,
             check=False,
         )
+
+
+def json_log_lines(lines: list[str]) -> list[dict[str, Any]]:
+    """The structured (Powertools) log lines among a process's output lines."""
+    found = []
+    for line in list(lines):
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                found.append(json.loads(line))
+    return found
 
 
 def drain(stream: object, into: list[str] | None = None) -> None:

@@ -63,9 +63,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
-from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wsgi import get_input_stream
@@ -421,25 +420,15 @@ def _reason(status: int) -> str:
 
 
 def request_from_environ(environ: WSGIEnvironment, body: bytes, server_port: int) -> IncomingRequest:
-    """The request as the gateway sees it, from a WSGI environ (werkzeug's server or EnvironBuilder)."""
-    headers = environ.get(_RAW_HEADERS)
-    if headers is None:
-        headers = tuple(EnvironHeaders(environ).items())
-    target = environ.get(_REQUEST_TARGET) or environ.get("RAW_URI") or _target_of(environ)
+    """The request as the gateway sees it: the header lines and the request-target as sent."""
     return IncomingRequest(
         method=str(environ["REQUEST_METHOD"]),
-        target=str(target),
-        headers=tuple(headers),
+        target=str(environ[_REQUEST_TARGET]),
+        headers=tuple(environ[_RAW_HEADERS]),
         body=body,
         source_ip=str(environ.get("REMOTE_ADDR") or "127.0.0.1"),
         server_port=server_port,
     )
-
-
-def _target_of(environ: WSGIEnvironment) -> str:
-    path = quote(str(environ.get("PATH_INFO", "/")).encode("latin-1").decode("utf-8"), safe="/")
-    query = environ.get("QUERY_STRING")
-    return f"{path}?{query}" if query else path
 
 
 def read_body(environ: WSGIEnvironment, limit: int) -> bytes:
@@ -543,22 +532,6 @@ class HttpGateway:
             if parameters is not None:
                 return route, function, parameters
         return None
-
-    def event_for(self, request: IncomingRequest, request_id: str | None = None) -> dict[str, Any] | None:
-        """The event the gateway sends the function for `request`, or None when no route serves it."""
-        path = unquote(urlsplit(request.target).path) or "/"
-        found = self.find_route(request.method, path)
-        if found is None:
-            return None
-        route, _, parameters = found
-        return build_event(
-            request,
-            route.route_key,
-            parameters,
-            request_id=request_id or new_request_id(),
-            api_id=self.api_id,
-            account_id=self.account_id,
-        )
 
     def dispatch(self, request: IncomingRequest, request_id: str | None = None) -> GatewayResponse:
         """Route, invoke and map one request (what the server does for each HTTP request).

@@ -226,6 +226,9 @@ class Instance(Protocol):
     @property
     def usable(self) -> bool: ...
 
+    @property
+    def log_stream_name(self) -> str: ...
+
     def invoke(self, event_json: str, context: LambdaContext, timeout_seconds: int) -> Any: ...
 
     def close(self) -> None: ...
@@ -238,6 +241,7 @@ class InProcessInstance:
         self.function_name = function_name
         self.handler = handler
         self.usable = True
+        self.log_stream_name = _log_stream_name()
 
     def invoke(self, event_json: str, context: LambdaContext, timeout_seconds: int) -> Any:
         outcome: dict[str, Any] = {}
@@ -279,7 +283,9 @@ class WorkerProcess:
         self.function_name = function_name
         self.handler = handler
         self.code_dir = code_dir
-        self.environment = dict(environment)
+        # One log stream per instance, as Lambda names a sandbox's stream.
+        self.log_stream_name = _log_stream_name()
+        self.environment = {**environment, "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream_name}
         self.usable = False
         self._process: subprocess.Popen[bytes] | None = None
         self._buffer = bytearray()
@@ -571,7 +577,12 @@ class LocalFunction:
         event_json = to_lambda_json(event)
         instance = self._acquire()
         context = make_context(
-            self.name, self.timeout_seconds, self.memory_mb, region=self.region, account_id=self.account_id
+            self.name,
+            self.timeout_seconds,
+            self.memory_mb,
+            region=self.region,
+            account_id=self.account_id,
+            log_stream_name=instance.log_stream_name,
         )
         try:
             return instance.invoke(event_json, context, self.timeout_seconds)

@@ -58,7 +58,7 @@ class LocalStackOptions:
     drain_seconds: float = 10.0
     queue_wait_seconds: int = 1
     # Instances (worker processes) per function at most; an SQS function also stays within its
-    # event source's concurrency. Each instance holds ~100 MB (boto3, Powertools, pydantic).
+    # event source's concurrency. Each instance holds 50-100 MB (boto3, Powertools, pydantic).
     max_instances_per_function: int = 8
 
 

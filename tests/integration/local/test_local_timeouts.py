@@ -16,7 +16,8 @@ from eventrelay_cli.local.lambda_runtime import InvocationError, LocalFunction
 from tests.support.local_functions import SLOW_SENDER_HANDLER, write_function
 from tests.support.waiting import process_is_gone, wait_until
 
-TIMEOUT_SECONDS = 1
+# Long enough for a first invocation on a busy machine, short enough to wait for.
+TIMEOUT_SECONDS = 3
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def messages_in(local_aws: LocalAws, url: str) -> int:
 
 @pytest.fixture
 def slow_sender(tmp_path: Path, local_aws: LocalAws) -> Iterator[LocalFunction]:
-    """A function with a 1 s timeout whose handler works, then sends an SQS message and marks it finished."""
+    """A function with a 3 s timeout whose handler works, then sends an SQS message and marks it finished."""
     folder = write_function(tmp_path, "slow_sender", SLOW_SENDER_HANDLER)
     function = LocalFunction.from_code(
         "SlowSenderFunction",
@@ -69,7 +70,7 @@ def test_an_invocation_past_its_timeout_is_killed_before_its_send(
         path.unlink()
     # When an invocation works longer than the function's timeout
     with pytest.raises(InvocationError) as caught:
-        slow_sender.invoke({**event, "workSeconds": 5})
+        slow_sender.invoke({**event, "workSeconds": 60})
     # Then the caller gets Lambda's timeout error
     assert caught.value.error_type == "Sandbox.Timedout"
     assert caught.value.error_message == f"Task timed out after {TIMEOUT_SECONDS}.00 seconds"
@@ -90,7 +91,7 @@ def test_a_new_instance_serves_after_a_timeout_and_its_effects_are_observable(
     markers.mkdir()
     event = {"markers": str(markers), "queueUrl": queue_url, "body": "in-time"}
     with pytest.raises(InvocationError):
-        slow_sender.invoke({**event, "workSeconds": 5})
+        slow_sender.invoke({**event, "workSeconds": 60})
     [killed] = started_pids(markers)
     result = slow_sender.invoke({**event, "workSeconds": 0})
     assert result["body"] != str(killed)
@@ -109,7 +110,7 @@ def test_the_gateway_answers_a_timed_out_invocation_as_api_gateway_does(
     with gateway:
         response = requests.post(
             f"{gateway.url}/slow",
-            data=json.dumps({"markers": str(markers), "queueUrl": queue_url, "body": "x", "workSeconds": 5}),
+            data=json.dumps({"markers": str(markers), "queueUrl": queue_url, "body": "x", "workSeconds": 60}),
             headers={"Content-Type": "application/json"},
             timeout=30,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import defaultdict
 from pathlib import Path
@@ -112,6 +113,7 @@ def test_the_worker_gets_the_functions_environment_and_nothing_of_the_callers(
     assert environ["AWS_LAMBDA_FUNCTION_TIMEOUT"] == "7"
     assert environ["LAMBDA_TASK_ROOT"] == str(folder)
     assert environ["_HANDLER"] == "app.lambda_handler"
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", environ["AWS_LAMBDA_LOG_STREAM_NAME"])
     # And its code folder is the working directory and first on sys.path, like /var/task
     assert seen["cwd"] == str(folder)
     assert Path(seen["path0"]).resolve() == folder.resolve()
@@ -194,6 +196,7 @@ def test_the_context_crosses_into_the_worker(tmp_path: Path) -> None:
     assert first["arn"] == "arn:aws:lambda:us-east-1:123456789012:function:ContextFunction"
     assert first["memory"] == "256"
     assert first["request"] != second["request"]
+    assert first["stream"] == second["stream"]  # one log stream per instance, as in Lambda
     assert 0 < first["remaining"] <= 9000
     assert json.loads(json.dumps(first)) == first
 
