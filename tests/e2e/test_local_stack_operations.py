@@ -230,6 +230,12 @@ def test_children_die_with_a_stack_killed_with_sigkill(tmp_path: Path, own_stack
     stack.process.wait(timeout=30)
     # Then DynamoDB Local and the function workers end too
     wait_until(lambda: all_gone(children), timeout=60, what="the killed stack's children ended")
+    # And a stack started again on its folder (its lock died with it) has its tables and demo secret
+    again = start_local_stack(tmp_path)
+    own_stack.append(again)
+    assert again.demo_secret == stack.demo_secret
+    assert publish(again, "o-2").status_code == 200
+    stop_local_stack(again)
 
 
 # Items 11 and 12: draining on SIGTERM, state kept across a restart, --fresh ------------------

@@ -129,6 +129,9 @@ class LocalStack:
                 self.state.restore_secrets(secretsmanager_client(region))
             self.demo = seed_demo(EventsAdmin(self.aws.settings), self.options.demo_secret)
             self.demo_secret = self._read_demo_secret()
+            if self.keeps_state:
+                # Saved now too: a stack killed before it stops cleanly still keeps the demo secret.
+                self.state.save_secrets(secretsmanager_client(region), self.aws.settings.secret_prefix)
             self._start_functions()
             if self.keeps_state:
                 self.state.restore_queues(sqs_client(region), self.aws.resources.queue_urls)
