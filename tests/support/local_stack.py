@@ -5,15 +5,26 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from tests.support.waiting import process_is_gone, wait_until
+
 EVENTRELAY = Path(sys.executable).parent / "eventrelay"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# The stack is started through this shell line when SIGINT must be ignored, as it is for a job
+# a script puts in the background.
+IGNORE_SIGINT = ["sh", "-c", 'trap "" INT; exec "$0" "$@"']
 
 
 def user_environment() -> dict[str, str]:
@@ -28,7 +39,20 @@ class RunningStack:
     demo_secret: str
     state_dir: Path
     environ: dict[str, str]
-    output: list[str] = field(default_factory=list)  # the stack's stdout and stderr, line by line
+    # Every line the stack printed so far (stdout and stderr), kept by a reader thread.
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def printed(self, text: str) -> bool:
+        return any(text in line for line in list(self.output))
+
+    def dynamodb_local_pid(self) -> int:
+        """The pid of the DynamoDB Local (java) this stack started."""
+        [pid] = [child for child in descendants(self.pid) if "DynamoDBLocal" in command_line(child)]
+        return pid
 
     def events_queue_is_idle(self) -> bool:
         """No event waiting, in flight or delayed: the stack's runner has finished every event it got."""
@@ -62,13 +86,6 @@ class RunningStack:
         )
 
 
-def drain(stream: object, lines: list[str] | None = None) -> None:
-    # Keep reading the stack's output so its logs can never fill the pipe and block it.
-    for line in stream:  # type: ignore[attr-defined]
-        if lines is not None:
-            lines.append(line)
-
-
 def json_log_lines(lines: list[str]) -> list[dict[str, Any]]:
     """The structured (Powertools) log lines among a process's output lines."""
     found = []
@@ -77,3 +94,101 @@ def json_log_lines(lines: list[str]) -> list[dict[str, Any]]:
             with contextlib.suppress(ValueError):
                 found.append(json.loads(line))
     return found
+
+
+def drain(stream: object, into: list[str] | None = None) -> None:
+    # Keep reading the stack's output so its logs can never fill the pipe and block it.
+    for line in stream:  # type: ignore[attr-defined]
+        if into is not None:
+            into.append(line)
+
+
+def start_local_stack(
+    state_dir: Path, *options: str, launcher: Sequence[str] = (), startup_timeout: float = 120
+) -> RunningStack:
+    """`eventrelay local --port 0 --state-dir STATE_DIR OPTIONS` in its own process group, once it
+    has printed its banner. `launcher` goes before the command (e.g. IGNORE_SIGINT)."""
+    process = subprocess.Popen(
+        [*launcher, str(EVENTRELAY), "local", "--port", "0", "--state-dir", str(state_dir), *options],
+        cwd=REPO_ROOT,
+        env=user_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    banner: list[str] = []
+    deadline = time.monotonic() + startup_timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        banner.append(line)
+        if line.startswith("Administer it"):
+            break
+    text = "".join(banner)
+    api_url = re.search(r"Events API\s+(\S+)", text)
+    secret = re.search(r"demo secret\s+(\S+)", text)
+    if not (api_url and secret):
+        kill_group(process)
+        raise AssertionError(f"the local stack did not start:\n{text}")
+    output = list(banner)
+    threading.Thread(target=drain, args=(process.stdout, output), daemon=True).start()
+    state = json.loads((state_dir / ".eventrelay" / "local.json").read_text())
+    return RunningStack(process, api_url.group(1), secret.group(1), state_dir, state["environ"], output)
+
+
+def stop_local_stack(stack: RunningStack, timeout: float = 60) -> None:
+    """Ctrl-C's signal; if the stack is still running after `timeout` s, SIGKILL its process group."""
+    stack.process.send_signal(signal.SIGINT)
+    try:
+        stack.process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(stack.process)
+        raise
+
+
+def kill_group(process: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command in parentheses may hold spaces: the fields after its closing parenthesis are fixed.
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Linux /proc)."""
+    pids = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    parents = {candidate: _parent_of(candidate) for candidate in pids}
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        current = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == current]
+        found.extend(children)
+        frontier.extend(children)
+    return found
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def all_gone(pids: Sequence[int]) -> bool:
+    return all(process_is_gone(pid) for pid in pids)
+
+
+def wait_for_exit(process: subprocess.Popen[str], timeout: float) -> int:
+    wait_until(lambda: process.poll() is not None, timeout=timeout, what="the stack's process exited")
+    return process.returncode

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from eventrelay_cli.local.processes import die_with_parent
+
 # moto and DynamoDB Local accept any credentials; these only keep boto3 from searching for real ones.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
@@ -84,11 +86,22 @@ def find_dynamodb_local_jar(search_from: Path | None = None) -> Path | None:
     return None
 
 
-class DynamoDBLocal:
-    """AWS's own DynamoDB engine (DynamoDB Local, Java), in memory on a free port."""
+# DynamoDB Local has no option for its address; this launcher binds it to 127.0.0.1 (see the file).
+LOOPBACK_LAUNCHER = Path(__file__).with_name("DynamoDBLocalOnLoopback.java")
 
-    def __init__(self, jar: Path) -> None:
+
+class DynamoDBLocal:
+    """AWS's own DynamoDB engine (DynamoDB Local, Java) on 127.0.0.1 and a free port.
+
+    In memory, or on disk in `db_path` (it survives a restart there). The Java process dies with
+    the thread that started it (see `die_with_parent`): start it from a thread that lives as long
+    as you need it. `restart()` starts it again on the same port, so every endpoint already
+    handed out stays valid.
+    """
+
+    def __init__(self, jar: Path, db_path: Path | None = None) -> None:
         self.jar = jar
+        self.db_path = db_path
         self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -96,27 +109,56 @@ class DynamoDBLocal:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> str:
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def exit_status(self) -> int | None:
+        """None while it runs; its exit status (negative: the signal) once it has ended."""
+        return self._process.poll() if self._process is not None else None
+
+    def command(self) -> list[str]:
         java = shutil.which("java")
         if java is None:
             raise RuntimeError("DynamoDB Local needs Java 17+ on PATH")
+        storage = ["-dbPath", str(self.db_path)] if self.db_path is not None else ["-inMemory"]
+        return [
+            java,
+            f"-Djava.library.path={self.jar.parent / 'DynamoDBLocal_lib'}",
+            "-cp",
+            str(self.jar),
+            str(LOOPBACK_LAUNCHER),
+            *storage,
+            "-disableTelemetry",
+            "-port",
+            str(self.port),
+        ]
+
+    def start(self, timeout: float = 60.0) -> str:
+        if self.db_path is not None:
+            self.db_path.mkdir(parents=True, exist_ok=True)
         self._process = subprocess.Popen(
-            [
-                java,
-                f"-Djava.library.path={self.jar.parent / 'DynamoDBLocal_lib'}",
-                "-jar",
-                str(self.jar),
-                "-inMemory",
-                "-disableTelemetry",
-                "-port",
-                str(self.port),
-            ],
+            self.command(),
             cwd=self.jar.parent,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Its own session: Ctrl-C in the terminal signals the stack's process group, and the
+            # stack must still have its tables while it drains. It dies with the stack all the same:
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - prctl only: no lock is taken in the child
+            start_new_session=True,
         )
-        _wait_for_port(self.port, timeout, self._process)
+        try:
+            _wait_for_port(self.port, timeout, self._process)
+        except RuntimeError as exc:
+            raise RuntimeError(
+                f"DynamoDB Local did not start: {exc} (its launcher runs from source: a JDK 11+ `java` "
+                "is needed; `--dynamodb moto` runs without it)"
+            ) from None
         return self.url
+
+    def restart(self, timeout: float = 60.0) -> str:
+        self.stop()
+        return self.start(timeout)
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:

@@ -44,6 +44,8 @@ class LocalAws:
     stack_name: str = "eventrelay-local"
     use_dynamodb_local: bool | None = None
     outbound_allow: str = ""
+    # DynamoDB Local keeps its tables here (on disk, surviving a restart); None keeps them in memory.
+    dynamodb_path: Path | None = None
     # Template parameters the local stack sets (the others keep their Default).
     parameter_overrides: Mapping[str, str] = field(default_factory=dict)
     moto: MotoServer = field(init=False)
@@ -119,7 +121,7 @@ class LocalAws:
         if self.use_dynamodb_local or (self.use_dynamodb_local is None and jar is not None):
             if jar is None:
                 raise RuntimeError("DynamoDB Local requested but not installed (make install-dynamodb-local)")
-            self.dynamodb_local = DynamoDBLocal(jar)
+            self.dynamodb_local = DynamoDBLocal(jar, self.dynamodb_path)
             self.dynamodb_local.start()
         session = boto3.session.Session(
             aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],

@@ -617,11 +617,25 @@ class HttpGateway:
         self._thread.start()
         return self.url
 
-    def stop(self) -> None:
-        """Stop accepting, close open connections, release the port and shut the functions down."""
+    @property
+    def open_connections(self) -> int:
+        with self._lock:
+            return len(self._connections)
+
+    def stop(self, drain_seconds: float = 10.0) -> None:
+        """Stop accepting (the port is released first), let the requests under way finish for up to
+        `drain_seconds`, close what is still open, then shut the functions down.
+
+        Requests already being answered get their answer: a publish answered 200 has enqueued its
+        event before the stack goes on to stop its queues' consumers.
+        """
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
+            server.socket.close()  # new connections are refused from here on
+            deadline = time.monotonic() + drain_seconds
+            while self.open_connections and time.monotonic() < deadline:
+                time.sleep(0.02)
             with self._lock:
                 connections = list(self._connections)
             for connection in connections:
