@@ -150,7 +150,7 @@ def test_make_run_passes_the_port_and_other_options(local_stack: RunningStack, t
         timeout=120,
         check=False,
     )
-    assert "unrecognized arguments: --no-such-option" in refused.stderr
+    assert "No such option '--no-such-option'" in refused.stderr
 
 
 # Item 11: DynamoDB Local -----------------------------------------------------------------------
