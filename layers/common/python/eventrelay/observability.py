@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
@@ -15,6 +16,10 @@ NAMESPACE = "EventRelay"
 for _library in ("botocore", "boto3", "urllib3"):
     if logging.getLogger(_library).level in (logging.NOTSET, logging.DEBUG):
         logging.getLogger(_library).setLevel(logging.INFO)
+
+# An invocation with nothing to count (a runner batch of duplicates, a publish refused before it
+# counted) is normal: Powertools would print a UserWarning to the function's log for each one.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
