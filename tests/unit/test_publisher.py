@@ -158,6 +158,7 @@ def test_the_budget_running_out_raises_publish_unavailable_with_the_last_answer(
     assert raised.value.attempts == len(server.requests) == 3
     assert raised.value.last_answer is not None
     assert raised.value.last_answer.error_code == "1006"
+    assert raised.value.idempotency_key == server.requests[0].header("Idempotency-Key")
     assert SECRET not in str(raised.value)
 
 
@@ -216,3 +217,33 @@ def test_an_unknown_job_is_rejected_as_not_found(server: RecordingServer, fake_t
         publisher_for(server, fake_time).job("nope")
 
     assert (raised.value.status, raised.value.error_code) == (404, "1011")
+
+
+def test_bulk_retries_only_answers_that_say_nothing_was_accepted(
+    server: RecordingServer, fake_time: FakeTime
+) -> None:
+    # The bulk API takes no Idempotency-Key: resending after an ambiguous outcome could make two jobs.
+    server.responder = Script(
+        failure(503, "1009", "Temporarily unable to accept the request"),
+        failure(429, "1006", "rate limit exceeded", {"Retry-After": "2"}),
+        failure(503, "1009", "The jobs queue did not answer, so the bulk request may have been accepted"),
+    )
+
+    with pytest.raises(PublishUnavailable) as raised:
+        publisher_for(server, fake_time).bulk([{"eventName": "Won", "eventVersion": "v01", "payload": {}}])
+
+    assert len(server.requests) == 3
+    assert fake_time.waits == [pytest.approx(0.2), 2.0]
+    assert raised.value.last_answer is not None
+    assert "may have been accepted" in (raised.value.last_answer.message or "")
+
+
+def test_bulk_is_not_resent_after_a_network_error(fake_time: FakeTime) -> None:
+    with RecordingServer() as gone:
+        url = gone.url("/").rstrip("/")
+    publisher = Publisher(url, "acme", SECRET, sleep=fake_time.sleep, clock=fake_time.clock)
+
+    with pytest.raises(PublishUnavailable) as raised:
+        publisher.bulk([{"eventName": "Won", "eventVersion": "v01", "payload": {}}])
+
+    assert (raised.value.attempts, raised.value.last_error, fake_time.waits) == (1, "ConnectionError", [])

@@ -87,8 +87,9 @@ class PublishError(Exception):
 class PublishRejected(PublishError):
     """The API refused the request (4xx): retrying the same request will not help."""
 
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: Answer, idempotency_key: str | None = None) -> None:
         self.answer = answer
+        self.idempotency_key = idempotency_key
         self.status = answer.status
         self.error_code = answer.error_code
         self.message = answer.message
@@ -99,10 +100,19 @@ class PublishRejected(PublishError):
 
 
 class PublishUnavailable(PublishError):
-    """The retry budget ran out: the event was not surely accepted. Retry later with the same key."""
+    """Not accepted within the retry budget (or, for bulk, an ambiguous outcome that is not resent):
+    the request may or may not have been accepted. Retry a publish later with the same
+    `idempotency_key` and body to be sure it is accepted once."""
 
-    def __init__(self, attempts: int, last_answer: Answer | None, last_error: str | None) -> None:
+    def __init__(
+        self,
+        attempts: int,
+        last_answer: Answer | None,
+        last_error: str | None,
+        idempotency_key: str | None = None,
+    ) -> None:
         self.attempts = attempts
+        self.idempotency_key = idempotency_key
         self.last_answer = last_answer
         self.last_error = last_error  # the exception's class name for a network error, never its text
         last = f"HTTP {last_answer.status} {last_answer.error_code}" if last_answer else last_error
@@ -135,8 +145,8 @@ class Publisher:
     ) -> Published:
         """Publish one event (a JSON object, or its already-encoded bytes sent as they are)."""
         key = idempotency_key or str(uuid.uuid4())
-        headers = {"eventName": event_name, "eventVersion": event_version, "Idempotency-Key": key}
-        answer, attempts = self._call("POST", "/v1/eventManager/event", _encoded(payload), headers)
+        headers = {"eventName": event_name, "eventVersion": event_version}
+        answer, attempts = self._call("POST", "/v1/eventManager/event", _encoded(payload), headers, key)
         data = answer.body.get("data") if isinstance(answer.body, dict) else None
         event_id = data.get("eventId") if isinstance(data, dict) else None
         if not isinstance(event_id, str):
@@ -144,9 +154,13 @@ class Publisher:
         return Published(event_id, key, attempts, answer)
 
     def bulk(self, events: Iterable[Mapping[str, Any]]) -> BulkAccepted:
-        """Submit events ({"eventName", "eventVersion", "payload"} each) as one asynchronous job."""
+        """Submit events ({"eventName", "eventVersion", "payload"} each) as one asynchronous job.
+
+        Retried only on 429 and a 1009 saying nothing was accepted; after a network error, another
+        5xx or a 1009 saying it may have been accepted, PublishUnavailable says the job may exist."""
         body = json.dumps({"events": list(events)}).encode("utf-8")
-        answer, attempts = self._call("POST", "/v1/eventManager/events/bulk", body, {})
+        # The bulk API takes no Idempotency-Key, so resending after an ambiguous outcome could make two jobs.
+        answer, attempts = self._call("POST", "/v1/eventManager/events/bulk", body, {}, repeatable=False)
         job_id = answer.body.get("jobId") if isinstance(answer.body, dict) else None
         if not isinstance(job_id, str):
             raise PublishError(f"HTTP {answer.status} without a jobId")
@@ -157,9 +171,20 @@ class Publisher:
         return self._call("GET", f"/v1/eventManager/jobs/{job_id}", None, {})[0]
 
     def _call(
-        self, method: str, path: str, body: bytes | None, extra_headers: Mapping[str, str]
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        extra_headers: Mapping[str, str],
+        idempotency_key: str | None = None,
+        *,
+        repeatable: bool = True,
     ) -> tuple[Answer, int]:
+        """Send until accepted, refused or out of budget. `repeatable`: sending twice is harmless
+        (a keyed publish, a read), so ambiguous outcomes (network errors, any 5xx) are retried too."""
         headers = {"tenantId": self.tenant_id, "sharedSecret": self.shared_secret, **extra_headers}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         if body is not None:
             headers["Content-Type"] = "application/json"
         url = self.api_url.rstrip("/") + path
@@ -173,13 +198,17 @@ class Publisher:
                 answer = self._send(method, url, body, headers)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 error = exc.__class__.__name__  # its text may quote the request; keep secrets out
+                if not repeatable:
+                    raise PublishUnavailable(attempts, None, error) from None
             if answer is not None and answer.status < 300:
                 return answer, attempts
-            if answer is not None and not _retryable(answer):
-                raise PublishRejected(answer)
+            if answer is not None and answer.status < 500 and answer.status != 429:
+                raise PublishRejected(answer, idempotency_key)
+            if answer is not None and not (repeatable or _surely_not_accepted(answer)):
+                raise PublishUnavailable(attempts, answer, None)
             wait = max(self._backoff(attempts), _asked_wait(answer) if answer else 0.0)
             if self.clock() + wait > deadline:
-                raise PublishUnavailable(attempts, answer, error)
+                raise PublishUnavailable(attempts, answer, error, idempotency_key)
             self.sleep(wait)
 
     def _send(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> Answer:
@@ -201,9 +230,10 @@ def _encoded(payload: Mapping[str, Any] | bytes) -> bytes:
     return payload if isinstance(payload, bytes) else json.dumps(payload).encode("utf-8")
 
 
-def _retryable(answer: Answer) -> bool:
-    # 1009 says "not accepted, retry"; another 5xx is a gateway or server fault; the key makes both safe.
-    return answer.status == 429 or answer.status >= 500
+def _surely_not_accepted(answer: Answer) -> bool:
+    # A 1009 whose message says the request "may have been accepted" (the queue did not answer) is not.
+    ambiguous = "may have been accepted" in (answer.message or "").lower()
+    return answer.status == 429 or (answer.error_code == "1009" and not ambiguous)
 
 
 def _asked_wait(answer: Answer) -> float:
