@@ -261,3 +261,13 @@ def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[list[str
 def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*command, "--help"]) == 0
     assert f"Usage: eventrelay {' '.join(command)}" in capsys.readouterr().out
+
+
+def test_publish_to_an_unreachable_api_says_so_once_its_retry_budget_is_spent(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(
+        capsys, "--api-url", "http://127.0.0.1:9", "publish", "t", "E", "v01", "--secret", "s",
+        "--data", "{}", "--retry-budget", "0",
+    )  # fmt: skip
+    assert (code, err.strip()) == (1, "error: cannot reach the Events API: ConnectionError")
