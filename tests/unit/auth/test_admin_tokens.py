@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +26,7 @@ from eventrelay.admin_auth import (
     bearer_token,
     principal_from_claims,
 )
-from eventrelay.errors import ErrorCode, Forbidden, Unauthenticated
+from eventrelay.errors import DependencyFailure, ErrorCode, Forbidden, Unauthenticated
 from eventrelay_cli.local.token_issuer import LOCAL_AUDIENCE, LOCAL_ISSUER, LocalTokenIssuer
 
 ISSUER = LocalTokenIssuer.generate()
@@ -214,3 +215,13 @@ def test_new_error_codes_have_the_documented_statuses() -> None:
         "1013": 401,
         "1014": 403,
     }
+
+
+def test_an_unreachable_jwks_url_is_a_dependency_failure_not_a_bad_token() -> None:
+    with socket.socket() as placeholder:  # a port nothing listens on once closed
+        placeholder.bind(("127.0.0.1", 0))
+        port = placeholder.getsockname()[1]
+    keys = JwksUrlKeys(f"http://127.0.0.1:{port}/jwks.json", timeout_seconds=2)
+    verifier = TokenVerifier(issuer=LOCAL_ISSUER, audiences=[LOCAL_AUDIENCE], keys=keys)
+    with pytest.raises(DependencyFailure):
+        verifier.verify(_operator_token())
