@@ -35,4 +35,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "delivery": LazyCommand(
         "eventrelay_cli.commands.deliveries:delivery", "deliveries of events to actions: list, show, replay"
     ),
+    "token": LazyCommand(
+        "eventrelay_cli.commands.tokens:token", "mint an admin API token signed by the local stack's key"
+    ),
 }

@@ -6,7 +6,9 @@
   stops before touching anything;
 - `dynamodb/`: DynamoDB Local's tables on disk;
 - `secrets.json` (0600): every Secrets Manager secret of the stack, saved at stop, restored at start;
-- `queues.json` (0600): the messages waiting in each queue at stop, sent again at start.
+- `queues.json` (0600): the messages waiting in each queue at stop, sent again at start;
+- `token-key.json` (0600): the local token issuer's private key (see token_issuer.py), so that
+  `eventrelay token` signs tokens the running stack accepts.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 STATE_FOLDER = ".eventrelay"
+TOKEN_KEY_FILE = "token-key.json"  # noqa: S105 - a file name, not a secret
 # Long enough that a message received to be saved is not handed out again while the rest is read.
 _SAVE_VISIBILITY_SECONDS = 300
 
@@ -66,6 +69,14 @@ class StateDirectory:
     @property
     def queues_file(self) -> Path:
         return self.folder / "queues.json"
+
+    @property
+    def token_key_file(self) -> Path:
+        return self.folder / TOKEN_KEY_FILE
+
+    def write_token_key(self, document: Mapping[str, Any]) -> None:
+        self._require_held()
+        _write_private(self.token_key_file, document)
 
     def acquire(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

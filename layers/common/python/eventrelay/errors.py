@@ -20,6 +20,9 @@ class ErrorCode(StrEnum):
     UNAVAILABLE = "1009"
     IDEMPOTENCY_CONFLICT = "1010"
     NOT_FOUND = "1011"
+    ADMIN_CONFLICT = "1012"
+    UNAUTHENTICATED = "1013"
+    FORBIDDEN = "1014"
 
     @property
     def http_status(self) -> int:
@@ -42,6 +45,9 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.IDEMPOTENCY_CONFLICT: 409,
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.ADMIN_CONFLICT: 409,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.FORBIDDEN: 403,
 }
 
 _DESCRIPTION: dict[ErrorCode, str] = {
@@ -57,6 +63,10 @@ _DESCRIPTION: dict[ErrorCode, str] = {
     ErrorCode.UNAVAILABLE: "Temporarily unable to accept the request; please retry (the message says how)",
     ErrorCode.IDEMPOTENCY_CONFLICT: "Idempotency key reused with a different request",
     ErrorCode.NOT_FOUND: "Not found",
+    ErrorCode.ADMIN_CONFLICT: "Already exists, or still in use",
+    ErrorCode.UNAUTHENTICATED: "Missing, expired or invalid token",
+    # Only operator-only routes answer this; another tenant's resources answer 1011 instead.
+    ErrorCode.FORBIDDEN: "Operator only",
 }
 
 
@@ -130,6 +140,22 @@ class IdempotencyConflict(ApiError):
 class NotFound(ApiError):
     def __init__(self, what: str) -> None:
         super().__init__(ErrorCode.NOT_FOUND, f"{what} not found")
+
+
+class Unauthenticated(ApiError):
+    """No token, or one that is expired, not yet valid, badly signed or meant for someone else.
+
+    The message never says which check failed beyond a fixed reason, and never echoes the token."""
+
+    def __init__(self, reason: str = "missing, expired or invalid token") -> None:
+        super().__init__(ErrorCode.UNAUTHENTICATED, f"Unauthenticated: {reason}")
+
+
+class Forbidden(ApiError):
+    """A valid tenant admin's token on an operator-only operation."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(ErrorCode.FORBIDDEN, f"{operation} is for operators only")
 
 
 class DependencyFailure(Exception):
