@@ -35,4 +35,5 @@ COMMANDS: dict[str, LazyCommand] = {
     "delivery": LazyCommand(
         "eventrelay_cli.commands.deliveries:delivery", "deliveries of events to actions: list, show, replay"
     ),
+    "audit": LazyCommand("eventrelay_cli.commands.audit:audit", "who changed what in a tenant, newest first"),
 }
