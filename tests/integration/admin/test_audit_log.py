@@ -3,9 +3,11 @@ naming who made it and which attributes changed, never a value; per tenant, newe
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from eventrelay.rules import parse_rule_draft
 from eventrelay.settings import Settings
 from eventrelay.tenants import LimitOverrides
 from eventrelay_cli.context import cli_subject
+from eventrelay_cli.main import main
 from tests.support.items import assert_absent
 from tests.support.local_stack import EVENTRELAY
 from tests.support.roots import admin_service
@@ -202,3 +205,60 @@ def test_the_cli_records_its_user_and_lists_the_log(
     assert human.returncode == 0, human.stderr
     assert f"{cli_subject()} created tenant {tenant_id} (name, sharedSecret)" in human.stdout
     assert eventrelay("audit", "list", tenant_id + "-missing").returncode == 3
+
+
+APPLIED = """
+tenant: {tenant}
+events:
+  - {{name: E, version: v01}}
+connectors:
+  - name: slack
+    baseUrl: https://slack.example/api
+    description: {description}
+    auth: {{type: token, headers: {{Authorization: {{env: AUDIT_SLACK_TOKEN}}}}}}
+actions:
+  - name: notify
+    connector: slack
+    method: POST
+    url: chat.postMessage
+    payload: '{{"t": "{{{{text}}}}"}}'
+rules:
+  - {{name: r, eventName: E, eventVersion: v01, action: notify, mapping: {{text: $.text}}}}
+"""
+
+
+def test_apply_records_what_it_writes_and_only_that(
+    admin: AdminService,
+    settings: Settings,
+    tenant: str,
+    canaries: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # away from a developer's running local stack
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    config = tmp_path / "tenant.yaml"
+    monkeypatch.setenv("AUDIT_SLACK_TOKEN", canaries["token header value"])
+    config.write_text(APPLIED.format(tenant=tenant, description="first"), encoding="utf-8")
+    assert main(["apply", "-f", str(config)]) == 0
+    monkeypatch.setenv("AUDIT_SLACK_TOKEN", canaries["oauth client secret"])
+    config.write_text(APPLIED.format(tenant=tenant, description="second"), encoding="utf-8")
+    assert main(["apply", "-f", str(config)]) == 0
+
+    entries = [e for e in reversed(_every_entry(admin, tenant)) if e.resource_kind != "tenant"]
+    assert [(e.operation, e.resource_kind, e.resource_name) for e in entries] == [
+        ("registered", "event", "E:v01"),
+        ("created", "connector", "slack"),
+        ("created", "action", "notify"),
+        ("created", "rule", "r"),
+        ("updated", "connector", "slack"),  # the second run: only what changed
+    ]
+    assert entries[-1].attributes == ("description", "credentials")
+    assert {e.subject for e in entries} == {cli_subject()}
+    assert_absent(
+        canaries,
+        {
+            "the audit entries": json.dumps([e.to_view() for e in entries]),
+            "the audit items": _audit_items(settings, tenant),
+        },
+    )
