@@ -1,7 +1,9 @@
 """Who acts (`Actor`), the record of each change (`Auditor`) and its reading (`AuditAdmin`).
 
 Areas call `Auditor.record` after a change succeeds, with attribute NAMES only (credentials as
-`credentials.<name>`): an entry never holds a value.
+`credentials.<name>`): an entry never holds a value. The entry is a second write, not in the
+change's transaction (changes span Secrets Manager and several items): when DynamoDB fails right
+between the two, the change stands unrecorded and the caller gets DependencyFailure.
 """
 
 from __future__ import annotations
