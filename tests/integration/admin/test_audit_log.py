@@ -28,6 +28,7 @@ from eventrelay_cli.context import cli_subject
 from eventrelay_cli.main import main
 from tests.support.items import assert_absent
 from tests.support.local_stack import EVENTRELAY
+from tests.support.queues import drain
 from tests.support.roots import admin_service
 
 ACTION = {"name": "create-issue", "connector": "jira", "method": "POST", "url": "issue"}
@@ -100,6 +101,9 @@ def test_every_kind_of_change_is_recorded_with_its_subject_and_names_only(
     alice.rules.put(tenant_id, parse_rule_draft({**RULE, "name": "r2", "description": "again"}))
     replayed = _failed_delivery(settings, tenant_id)
     alice.deliveries.replay(tenant_id, replayed)
+    # The replay's message is taken off the shared events queue (later tests read that queue).
+    sent = [m["body"] for m in drain(settings.events_queue_url, settings.region)]
+    assert replayed in [body.get("deliveryId") for body in sent]
     alice.rules.delete(tenant_id, "r")
     alice.rules.delete(tenant_id, "r2")
     alice.actions.delete(tenant_id, "create-issue")
