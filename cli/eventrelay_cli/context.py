@@ -6,6 +6,7 @@ command that needs it runs, so `--help` never loads settings, pydantic or boto3.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sys
@@ -21,6 +22,15 @@ if TYPE_CHECKING:
     from eventrelay.settings import Settings
 
 LOCAL_STATE_FILE = Path(".eventrelay") / "local.json"
+
+
+def cli_subject() -> str:
+    """Who the audit log records for changes made through this CLI: `cli:<os user>`."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        user = f"uid{os.getuid()}"
+    return f"cli:{user}"
 
 
 def find_local_state(start: Path | None = None) -> Path | None:
@@ -45,7 +55,8 @@ class CliContext:
             from eventrelay.roots import AwsClients
             from eventrelay.roots.admin import build_admin_service
 
-            self._admin = build_admin_service(self.settings, AwsClients.for_settings(self.settings))
+            service = build_admin_service(self.settings, AwsClients.for_settings(self.settings))
+            self._admin = service.acting_as(cli_subject())
         return self._admin
 
     def emit(self, data: Any, human: Callable[[Any], str] | None = None) -> None:

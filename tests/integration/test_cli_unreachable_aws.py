@@ -42,6 +42,7 @@ COMMANDS: list[tuple[str, ...]] = [
     ("rule", "disable", TENANT, "big"),
     ("rule", "delete", TENANT, "big"),
     ("delivery", "list", TENANT),
+    ("audit", "list", TENANT),
     ("delivery", "show", TENANT, "d-1"),
     ("delivery", "replay", TENANT, "--dry-run"),
     ("job", "show", TENANT, "00000000-0000-0000-0000-000000000000", "--secret", "s"),

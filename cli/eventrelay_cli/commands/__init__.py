@@ -38,4 +38,5 @@ COMMANDS: dict[str, LazyCommand] = {
     "token": LazyCommand(
         "eventrelay_cli.commands.tokens:token", "mint an admin API token signed by the local stack's key"
     ),
+    "audit": LazyCommand("eventrelay_cli.commands.audit:audit", "who changed what in a tenant, newest first"),
 }

@@ -129,7 +129,9 @@ class LocalStack:
             region = self.aws.settings.region
             if self.keeps_state:
                 self.state.restore_secrets(secretsmanager_client(region))
-            admin = build_admin_service(self.aws.settings, AwsClients.for_settings(self.aws.settings))
+            admin = build_admin_service(
+                self.aws.settings, AwsClients.for_settings(self.aws.settings)
+            ).acting_as("local-stack:demo")
             self.demo = seed_demo(admin, self.options.demo_secret)
             self.demo_secret = self._read_demo_secret()
             if self.keeps_state:

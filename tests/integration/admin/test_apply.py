@@ -381,7 +381,9 @@ def test_invalid_files_are_refused_before_anything_is_written(
     assert "actions (create-issue).connector: connector 'ghost' is neither in the file nor stored" in err
     assert "rules (ticket-to-jira).mapping" in err
     assert "title" in err
-    assert [item["sk"]["S"] for item in stored_items(settings, tenant)] == ["PROFILE"]  # nothing written
+    # Nothing written: the profile and the audit entry of the tenant's creation (by the fixture) only
+    stored = [item["sk"]["S"] for item in stored_items(settings, tenant)]
+    assert [key.split("#")[0] for key in stored] == ["AUDIT", "PROFILE"]
 
     # Broken YAML gives the line, an unknown key names itself, an unknown tenant is not found
     path.write_text("tenant: [unclosed\n")

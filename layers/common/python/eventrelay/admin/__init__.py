@@ -5,7 +5,9 @@ The CLI, `eventrelay apply` and (next) the admin HTTP API call `AdminService` (b
 views, and never decide. Public API:
 
 - `AdminService`: `.tenants` (TenantAdmin), `.events` (RegistrationAdmin), `.connectors`
-  (ConnectorAdmin), `.actions` (ActionAdmin), `.rules` (RuleAdmin), `.deliveries` (DeliveryAdmin).
+  (ConnectorAdmin), `.actions` (ActionAdmin), `.rules` (RuleAdmin), `.deliveries` (DeliveryAdmin),
+  `.audit` (AuditAdmin: the audit log every change appends to); `.acting_as(subject, request_id)`
+  is the same service recording its changes as that `Actor`'s.
 - inputs: `ConnectorChanges`, `CredentialChanges`, `connector_spec_from`, `FieldChange`,
   `DeliveryQuery`, `parse_limits`.
 - views: `TenantWithSecret`, `ConnectorView`, `CredentialsView`, `DeliveryDetail`, `DeliveryPage`,
@@ -30,6 +32,7 @@ from eventrelay.admin.action_test import (
     sample_values,
 )
 from eventrelay.admin.actions import ActionAdmin, ActionPlan, FieldChange
+from eventrelay.admin.audit import Actor, AuditAdmin
 from eventrelay.admin.connectors import (
     ConnectorAdmin,
     ConnectorChanges,
@@ -75,7 +78,9 @@ __all__ = [
     "ActionTestError",
     "ActionTestReport",
     "ActionTester",
+    "Actor",
     "AdminService",
+    "AuditAdmin",
     "ConnectorAdmin",
     "ConnectorChanges",
     "ConnectorInUse",

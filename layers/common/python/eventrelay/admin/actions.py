@@ -22,6 +22,7 @@ from eventrelay.actions import (
     parse_draft,
 )
 from eventrelay.admin.action_test import ActionTester, ActionTestReport, UnknownFields
+from eventrelay.admin.audit import Auditor, changed_attributes, written_attributes
 from eventrelay.admin.errors import ActionInUse
 from eventrelay.admin.tenants import TenantAdmin
 from eventrelay.admin.views import PlannedChange
@@ -69,12 +70,14 @@ class ActionAdmin:
         connectors: ConnectorStore,
         rules: RuleStore,
         tester: ActionTester,
+        auditor: Auditor,
     ) -> None:
         self._tenants = tenants
         self._store = store
         self._connectors = connectors
         self._rules = rules
         self._tester = tester
+        self._auditor = auditor
 
     @property
     def tester(self) -> ActionTester:
@@ -86,7 +89,9 @@ class ActionAdmin:
         with _template_errors_as_invalid():
             parsed = parse_draft(draft)
             self._connectors.get(tenant_id, parsed.connector)
-            return self._store.create(tenant_id, parsed)
+            created = self._store.create(tenant_id, parsed)
+        self._record_created(tenant_id, parsed)
+        return created
 
     def update(self, tenant_id: str, name: str, draft: ActionDraft | Mapping[str, Any]) -> Action:
         """Replace the definition (fields still used keep their type and default unless listed)."""
@@ -99,7 +104,9 @@ class ActionAdmin:
                 )
             if parsed.connector != current.connector:
                 self._connectors.get(tenant_id, parsed.connector)
-            return self._store.update(tenant_id, parsed)
+            updated = self._store.update(tenant_id, parsed)
+        self._record_updated(tenant_id, current, updated)
+        return updated
 
     def show(self, tenant_id: str, name: str) -> Action:
         return self._store.get(tenant_id, name)
@@ -118,6 +125,7 @@ class ActionAdmin:
         if users and not force:
             raise ActionInUse(name, users)
         self._store.delete(tenant_id, name)
+        self._auditor.record(tenant_id, "deleted", "action", name)
 
     def set_fields(self, tenant_id: str, name: str, changes: Sequence[FieldChange]) -> Action:
         """Set some fields' types and defaults; UnknownFields names those the action does not have."""
@@ -140,7 +148,11 @@ class ActionAdmin:
             elif change.default is not None:
                 default = change.default
             chosen.append({"name": change.name, "type": change.type or field.type, "default": default})
-        return self._store.update_fields(tenant_id, name, chosen)
+        updated = self._store.update_fields(tenant_id, name, chosen)
+        self._auditor.record(
+            tenant_id, "updated", "action", name, [f"fields.{change.name}" for change in changes]
+        )
+        return updated
 
     def test(self, tenant_id: str, name: str, values: Mapping[str, object]) -> ActionTestReport:
         """Perform the action with sample values (else the field defaults); the report is redacted."""
@@ -180,11 +192,27 @@ class ActionAdmin:
         """Create the action, or replace its definition with the draft."""
         with _template_errors_as_invalid():
             try:
-                self._store.get(tenant_id, draft.name)
+                current = self._store.get(tenant_id, draft.name)
             except ActionNotFound:
                 self._tenants.show(tenant_id)
-                return self._store.create(tenant_id, draft)
-            return self._store.update(tenant_id, draft)
+                created = self._store.create(tenant_id, draft)
+                self._record_created(tenant_id, draft)
+                return created
+            updated = self._store.update(tenant_id, draft)
+        self._record_updated(tenant_id, current, updated)
+        return updated
+
+    def _record_created(self, tenant_id: str, draft: ActionDraft) -> None:
+        written = draft.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        self._auditor.record(tenant_id, "created", "action", draft.name, written_attributes(written))
+
+    def _record_updated(self, tenant_id: str, before: Action, after: Action) -> None:
+        changed = changed_attributes(
+            before.to_draft().model_dump(mode="json", by_alias=True),
+            after.to_draft().model_dump(mode="json", by_alias=True),
+        )
+        if changed:
+            self._auditor.record(tenant_id, "updated", "action", after.name, changed)
 
 
 def _with_every_field(draft: ActionDraft) -> ActionDraft:

@@ -16,9 +16,10 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from eventrelay.actions import ActionStore
+from eventrelay.admin.audit import Auditor, written_attributes
 from eventrelay.admin.errors import ConnectorInUse, InvalidConnector
 from eventrelay.admin.tenants import TenantAdmin
-from eventrelay.admin.views import ConnectorView, PlannedChange, connector_spec, spec_changes
+from eventrelay.admin.views import ConnectorView, PlannedChange, camel_names, connector_spec, spec_changes
 from eventrelay.connectors.authorization import AuthorizationStart, OAuthAuthorizer
 from eventrelay.connectors.caller import ConnectionTest, ConnectorCaller
 from eventrelay.connectors.errors import ConnectorNotFound, InvalidConnectorCredentials, NotAuthorizationCode
@@ -170,12 +171,14 @@ class ConnectorAdmin:
         actions: ActionStore,
         caller: ConnectorCaller,
         authorizer: OAuthAuthorizer,
+        auditor: Auditor,
     ) -> None:
         self._tenants = tenants
         self._store = store
         self._actions = actions
         self._caller = caller
         self._authorizer = authorizer
+        self._auditor = auditor
 
     def create(
         self, tenant_id: str, spec: ConnectorSpec, credentials: CredentialChanges | None = None
@@ -185,6 +188,7 @@ class ConnectorAdmin:
         configured = merged_credentials(spec.auth_type, None, credentials or CredentialChanges())
         with _invalid_as_admin_error():
             connector = self._store.create(tenant_id, spec, configured)
+        self._record_written(tenant_id, spec, configured is not None)
         # Auth type none: its secret URLs are what the view reports as set.
         return ConnectorView.of(connector, configured if configured is not None else spec.secret_urls())
 
@@ -201,6 +205,10 @@ class ConnectorAdmin:
         configured = merged_credentials(spec.auth_type, stored if same_auth else None, changes.credentials)
         with _invalid_as_admin_error():
             updated = self._store.update(tenant_id, spec, configured)
+        if updated.revision != current.revision:
+            credentials = [f"credentials.{name}" for name in camel_names(changes.credentials.given())]
+            changed = spec_changes(connector_spec(current), spec) + credentials
+            self._auditor.record(tenant_id, "updated", "connector", name, changed)
         return ConnectorView.of(
             updated, self._store.load_credentials(updated), changed=updated.revision != current.revision
         )
@@ -230,6 +238,7 @@ class ConnectorAdmin:
         if users and not force:
             raise ConnectorInUse(name, users)
         self._store.delete(tenant_id, name)
+        self._auditor.record(tenant_id, "deleted", "connector", name)
 
     def test_connection(self, tenant_id: str, name: str) -> ConnectionTest:
         """GET the test URL with the connector's auth; the result is redacted."""
@@ -264,11 +273,30 @@ class ConnectorAdmin:
 
     def put(self, tenant_id: str, spec: ConnectorSpec, credentials: Credentials | None) -> ConnectorView:
         """Create the connector, or replace its configuration and configured credentials."""
+        try:
+            existing = self._store.get(tenant_id, spec.name)
+        except ConnectorNotFound:
+            self._tenants.show(tenant_id)
+            with _invalid_as_admin_error():
+                created = self._store.create(tenant_id, spec, credentials)
+            self._record_written(tenant_id, spec, credentials is not None)
+            return ConnectorView.of(created)
+        stored = self._store.load_credentials(existing) if existing.secret_id else None
         with _invalid_as_admin_error():
-            if not self.exists(tenant_id, spec.name):
-                self._tenants.show(tenant_id)
-                return ConnectorView.of(self._store.create(tenant_id, spec, credentials))
-            return ConnectorView.of(self._store.update(tenant_id, spec, credentials))
+            updated = self._store.update(tenant_id, spec, credentials)
+        changed = spec_changes(connector_spec(existing), spec)
+        if not same_configured(stored, credentials):
+            changed.append("credentials")
+        if changed:
+            self._auditor.record(tenant_id, "updated", "connector", spec.name, changed)
+        return ConnectorView.of(updated)
+
+    def _record_written(self, tenant_id: str, spec: ConnectorSpec, with_credentials: bool) -> None:
+        written = camel_names(spec.model_dump(exclude_defaults=True))
+        credentials = ["credentials"] if with_credentials else []
+        self._auditor.record(
+            tenant_id, "created", "connector", spec.name, written_attributes(written) + credentials
+        )
 
 
 @contextmanager

@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from eventrelay.admin.audit import Auditor
 from eventrelay.admin.errors import DeliveriesNotDeployed, DeliveryNotReplayable, InvalidDeliveryQuery
 from eventrelay.admin.views import DeliveryDetail, DeliveryPage
 from eventrelay.delivery.models import Delivery, DeliveryState
@@ -68,9 +69,10 @@ class _Cursor:
 
 
 class DeliveryAdmin:
-    def __init__(self, store: DeliveryStore | None, replay: ReplayService | None) -> None:
+    def __init__(self, store: DeliveryStore | None, replay: ReplayService | None, auditor: Auditor) -> None:
         self._store_or_none = store
         self._replay_or_none = replay
+        self._auditor = auditor
 
     @property
     def _store(self) -> DeliveryStore:
@@ -122,9 +124,11 @@ class DeliveryAdmin:
     def replay(self, tenant_id: str, delivery_id: str) -> Delivery:
         """Start a new round of the delivery; DeliveryNotReplayable says why it cannot."""
         try:
-            return self._replay.replay(tenant_id, delivery_id)
+            replayed = self._replay.replay(tenant_id, delivery_id)
         except NotReplayable as exc:
             raise DeliveryNotReplayable(exc.delivery_id, exc.reason) from None
+        self._auditor.record(tenant_id, "replayed", "delivery", delivery_id)
+        return replayed
 
     def replay_candidates(
         self, tenant_id: str, query: DeliveryQuery | None = None
@@ -139,7 +143,10 @@ class DeliveryAdmin:
         progress: Callable[[int, int], None] | None = None,
     ) -> ReplayReport:
         """Replay every candidate of the query; `progress(done, total)` after each one."""
-        return self._replay.replay_each(tenant_id, self.replay_candidates(tenant_id, query), progress)
+        report = self._replay.replay_each(tenant_id, self.replay_candidates(tenant_id, query), progress)
+        for delivery_id in report.replayed:
+            self._auditor.record(tenant_id, "replayed", "delivery", delivery_id)
+        return report
 
     def _owned(self, tenant_id: str, delivery_id: str) -> Delivery:
         delivery = self._store.get(delivery_id)

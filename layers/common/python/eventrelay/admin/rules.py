@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eventrelay.actions import Action, ActionNotFound, ActionStore
+from eventrelay.admin.audit import Auditor, written_attributes
 from eventrelay.admin.tenants import TenantAdmin
 from eventrelay.admin.views import PlannedChange
 from eventrelay.rules import (
@@ -34,10 +35,13 @@ class RuleCheck:
 
 
 class RuleAdmin:
-    def __init__(self, tenants: TenantAdmin, store: RuleStore, actions: ActionStore) -> None:
+    def __init__(
+        self, tenants: TenantAdmin, store: RuleStore, actions: ActionStore, auditor: Auditor
+    ) -> None:
         self._tenants = tenants
         self._store = store
         self._actions = actions
+        self._auditor = auditor
 
     def check(
         self, tenant_id: str, draft: RuleDraft, planned_actions: Mapping[str, Action] | None = None
@@ -66,7 +70,10 @@ class RuleAdmin:
         self._tenants.show(tenant_id)
         parsed = parse_rule_draft(draft)
         self._check(tenant_id, parsed)
-        return self._store.create(tenant_id, parsed)
+        created = self._store.create(tenant_id, parsed)
+        written = parsed.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        self._auditor.record(tenant_id, "created", "rule", created.name, written_attributes(written))
+        return created
 
     def update(self, tenant_id: str, name: str, changes: Mapping[str, Any]) -> Rule:
         """Change some attributes (camelCase keys, as `Rule.to_view`); the rest stay as saved."""
@@ -75,7 +82,9 @@ class RuleAdmin:
             raise InvalidRule(["name: a rule cannot be renamed; create a new one and delete this one"])
         merged = {**current.to_draft().model_dump(by_alias=True), **changes}
         self._check(tenant_id, parse_rule_draft(merged))
-        return self._store.update(tenant_id, name, changes)
+        updated = self._store.update(tenant_id, name, changes)
+        self._auditor.record(tenant_id, "updated", "rule", name, written_attributes(changes))
+        return updated
 
     def show(self, tenant_id: str, name: str) -> Rule:
         return self._store.get(tenant_id, name)
@@ -92,15 +101,20 @@ class RuleAdmin:
 
     def delete(self, tenant_id: str, name: str) -> None:
         self._store.delete(tenant_id, name)
+        self._auditor.record(tenant_id, "deleted", "rule", name)
 
     def enable(self, tenant_id: str, name: str) -> Rule:
         """Enable the rule, checked against its action again (it may have changed since)."""
         self._check(tenant_id, self._store.get(tenant_id, name).to_draft())
-        return self._store.set_enabled(tenant_id, name, True)
+        enabled = self._store.set_enabled(tenant_id, name, True)
+        self._auditor.record(tenant_id, "enabled", "rule", name, ["enabled"])
+        return enabled
 
     def disable(self, tenant_id: str, name: str) -> Rule:
         """Disable the rule (always allowed): events no longer trigger it."""
-        return self._store.set_enabled(tenant_id, name, False)
+        disabled = self._store.set_enabled(tenant_id, name, False)
+        self._auditor.record(tenant_id, "disabled", "rule", name, ["enabled"])
+        return disabled
 
     # ---- whole-configuration writes (`apply`)
 
@@ -118,5 +132,11 @@ class RuleAdmin:
     def put(self, tenant_id: str, draft: RuleDraft) -> Rule:
         """Create the rule, or replace it whole with the draft."""
         self._check(tenant_id, draft)
+        planned = self.plan_put(tenant_id, draft)
         rule, _result = self._store.put(tenant_id, draft)
+        if planned.result == "created":
+            written = draft.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+            self._auditor.record(tenant_id, "created", "rule", draft.name, written_attributes(written))
+        elif planned.result == "updated":
+            self._auditor.record(tenant_id, "updated", "rule", draft.name, planned.changed)
         return rule

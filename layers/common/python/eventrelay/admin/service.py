@@ -5,17 +5,24 @@ another tenant's resource answers as not found. Methods take plain typed inputs,
 views, never print and never read the environment. Refusals are `eventrelay.errors` admin errors
 (ResourceNotFound, ResourceExists, ResourceInUse, ResourceConflict, InvalidResource) or area
 subclasses of them; an AWS failure is DependencyFailure.
+
+Every change appends an audit entry naming who made it: `acting_as(subject, request_id)` answers
+a service for that actor (the same stores), so no method takes the actor as an argument.
 """
 
 from __future__ import annotations
 
+import copy
+
 from eventrelay.actions import ActionStore
 from eventrelay.admin.action_test import ActionTester
 from eventrelay.admin.actions import ActionAdmin
+from eventrelay.admin.audit import UNATTRIBUTED, Actor, AuditAdmin, Auditor
 from eventrelay.admin.connectors import ConnectorAdmin
 from eventrelay.admin.deliveries import DeliveryAdmin
 from eventrelay.admin.rules import RuleAdmin
 from eventrelay.admin.tenants import RegistrationAdmin, TenantAdmin
+from eventrelay.audit import AuditLog
 from eventrelay.clock import Clock, system_clock
 from eventrelay.connectors.authorization import OAuthAuthorizer
 from eventrelay.connectors.caller import ConnectorCaller
@@ -29,7 +36,7 @@ from eventrelay.tenants import TenantSecretStore, TenantStore
 
 
 class AdminService:
-    """`tenants`, `events` (registrations), `connectors`, `actions`, `rules`, `deliveries`."""
+    """`tenants`, `events` (registrations), `connectors`, `actions`, `rules`, `deliveries`, `audit`."""
 
     def __init__(
         self,
@@ -46,11 +53,45 @@ class AdminService:
         tester: ActionTester,
         deliveries: DeliveryStore | None,
         replay: ReplayService | None,
+        audit_log: AuditLog,
         clock: Clock = system_clock,
+        actor: Actor = UNATTRIBUTED,
     ) -> None:
-        self.tenants = TenantAdmin(tenants, tenant_secrets, limiter, clock)
-        self.events = RegistrationAdmin(self.tenants, registrations)
-        self.connectors = ConnectorAdmin(self.tenants, connectors, actions, caller, authorizer)
-        self.actions = ActionAdmin(self.tenants, actions, connectors, rules, tester)
-        self.rules = RuleAdmin(self.tenants, rules, actions)
-        self.deliveries = DeliveryAdmin(deliveries, replay)
+        self._tenant_store = tenants
+        self._tenant_secrets = tenant_secrets
+        self._registrations = registrations
+        self._limiter = limiter
+        self._connector_store = connectors
+        self._caller = caller
+        self._authorizer = authorizer
+        self._action_store = actions
+        self._rule_store = rules
+        self._tester = tester
+        self._delivery_store = deliveries
+        self._replay = replay
+        self._audit_log = audit_log
+        self._clock = clock
+        self._act_as(actor)
+
+    def acting_as(self, subject: str, request_id: str | None = None) -> AdminService:
+        """This service (the same stores) with its changes recorded as made by `subject`."""
+        acting = copy.copy(self)
+        acting._act_as(Actor(subject, request_id))
+        return acting
+
+    def _act_as(self, actor: Actor) -> None:
+        self.actor = actor
+        auditor = Auditor(self._audit_log, actor)
+        self.tenants = TenantAdmin(
+            self._tenant_store, self._tenant_secrets, self._limiter, self._clock, auditor
+        )
+        self.events = RegistrationAdmin(self.tenants, self._registrations, auditor)
+        self.connectors = ConnectorAdmin(
+            self.tenants, self._connector_store, self._action_store, self._caller, self._authorizer, auditor
+        )
+        self.actions = ActionAdmin(
+            self.tenants, self._action_store, self._connector_store, self._rule_store, self._tester, auditor
+        )
+        self.rules = RuleAdmin(self.tenants, self._rule_store, self._action_store, auditor)
+        self.deliveries = DeliveryAdmin(self._delivery_store, self._replay, auditor)
+        self.audit = AuditAdmin(self.tenants, self._audit_log)

@@ -7,9 +7,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from eventrelay.admin.audit import Auditor
 from eventrelay.admin.errors import InvalidLimits, InvalidRegistration, InvalidTenant, RegistrationNotFound
-from eventrelay.admin.views import PlannedChange, TenantWithSecret
-from eventrelay.clock import Clock, system_clock
+from eventrelay.admin.views import PlannedChange, TenantWithSecret, camel_names
+from eventrelay.clock import Clock
 from eventrelay.publishing import effective_limits
 from eventrelay.ratelimit import FixedWindowRateLimiter, LimitKind, WindowStats
 from eventrelay.registrations import InvalidSchema, Registration, RegistrationKind, RegistrationStore
@@ -32,12 +33,14 @@ class TenantAdmin:
         tenants: TenantStore,
         secrets: TenantSecretStore,
         limiter: FixedWindowRateLimiter,
-        clock: Clock = system_clock,
+        clock: Clock,
+        auditor: Auditor,
     ) -> None:
         self._tenants = tenants
         self._secrets = secrets
         self._limiter = limiter
         self._clock = clock
+        self._auditor = auditor
 
     def create(
         self, tenant_id: str, name: str | None = None, shared_secret: str | None = None
@@ -56,6 +59,7 @@ class TenantAdmin:
             raise InvalidTenant(validation_problems(exc, root="tenant")) from None
         secret = shared_secret or generate_secret()
         self._secrets.create(tenant_id, secret)
+        self._auditor.record(tenant_id, "created", "tenant", tenant_id, ["name", "sharedSecret"])
         return TenantWithSecret(tenant, secret)
 
     def show(self, tenant_id: str) -> Tenant:
@@ -75,6 +79,7 @@ class TenantAdmin:
         if overlap_seconds < 0:
             raise InvalidLimits(["overlap: must be 0 or more seconds"])
         rotated = self._secrets.rotate(tenant_id, generate_secret(), overlap_seconds, self._clock())
+        self._auditor.record(tenant_id, "rotated", "tenant", tenant_id, ["sharedSecret"])
         return TenantWithSecret(tenant, rotated.current, rotated.previous_expires_at)
 
     def set_limits(self, tenant_id: str, overrides: LimitOverrides) -> Tenant:
@@ -82,6 +87,9 @@ class TenantAdmin:
         current = self.show(tenant_id).limits
         merged = current.model_copy(update=overrides.model_dump(exclude_none=True))
         self._tenants.set_limits(tenant_id, merged)
+        self._auditor.record(
+            tenant_id, "updated", "limits", tenant_id, camel_names(overrides.model_dump(exclude_none=True))
+        )
         return self.show(tenant_id)
 
     def window_usage(self, tenant_id: str) -> dict[str, builtins.list[WindowStats]]:
@@ -104,9 +112,10 @@ def parse_limits(values: dict[str, Any]) -> LimitOverrides:
 class RegistrationAdmin:
     """The events a tenant may publish (`event register|list|delete`, and `apply`)."""
 
-    def __init__(self, tenants: TenantAdmin, registrations: RegistrationStore) -> None:
+    def __init__(self, tenants: TenantAdmin, registrations: RegistrationStore, auditor: Auditor) -> None:
         self._tenants = tenants
         self._registrations = registrations
+        self._auditor = auditor
 
     def register(
         self,
@@ -139,9 +148,12 @@ class RegistrationAdmin:
         """Write `registration` for `tenant_id` (its own tenant id is replaced by this one)."""
         self._tenants.show(tenant_id)
         try:
-            return self._registrations.put(registration.model_copy(update={"tenant_id": tenant_id}))
+            written = self._registrations.put(registration.model_copy(update={"tenant_id": tenant_id}))
         except InvalidSchema as exc:
             raise InvalidRegistration([str(exc)]) from None
+        attributes = ["kind", "description"] + (["schema"] if written.json_schema is not None else [])
+        self._auditor.record(tenant_id, "registered", "event", _event_key(written), attributes)
+        return written
 
     def show(self, tenant_id: str, event_name: str, event_version: str) -> Registration:
         found = self._registrations.get(tenant_id, event_name, event_version)
@@ -155,6 +167,7 @@ class RegistrationAdmin:
     def delete(self, tenant_id: str, event_name: str, event_version: str) -> None:
         if not self._registrations.delete(tenant_id, event_name, event_version):
             raise RegistrationNotFound(tenant_id, event_name, event_version)
+        self._auditor.record(tenant_id, "deleted", "event", f"{event_name}:{event_version}")
 
     def plan_put(self, tenant_id: str, desired: Registration) -> tuple[PlannedChange, Registration | None]:
         """What `put` would do, and the registration to write (None when unchanged)."""
@@ -176,3 +189,7 @@ class RegistrationAdmin:
         return PlannedChange("updated", changed), desired.model_copy(
             update={"created_at": existing.created_at}
         )
+
+
+def _event_key(registration: Registration) -> str:
+    return f"{registration.event_name}:{registration.event_version}"

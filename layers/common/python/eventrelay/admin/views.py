@@ -13,6 +13,7 @@ shown once when it is created or rotated.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -223,6 +224,11 @@ def spec_changes(current: ConnectorSpec, desired: ConnectorSpec) -> list[str]:
 
 def action_view(action: Action) -> dict[str, Any]:
     return action.model_dump(mode="json", by_alias=True)
+
+
+def camel_names(names: Iterable[str]) -> list[str]:
+    """Python attribute names as the views spell them (`sync_per_minute` → `syncPerMinute`)."""
+    return [_camel(name) for name in names]
 
 
 def _camel(name: str) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from eventrelay.actions import ActionStore
 from eventrelay.admin.action_test import ActionTester
+from eventrelay.admin.audit import UNATTRIBUTED, Actor
 from eventrelay.admin.service import AdminService
+from eventrelay.audit import AuditLog
 from eventrelay.clock import Clock, system_clock
 from eventrelay.delivery.replay import ReplayService
 from eventrelay.delivery.store import DeliveryStore
@@ -24,8 +26,10 @@ def build_admin_service(
     clock: Clock = system_clock,
     *,
     connectors: ConnectorServices | None = None,
+    actor: Actor = UNATTRIBUTED,
 ) -> AdminService:
-    """`connectors` lets tests bring their own outbound client (deadline, resolver)."""
+    """`connectors` lets tests bring their own outbound client (deadline, resolver); `actor` is
+    who the audit log records as making the changes (see also `AdminService.acting_as`)."""
     dynamodb = clients.dynamodb
     connector_services = connectors or build_connector_services(settings, clients, clock)
     actions = ActionStore(settings.config_table, dynamodb, clock)
@@ -56,5 +60,7 @@ def build_admin_service(
         ),
         deliveries=deliveries,
         replay=replay,
+        audit_log=AuditLog(settings.config_table, dynamodb, clock),
         clock=clock,
+        actor=actor,
     )

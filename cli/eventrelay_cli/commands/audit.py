@@ -1,0 +1,42 @@
+"""`eventrelay audit list`: who changed what in a tenant, newest first (never a value)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from eventrelay_cli.exit_codes import EXIT_OK
+from eventrelay_cli.framework import Group, pass_cli_context
+
+if TYPE_CHECKING:
+    from eventrelay_cli.context import CliContext
+
+
+@click.group(cls=Group)
+def audit() -> None:
+    """The audit log: every change made through the admin service."""
+
+
+def _line(view: dict[str, Any]) -> str:
+    attributes = f" ({', '.join(view['attributes'])})" if view["attributes"] else ""
+    request = f" request {view['requestId']}" if view["requestId"] else ""
+    return (
+        f"{view['at']} {view['subject']} {view['operation']} "
+        f"{view['resourceKind']} {view['resourceName']}{attributes}{request}"
+    )
+
+
+@audit.command("list")
+@click.argument("tenant_id")
+@click.option("--limit", type=int, default=50, help="at most this many (default 50, up to 500)")
+@click.option("--cursor", help="the cursor a previous page printed, for the next (older) entries")
+@pass_cli_context
+def audit_list(context: CliContext, tenant_id: str, limit: int, cursor: str | None) -> int:
+    """A tenant's audit entries, newest first."""
+    page = context.admin().audit.list(tenant_id, limit=limit, cursor=cursor)
+    data = {"entries": [entry.to_view() for entry in page.entries], "cursor": page.cursor}
+    context.emit(data, lambda view: "\n".join(_line(v) for v in view["entries"]) or "(no entries)")
+    if page.cursor is not None and not context.json_output:
+        context.info(f"more: --cursor {page.cursor}")
+    return EXIT_OK
