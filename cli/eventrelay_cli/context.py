@@ -20,6 +20,7 @@ from eventrelay_cli.exit_codes import EXIT_USAGE, CliError
 if TYPE_CHECKING:
     from eventrelay.admin import AdminService
     from eventrelay.settings import Settings
+    from eventrelay_cli.admin_client import AdminTransport
 
 LOCAL_STATE_FILE = Path(".eventrelay") / "local.json"
 
@@ -45,12 +46,31 @@ def find_local_state(start: Path | None = None) -> Path | None:
 @dataclass
 class CliContext:
     json_output: bool
-    settings: Settings
+    settings: Settings | None  # None when the CLI targets an admin API (`--api`) instead of AWS
     api_url: str
+    admin_api: AdminTransport | None = None
     _admin: AdminService | None = field(default=None, init=False, repr=False)
 
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        query: dict[str, str] | None = None,
+    ) -> Any:
+        """Call one admin API route (`admin_path(...)`) and answer its `data` document: over
+        HTTPS with `--api`, else in this process on the admin service."""
+        if self.admin_api is None:
+            from eventrelay_cli.admin_client import InProcessAdmin
+
+            self.admin_api = InProcessAdmin(self.admin, cli_subject())
+        return self.admin_api.call(method, path, body=body, query=query)
+
     def admin(self) -> AdminService:
-        """The admin service every command calls, built once per CLI process by the admin root."""
+        """The admin service (commands not yet on the admin API: `apply`), built once per process."""
+        if self.settings is None:
+            raise CliError("this command talks to AWS directly and is not available with --api", EXIT_USAGE)
         if self._admin is None:
             from eventrelay.roots import AwsClients
             from eventrelay.roots.admin import build_admin_service
@@ -111,12 +131,43 @@ def _context_from_stack(stack: str, region: str | None, json_output: bool) -> Cl
     return CliContext(json_output=json_output, settings=settings, api_url=outputs["ApiUrl"])
 
 
+TOKEN_VARIABLE = "EVENTRELAY_TOKEN"  # noqa: S105 - the variable's name, not a token
+
+
+def _context_for_admin_api(admin_api: str, json_output: bool, api_url: str | None) -> CliContext:
+    from eventrelay_cli.admin_client import HttpAdmin
+    from eventrelay_cli.login import saved_token
+
+    token = os.environ.get(TOKEN_VARIABLE) or saved_token(admin_api)
+    if not token:
+        raise CliError(
+            f"--api needs a token: set {TOKEN_VARIABLE}, or run `eventrelay login --api {admin_api}`",
+            EXIT_USAGE,
+        )
+    return CliContext(
+        json_output=json_output,
+        settings=None,
+        api_url=api_url or admin_api,
+        admin_api=HttpAdmin(admin_api, token),
+    )
+
+
 def resolve_context(
-    *, json_output: bool, stack: str | None, local: bool, region: str | None, api_url: str | None
+    *,
+    json_output: bool,
+    stack: str | None,
+    local: bool,
+    region: str | None,
+    api_url: str | None,
+    admin_api: str | None = None,
 ) -> CliContext:
-    """--stack (or EVENTRELAY_STACK) targets a deployed stack; otherwise the running local stack."""
+    """--api (or EVENTRELAY_API) targets an admin API over HTTPS; --stack (or EVENTRELAY_STACK) a
+    deployed stack through AWS; otherwise the running local stack."""
     from eventrelay.settings import Settings, SettingsError
 
+    admin_api = admin_api or os.environ.get("EVENTRELAY_API")
+    if admin_api:
+        return _context_for_admin_api(admin_api, json_output, api_url)
     stack = stack or os.environ.get("EVENTRELAY_STACK")
     if stack and not local:
         context = _context_from_stack(stack, region, json_output)

@@ -130,6 +130,7 @@ class Target:
     local: bool
     region: str | None
     api_url: str | None
+    admin_api: str | None = None
 
 
 def current_cli_context() -> CliContext:
@@ -146,6 +147,7 @@ def current_cli_context() -> CliContext:
             local=target.local,
             region=target.region,
             api_url=target.api_url,
+            admin_api=target.admin_api,
         )
         ctx.meta[_CLI_CONTEXT] = cached
     return cached

@@ -54,9 +54,23 @@ def _stdout_for_answers(quiet: bool) -> Iterator[None]:
 @click.option("--local", is_flag=True, help="target the running local stack")
 @click.option("--region", help="AWS region of the deployed stack")
 @click.option("--api-url", help="override the Events API base URL")
+@click.option(
+    "--api",
+    "admin_api",
+    metavar="URL",
+    help="administer through this admin API (token: $EVENTRELAY_TOKEN or `eventrelay login`) "
+    "instead of AWS; default $EVENTRELAY_API",
+)
 @click.pass_context
-def cli(ctx: click.Context, stack: str | None, local: bool, region: str | None, api_url: str | None) -> None:
-    ctx.obj = Target(stack=stack, local=local, region=region, api_url=api_url)
+def cli(
+    ctx: click.Context,
+    stack: str | None,
+    local: bool,
+    region: str | None,
+    api_url: str | None,
+    admin_api: str | None,
+) -> None:
+    ctx.obj = Target(stack=stack, local=local, region=region, api_url=api_url, admin_api=admin_api)
     ctx.with_resource(_stdout_for_answers(quiet=ctx.invoked_subcommand != "local"))
 
 

@@ -38,5 +38,8 @@ COMMANDS: dict[str, LazyCommand] = {
     "token": LazyCommand(
         "eventrelay_cli.commands.tokens:token", "mint an admin API token signed by the local stack's key"
     ),
+    "login": LazyCommand(
+        "eventrelay_cli.commands.login:login", "save a token for administering through an admin API (--api)"
+    ),
     "audit": LazyCommand("eventrelay_cli.commands.audit:audit", "who changed what in a tenant, newest first"),
 }

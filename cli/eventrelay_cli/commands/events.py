@@ -11,23 +11,13 @@ from eventrelay_cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
 from eventrelay_cli.framework import Group, LazyChoice, enum_values, pass_cli_context
 
 if TYPE_CHECKING:
-    from eventrelay.registrations import Registration
     from eventrelay_cli.context import CliContext
 
 
-def _view(registration: Registration) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "tenantId": registration.tenant_id,
-        "eventName": registration.event_name,
-        "eventVersion": registration.event_version,
-        "kind": registration.kind.value,
-        "createdAt": registration.created_at,
-    }
-    if registration.json_schema is not None:
-        view["schema"] = registration.json_schema
-    if registration.description:
-        view["description"] = registration.description
-    return view
+def _path(*segments: str) -> str:
+    from eventrelay.admin_api.routing import admin_path
+
+    return admin_path(*segments)
 
 
 @click.group(cls=Group)
@@ -59,7 +49,7 @@ def event_register(
     description: str | None,
 ) -> int:
     """Register an event a tenant may publish (EVENT_VERSION like v01)."""
-    from eventrelay.registrations import InvalidSchema, RegistrationKind, schema_from_text
+    from eventrelay.registrations import InvalidSchema, schema_from_text
 
     json_schema = None
     if schema:
@@ -69,11 +59,14 @@ def event_register(
             raise CliError(f"cannot read schema file: {exc.strerror}", EXIT_USAGE) from None
         except InvalidSchema as exc:
             raise CliError(str(exc), EXIT_USAGE) from None
-    registration = context.admin().events.register(
-        tenant_id, event_name, event_version, RegistrationKind(kind), json_schema, description or ""
-    )
+    body: dict[str, Any] = {"eventName": event_name, "eventVersion": event_version, "kind": kind}
+    if json_schema is not None:
+        body["schema"] = json_schema
+    if description:
+        body["description"] = description
+    registration = context.call("POST", _path("tenants", tenant_id, "registrations"), body=body)
     context.emit(
-        _view(registration),
+        registration,
         lambda v: f"registered {v['eventName']}/{v['eventVersion']} ({v['kind']}) for {v['tenantId']}",
     )
     return EXIT_OK
@@ -84,7 +77,7 @@ def event_register(
 @pass_cli_context
 def event_list(context: CliContext, tenant_id: str) -> int:
     """A tenant's registrations."""
-    rows = [_view(r) for r in context.admin().events.list(tenant_id)]
+    rows = context.call("GET", _path("tenants", tenant_id, "registrations"))
     context.emit(
         rows,
         lambda rs: "\n".join(f"{r['eventName']}\t{r['eventVersion']}\t{r['kind']}" for r in rs) or "(none)",
@@ -99,6 +92,6 @@ def event_list(context: CliContext, tenant_id: str) -> int:
 @pass_cli_context
 def event_delete(context: CliContext, tenant_id: str, event_name: str, event_version: str) -> int:
     """Delete a registration."""
-    context.admin().events.delete(tenant_id, event_name, event_version)
-    context.emit({"deleted": True}, lambda _: f"deleted {event_name}/{event_version}")
+    path = _path("tenants", tenant_id, "registrations", event_name, event_version)
+    context.emit(context.call("DELETE", path), lambda _: f"deleted {event_name}/{event_version}")
     return EXIT_OK

@@ -10,27 +10,13 @@ from eventrelay_cli.exit_codes import EXIT_OK
 from eventrelay_cli.framework import Group, pass_cli_context
 
 if TYPE_CHECKING:
-    from eventrelay.admin import TenantWithSecret
-    from eventrelay.tenants import Tenant
     from eventrelay_cli.context import CliContext
 
 
-def _tenant_view(tenant: Tenant) -> dict[str, Any]:
-    return {
-        "tenantId": tenant.tenant_id,
-        "name": tenant.name,
-        "createdAt": tenant.created_at,
-        "limits": tenant.limits.model_dump(exclude_none=True),
-    }
+def _path(*segments: str) -> str:
+    from eventrelay.admin_api.routing import admin_path
 
-
-def _secret_view(created: TenantWithSecret) -> dict[str, Any]:
-    from eventrelay.clock import iso_utc
-
-    view = {**_tenant_view(created.tenant), "sharedSecret": created.shared_secret}
-    if created.previous_valid_until is not None:
-        view["previousSecretValidUntil"] = iso_utc(created.previous_valid_until)
-    return view
+    return admin_path(*segments)
 
 
 def _show_secret_once(data: dict[str, Any]) -> str:
@@ -66,8 +52,9 @@ def limits() -> None:
 @pass_cli_context
 def tenant_create(context: CliContext, tenant_id: str, name: str | None, secret: str | None) -> int:
     """Create a tenant and show its shared secret once."""
-    created = context.admin().tenants.create(tenant_id, name, secret)
-    context.emit(_secret_view(created), _show_secret_once)
+    body = {"tenantId": tenant_id, "name": name, "sharedSecret": secret}
+    created = context.call("POST", _path("tenants"), body={k: v for k, v in body.items() if v is not None})
+    context.emit(created, _show_secret_once)
     return EXIT_OK
 
 
@@ -75,7 +62,7 @@ def tenant_create(context: CliContext, tenant_id: str, name: str | None, secret:
 @pass_cli_context
 def tenant_list(context: CliContext) -> int:
     """List tenants."""
-    tenants = [_tenant_view(t) for t in context.admin().tenants.list()]
+    tenants = context.call("GET", _path("tenants"))
     context.emit(
         tenants,
         lambda rows: (
@@ -90,7 +77,7 @@ def tenant_list(context: CliContext) -> int:
 @pass_cli_context
 def tenant_show(context: CliContext, tenant_id: str) -> int:
     """Show one tenant."""
-    context.emit(_tenant_view(context.admin().tenants.show(tenant_id)))
+    context.emit(context.call("GET", _path("tenants", tenant_id)))
     return EXIT_OK
 
 
@@ -104,11 +91,9 @@ def tenant_show(context: CliContext, tenant_id: str) -> int:
 @pass_cli_context
 def secret_rotate(context: CliContext, tenant_id: str, overlap: int | None) -> int:
     """Generate a new shared secret (shown once); the old one stays valid for the overlap."""
-    from eventrelay.tenants import DEFAULT_ROTATION_OVERLAP_SECONDS
-
-    overlap_seconds = DEFAULT_ROTATION_OVERLAP_SECONDS if overlap is None else overlap
-    rotated = context.admin().tenants.rotate_secret(tenant_id, overlap_seconds)
-    context.emit(_secret_view(rotated), _show_secret_once)
+    body = {} if overlap is None else {"overlapSeconds": overlap}
+    rotated = context.call("POST", _path("tenants", tenant_id, "secret", "rotate"), body=body)
+    context.emit(rotated, _show_secret_once)
     return EXIT_OK
 
 
@@ -128,17 +113,14 @@ def limits_set(
     async_per_day: int | None,
 ) -> int:
     """Override a tenant's limits (others keep their current value)."""
-    from eventrelay.admin import parse_limits
-
-    overrides = parse_limits(
-        {
-            "sync_per_minute": sync_per_minute,
-            "sync_per_day": sync_per_day,
-            "async_per_hour": async_per_hour,
-            "async_per_day": async_per_day,
-        }
-    )
-    context.emit(_tenant_view(context.admin().tenants.set_limits(tenant_id, overrides)))
+    given = {
+        "syncPerMinute": sync_per_minute,
+        "syncPerDay": sync_per_day,
+        "asyncPerHour": async_per_hour,
+        "asyncPerDay": async_per_day,
+    }
+    body = {name: value for name, value in given.items() if value is not None}
+    context.emit(context.call("PUT", _path("tenants", tenant_id, "limits"), body=body))
     return EXIT_OK
 
 
@@ -147,22 +129,7 @@ def limits_set(
 @pass_cli_context
 def limits_show(context: CliContext, tenant_id: str) -> int:
     """A tenant's limits and current window usage."""
-    from eventrelay.clock import iso_utc
-
-    usage = context.admin().tenants.window_usage(tenant_id)
-    view = {
-        kind: [
-            {
-                "window": w.limit_item.describe(),
-                "limit": w.limit_item.amount,
-                "used": w.count,
-                "remaining": w.remaining,
-                "resetsAt": iso_utc(w.reset_at),
-            }
-            for w in windows
-        ]
-        for kind, windows in usage.items()
-    }
+    view = context.call("GET", _path("tenants", tenant_id, "limits"))
 
     def human(data: dict[str, list[dict[str, Any]]]) -> str:
         return "\n".join(

@@ -31,6 +31,11 @@ class Settings(BaseModel):
     secret_cache_seconds: Annotated[int, Field(ge=0, le=3600)] = 60
     # Seconds registrations and limit overrides stay cached in a warm instance.
     config_cache_seconds: Annotated[int, Field(ge=0, le=3600)] = 30
+    # The admin API's token issuer (`iss`), its JWKS URL and the audiences (comma separated) a
+    # token must name; all empty outside the admin API's function.
+    admin_token_issuer: str = ""
+    admin_jwks_url: str = ""
+    admin_token_audiences: str = ""
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -46,6 +51,9 @@ class Settings(BaseModel):
             "outbound_allow": env.get("EVENTRELAY_OUTBOUND_ALLOW", ""),
             "secret_cache_seconds": env.get("EVENTRELAY_SECRET_CACHE_SECONDS", "60"),
             "config_cache_seconds": env.get("EVENTRELAY_CONFIG_CACHE_SECONDS", "30"),
+            "admin_token_issuer": env.get("EVENTRELAY_ADMIN_TOKEN_ISSUER", ""),
+            "admin_jwks_url": env.get("EVENTRELAY_ADMIN_JWKS_URL", ""),
+            "admin_token_audiences": env.get("EVENTRELAY_ADMIN_TOKEN_AUDIENCES", ""),
         }
         try:
             return cls.model_validate(raw)
@@ -67,6 +75,9 @@ class Settings(BaseModel):
             "EVENTRELAY_OUTBOUND_ALLOW": self.outbound_allow,
             "EVENTRELAY_SECRET_CACHE_SECONDS": str(self.secret_cache_seconds),
             "EVENTRELAY_CONFIG_CACHE_SECONDS": str(self.config_cache_seconds),
+            "EVENTRELAY_ADMIN_TOKEN_ISSUER": self.admin_token_issuer,
+            "EVENTRELAY_ADMIN_JWKS_URL": self.admin_jwks_url,
+            "EVENTRELAY_ADMIN_TOKEN_AUDIENCES": self.admin_token_audiences,
         }
 
 

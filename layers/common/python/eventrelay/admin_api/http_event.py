@@ -1,0 +1,73 @@
+"""API Gateway HTTP API (payload 2.0) events in and out of the admin API, and the OpenAPI document.
+
+The admin function serves `/v1/admin/…` and `GET /v1/openapi.json` (public: it describes the
+routes, never data).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from eventrelay.admin_api.edge import AdminApi, AdminResponse, error_document
+from eventrelay.admin_api.routing import AdminRequest
+from eventrelay.errors import BadBody, ErrorCode
+
+OPENAPI_PATH = "/v1/openapi.json"
+
+
+@cache
+def openapi_document() -> str:
+    """The OpenAPI 3.1 document shipped with the package (`eventrelay/admin_api/openapi.json`)."""
+    return resources.files("eventrelay.admin_api").joinpath("openapi.json").read_text(encoding="utf-8")
+
+
+def request_from_event(event: dict[str, Any]) -> AdminRequest:
+    context = event.get("requestContext") or {}
+    http = context.get("http") or {}
+    raw = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadBody("Body could not be decoded") from None
+    else:
+        body = raw.encode("utf-8", "surrogatepass")
+    return AdminRequest(
+        method=str(http.get("method") or "GET").upper(),
+        path=str(event.get("rawPath") or http.get("path") or "/"),
+        request_id=str(context.get("requestId") or "unknown"),
+        headers={str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()},
+        query={str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()},
+        body=body,
+    )
+
+
+def _event_response(status: int, body: str, headers: dict[str, str], content_type: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_type, **headers},
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def handle_event(api: AdminApi, event: dict[str, Any]) -> dict[str, Any]:
+    """One API Gateway event: the OpenAPI document, or an admin route."""
+    request_id = str((event.get("requestContext") or {}).get("requestId") or "unknown")
+    try:
+        request = request_from_event(event)
+    except BadBody as error:
+        document = error_document(error.code, [error.message], request_id)
+        return _event_response(error.code.http_status, json.dumps(document), {}, "application/json")
+    if request.method == "GET" and request.path == OPENAPI_PATH:
+        return _event_response(200, openapi_document(), {"Cache-Control": "max-age=300"}, "application/json")
+    answer: AdminResponse = api.handle(request)
+    return _event_response(answer.status, answer.json(), answer.headers, "application/json")
+
+
+__all__ = ["OPENAPI_PATH", "ErrorCode", "handle_event", "openapi_document", "request_from_event"]
