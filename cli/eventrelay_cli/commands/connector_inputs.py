@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from eventrelay.admin.errors import InvalidConnector
 from eventrelay.connectors import urls
 from eventrelay.connectors.models import AuthType
+from eventrelay.errors import InvalidResource
 from eventrelay_cli.exit_codes import EXIT_USAGE, CliError
 from eventrelay_cli.inputs import pairs
 
@@ -181,7 +181,13 @@ def worded_for_options(options: ConnectorOptions) -> Iterator[None]:
     (`credentials.password: does not apply ...` -> `--password-env does not apply ...`)."""
     try:
         yield
-    except InvalidConnector as exc:
+    except InvalidResource as exc:
+        # Raised in this process only (over --api an error is the API's message); the admin
+        # package is loaded by then.
+        from eventrelay.admin.errors import InvalidConnector
+
+        if not isinstance(exc, InvalidConnector):
+            raise
         worded = [_worded(problem, options) for problem in exc.problems]
         if worded == exc.problems:
             raise
