@@ -11,6 +11,9 @@ A URL-based connector (auth none, e.g. a Slack incoming webhook) is authenticate
 it with `--base-url-env SLACK_WEBHOOK_URL` or `--base-url-stdin` (and an absolute test URL with
 `--test-url-env`/`--test-url-stdin`). A plain `--base-url`/`--test-url` still works for it, with a
 warning on stderr; the URL is then stored in Secrets Manager and shown redacted.
+
+Each command calls one admin API route (`eventrelay.admin_api.connectors`); `--json` prints its
+answer's `data`.
 """
 
 from __future__ import annotations
