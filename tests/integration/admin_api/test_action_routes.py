@@ -213,6 +213,20 @@ def test_create_fields_update_test_and_delete(
     assert (forced.status, forced.body["data"]) == (200, {"deleted": True, "name": "create-issue"})
     assert _error(operator("GET", "tenants", tenant, "actions", "create-issue"))[:2] == (404, "1011")
 
+    # every change through the routes is the token subject's in the audit log
+    changes = [
+        (entry.operation, entry.attributes, entry.subject)
+        for entry in reversed(service.audit.list(tenant, limit=100).entries)
+        if entry.resource_kind == "action"
+    ]
+    assert changes == [
+        ("created", ("connector", "method", "url", "headers", "payload", "maxRetries"), OPERATOR.subject),
+        ("updated", ("fields.due",), OPERATOR.subject),
+        ("updated", ("url", "fields"), OPERATOR.subject),  # a field came, then went
+        ("updated", ("url", "fields"), OPERATOR.subject),
+        ("deleted", (), OPERATOR.subject),
+    ]
+
 
 @pytest.mark.parametrize(
     ("method", "suffix", "body"),
