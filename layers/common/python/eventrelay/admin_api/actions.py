@@ -7,8 +7,9 @@ Paths are relative to `/v1/admin`. Bodies and views use the action's camelCase n
   "payload": null | {"type": "plain", "text"} | {"type": "form", "pairs": [{"key", "value"}]},
   "maxRetries", "description", "fields": [{"name", "type", "default"}], "version", "createdAt",
   "updatedAt"}`. `fields` are parsed from the `{{tokens}}` of the URL, header values and payload,
-  in order of first appearance; `type` is one of String, Number, Boolean, Date, DateTime;
-  `default` is null (none), a string, a number or a boolean.
+  in order of first appearance (the URL's, then the headers', then the payload's); `type` is one
+  of String, Number, Boolean, Date, DateTime (any letter case accepted in bodies); `default` is
+  null (none), a string, a number or a boolean, fitting the type.
 - **Definition body** (`POST …/actions`, `PATCH …/actions/{name}`): the view's `name`,
   `connector`, `method`, `url`, `headers`, `payload`, `maxRetries`, `description`, and `fields`
   (a list of `{"name", "type"?, "default"?}`: type/default choices for some template fields). `POST`
