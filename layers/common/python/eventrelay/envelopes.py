@@ -58,7 +58,7 @@ class EventEnvelope(BaseModel):
     receivedAt: str
     requestId: str
     payload: dict[str, Any]
-    source: Literal["publish", "bulk", "replay"] = "publish"
+    source: Literal["publish", "bulk", "replay", "dataset"] = "publish"
     jobId: str | None = None
     # The payload's JSON text as received; None writes it from `payload`.
     _payload_text: str | None = PrivateAttr(default=None)
@@ -198,6 +198,18 @@ class MessageQueue:
                 MessageAttributes=attributes or {},
                 DelaySeconds=delay_seconds,
             )
+
+    def send_bodies(self, bodies: list[str], attributes: dict[str, Any] | None = None) -> None:
+        """Send message bodies in batches of 10; any entry SQS refuses raises DependencyFailure."""
+        for start in range(0, len(bodies), SQS_BATCH_SIZE):
+            entries: list[SendMessageBatchRequestEntryTypeDef] = [
+                {"Id": str(i), "MessageBody": body, "MessageAttributes": attributes or {}}
+                for i, body in enumerate(bodies[start : start + SQS_BATCH_SIZE])
+            ]
+            with self._sending():
+                response = self._client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            if response.get("Failed"):
+                raise DependencyFailure("SQS queue refused a message of the batch")
 
     def send_envelopes(self, envelopes: list[EventEnvelope]) -> None:
         """Send in batches of 10; any entry SQS refuses raises DependencyFailure (the caller retries all)."""
