@@ -36,6 +36,16 @@ class Settings(BaseModel):
     admin_token_issuer: str = ""
     admin_jwks_url: str = ""
     admin_token_audiences: str = ""
+    # Dataset runs: the stack's datasets bucket, the expander's queue, the dataset deliveries queue,
+    # and other buckets System Asset Events may name (comma separated; AllowedDatasetBuckets).
+    datasets_bucket: str = ""
+    dataset_runs_queue_url: str = ""
+    dataset_deliveries_queue_url: str = ""
+    allowed_dataset_buckets: str = ""
+
+    @property
+    def allowed_buckets(self) -> frozenset[str]:
+        return frozenset(name.strip() for name in self.allowed_dataset_buckets.split(",") if name.strip())
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -54,6 +64,10 @@ class Settings(BaseModel):
             "admin_token_issuer": env.get("EVENTRELAY_ADMIN_TOKEN_ISSUER", ""),
             "admin_jwks_url": env.get("EVENTRELAY_ADMIN_JWKS_URL", ""),
             "admin_token_audiences": env.get("EVENTRELAY_ADMIN_TOKEN_AUDIENCES", ""),
+            "datasets_bucket": env.get("EVENTRELAY_DATASETS_BUCKET", ""),
+            "dataset_runs_queue_url": env.get("EVENTRELAY_DATASET_RUNS_QUEUE_URL", ""),
+            "dataset_deliveries_queue_url": env.get("EVENTRELAY_DATASET_DELIVERIES_QUEUE_URL", ""),
+            "allowed_dataset_buckets": env.get("EVENTRELAY_ALLOWED_DATASET_BUCKETS", ""),
         }
         try:
             return cls.model_validate(raw)
@@ -78,6 +92,10 @@ class Settings(BaseModel):
             "EVENTRELAY_ADMIN_TOKEN_ISSUER": self.admin_token_issuer,
             "EVENTRELAY_ADMIN_JWKS_URL": self.admin_jwks_url,
             "EVENTRELAY_ADMIN_TOKEN_AUDIENCES": self.admin_token_audiences,
+            "EVENTRELAY_DATASETS_BUCKET": self.datasets_bucket,
+            "EVENTRELAY_DATASET_RUNS_QUEUE_URL": self.dataset_runs_queue_url,
+            "EVENTRELAY_DATASET_DELIVERIES_QUEUE_URL": self.dataset_deliveries_queue_url,
+            "EVENTRELAY_ALLOWED_DATASET_BUCKETS": self.allowed_dataset_buckets,
         }
 
 
