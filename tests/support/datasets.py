@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,18 +126,20 @@ class DatasetRig:
     def run_rows(self) -> int:
         """Hand the runner every row message until the rows queue is empty; the number handled."""
         handled = 0
-        while messages := self.receive("rows"):
-            batch = self.runner.batch()
-            for message in messages:
-                self.runner.handle_message(message["Body"], batch)
-            self.delete("rows", messages)
-            handled += len(messages)
+        with ThreadPoolExecutor(10) as pool:  # a Lambda batch's records run concurrently
+            while messages := self.receive("rows"):
+                batch = self.runner.batch()
+                list(pool.map(lambda message: self.runner.handle_message(message["Body"], batch), messages))
+                self.delete("rows", messages)
+                handled += len(messages)
         return handled
 
     def drain(self) -> None:
         """Expand every page and run every row, as the two functions would."""
-        while self.expand_one_page() or self.run_rows():
-            pass
+        while True:
+            expanded = self.expand_one_page()
+            if not self.run_rows() and not expanded:
+                return
 
     def run(self, run_id: str) -> Run:
         run = self.expander.runs.get(run_id)
