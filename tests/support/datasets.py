@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-
 from eventrelay.aws import s3_client
 from eventrelay.datasets.expander import DatasetExpander
 from eventrelay.datasets.models import Run
@@ -129,7 +128,8 @@ class DatasetRig:
         with ThreadPoolExecutor(10) as pool:  # a Lambda batch's records run concurrently
             while messages := self.receive("rows"):
                 batch = self.runner.batch()
-                list(pool.map(lambda message: self.runner.handle_message(message["Body"], batch), messages))
+                bodies = [message["Body"] for message in messages]
+                list(pool.map(self.runner.handle_message, bodies, [batch] * len(bodies)))
                 self.delete("rows", messages)
                 handled += len(messages)
         return handled

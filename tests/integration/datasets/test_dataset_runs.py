@@ -165,9 +165,7 @@ def test_dataset_rows_and_their_retries_go_to_the_dataset_queue_never_the_events
     harness: Harness, rig: DatasetRig, tenant_id: str
 ) -> None:
     # Given a target that fails with 503 (retryable)
-    with RecordingServer(
-        lambda _request: __import__("tests.support.http_servers", fromlist=["Reply"]).Reply(503)
-    ) as failing:
+    with RecordingServer(lambda _request: Reply(503)) as failing:
         configure(harness, tenant_id, failing)
         rows = [[f"F-{n}", "t", str(n), "open"] for n in range(1, 4)]
         notification = rig.upload(
