@@ -42,7 +42,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import partial
@@ -346,9 +346,6 @@ class ActionRunner:
             retry_after_seconds=outcome.retry_after_seconds,
         )
         metrics.milliseconds(metrics.ATTEMPT_DURATION, duration_ms)
-        if not self.deliveries.record_attempt(delivery.delivery_id, delivery.attempts, token, result):
-            logger.warning("attempt taken over before its outcome was recorded", extra=_ids(delivery))
-            return Step.LOST_RACE
         return self._settle(delivery, token, result)
 
     def _call(self, delivery: Delivery, config: ConfigSnapshot) -> Outcome:
@@ -375,8 +372,8 @@ class ActionRunner:
         return self.caller.call(connector, request, delivery.idempotency_key)
 
     def _settle(self, delivery: Delivery, token: str, result: AttemptResult) -> Step:
-        state, next_attempt_at, recorded = self._decide(delivery, result)
-        settled = self.deliveries.settle(delivery, token, state, recorded, next_attempt_at)
+        state, next_attempt_at, delivery_error = self._decide(delivery, result)
+        settled = self.deliveries.settle(delivery, token, state, result, next_attempt_at, delivery_error)
         if settled is None:
             logger.warning("delivery taken over before it was settled", extra=_ids(delivery))
             return Step.LOST_RACE
@@ -396,7 +393,7 @@ class ActionRunner:
             return Step.SUCCEEDED
         if state is DeliveryState.FAILED:
             metrics.count(metrics.FAILED)
-            logger.warning("delivery failed", extra={**log, "error": recorded.error})
+            logger.warning("delivery failed", extra={**log, "error": settled.last_error})
             return Step.FAILED
         metrics.count(metrics.RETRIED)
         logger.info("delivery retry scheduled", extra={**log, "next_attempt_at": next_attempt_at})
@@ -405,47 +402,57 @@ class ActionRunner:
 
     def _decide(
         self, delivery: Delivery, result: AttemptResult
-    ) -> tuple[DeliveryState, float | None, AttemptResult]:
+    ) -> tuple[DeliveryState, float | None, str | None]:
+        """The delivery's next state, when its next attempt is due, and its summary error (None:
+        the attempt's own)."""
         if result.outcome is AttemptOutcome.SUCCESS:
-            return DeliveryState.SUCCEEDED, None, result
+            return DeliveryState.SUCCEEDED, None, None
         if result.outcome is AttemptOutcome.PERMANENT:
-            return DeliveryState.FAILED, None, result
+            return DeliveryState.FAILED, None, None
         if delivery.attempts >= delivery.attempt_limit:
             used = delivery.attempts - delivery.round_start
             exhausted = f"{result.error or result.outcome.value}; gave up after {used} attempt(s)"
-            return DeliveryState.FAILED, None, replace(result, error=exhausted)
+            return DeliveryState.FAILED, None, exhausted
         if result.outcome is AttemptOutcome.ABANDONED:
-            return DeliveryState.RETRYING, self.clock(), result
+            return DeliveryState.RETRYING, self.clock(), None
         retry_number = delivery.attempts - delivery.round_start
         wait = self.policy.delay(retry_number, result.retry_after_seconds)
-        return DeliveryState.RETRYING, result.finished_at + wait, result
+        return DeliveryState.RETRYING, result.finished_at + wait, None
 
     def _recover(self, delivery: Delivery) -> Delivery | None:
-        """Finish the bookkeeping of an attempt whose runner stopped (its lease expired)."""
+        """Finish the bookkeeping of an attempt whose runner stopped (its lease expired).
+
+        The attempt is settled ABANDONED under the lease it was claimed with, by the same
+        conditional write its runner would have made: if that runner settles first after all, this
+        write is refused (None) and the caller reads the delivery again. An outcome recorded before
+        the settlement, which only an earlier version of the runner wrote (in the attempt's own
+        item), is kept.
+        """
         token = delivery.lease_token or ""
-        abandoned = AttemptResult(
+        result = AttemptResult(
             outcome=AttemptOutcome.ABANDONED,
             finished_at=self.clock(),
             error="the runner stopped before recording an outcome (its lease expired)",
         )
-        result = abandoned
-        if not self.deliveries.record_attempt(delivery.delivery_id, delivery.attempts, token, abandoned):
-            attempt = self.deliveries.attempt(delivery.delivery_id, delivery.attempts)
-            if attempt is not None and attempt.outcome is not AttemptOutcome.IN_FLIGHT:
+        if delivery.latest_attempt is None or delivery.latest_attempt.attempt != delivery.attempts:
+            recorded = self.deliveries.attempt(delivery.delivery_id, delivery.attempts)
+            if recorded is not None and recorded.outcome is not AttemptOutcome.IN_FLIGHT:
                 result = AttemptResult(
-                    outcome=attempt.outcome,
-                    finished_at=attempt.finished_at or self.clock(),
-                    status_code=attempt.status_code,
-                    duration_ms=attempt.duration_ms or 0,
-                    error=attempt.error,
-                    retry_after_seconds=attempt.retry_after_seconds,
+                    outcome=recorded.outcome,
+                    finished_at=recorded.finished_at or self.clock(),
+                    status_code=recorded.status_code,
+                    duration_ms=recorded.duration_ms or 0,
+                    response_body=recorded.response_body,
+                    response_truncated=recorded.response_truncated,
+                    error=recorded.error,
+                    retry_after_seconds=recorded.retry_after_seconds,
                 )
         logger.warning(
             "recovering an interrupted attempt",
             extra={**_ids(delivery), "attempt": delivery.attempts, "outcome": result.outcome.value},
         )
-        state, next_attempt_at, recorded = self._decide(delivery, result)
-        settled = self.deliveries.settle(delivery, token, state, recorded, next_attempt_at)
+        state, next_attempt_at, delivery_error = self._decide(delivery, result)
+        settled = self.deliveries.settle(delivery, token, state, result, next_attempt_at, delivery_error)
         if settled is not None and state is DeliveryState.SUCCEEDED:
             metrics.count(metrics.SUCCEEDED)
         elif settled is not None and state is DeliveryState.FAILED:
