@@ -128,11 +128,14 @@ def test_a_delivery_that_succeeds_at_the_first_try_costs_two_writes_and_at_most_
     [attempt] = harness.attempts_of(envelope, "hook")
     assert (attempt.outcome, attempt.status_code, attempt.attempt) == (AttemptOutcome.SUCCESS, 200, 1)
     deliveries = harness.deliveries
-    assert [d.delivery_id for d in deliveries.list_by_tenant(tenant_id)] == [delivery.delivery_id]
-    assert [d.delivery_id for d in deliveries.list_by_event(tenant_id, envelope.eventId)] == [delivery.delivery_id]
-    assert [d.delivery_id for d in deliveries.list_by_state(tenant_id, DeliveryState.SUCCEEDED)] == [
-        delivery.delivery_id
-    ]
+    listings = (
+        deliveries.list_by_tenant(tenant_id),
+        deliveries.list_by_event(tenant_id, envelope.eventId),
+        deliveries.list_by_state(tenant_id, DeliveryState.SUCCEEDED),
+    )
+    assert [[listed.delivery_id for listed in listing] for listing in listings] == [
+        [delivery.delivery_id]
+    ] * 3
 
 
 def test_a_retry_costs_one_copy_of_the_failed_attempt_and_one_write_per_claim_and_settlement(
