@@ -8,6 +8,7 @@ one, on a DynamoDB client of this test alone (so the count sees no other test's 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -162,3 +163,34 @@ def test_a_retry_costs_one_copy_of_the_failed_attempt_and_one_write_per_claim_an
         AttemptOutcome.SUCCESS,
     ]
     assert harness.delivery_of(envelope, "hook").state is DeliveryState.SUCCEEDED
+
+
+def test_a_delivery_whose_first_attempt_is_running_is_listed_by_tenant(
+    harness: Harness, runner: ActionRunner, tenant_id: str
+) -> None:
+    # Given a target that holds the first call until the test has looked at the listings
+    looked = threading.Event()
+    called = threading.Event()
+
+    def held(_request: RecordedRequest) -> Reply:
+        called.set()
+        looked.wait(10)
+        return Reply()
+
+    with RecordingServer(held) as target:
+        setup_hook(harness, tenant_id, target)
+        envelope = harness.envelope(tenant_id, {"orderId": "o-3", "total": 1})
+        running = threading.Thread(target=runner.handle_message, args=(envelope.to_message_body(),))
+        running.start()
+        try:
+            assert called.wait(10)
+            # While the attempt runs, the tenant's listing shows the delivery in flight
+            [listed] = list(harness.deliveries.list_by_tenant(tenant_id))
+            assert (listed.event_id, listed.in_flight, listed.attempts) == (envelope.eventId, True, 1)
+        finally:
+            looked.set()
+            running.join(10)
+    # And once settled it is in every listing (the event's and the state's join at the settlement)
+    assert [d.state for d in harness.deliveries.list_by_tenant(tenant_id)] == [DeliveryState.SUCCEEDED]
+    assert [d.rule_name for d in harness.deliveries.list_by_event(tenant_id, envelope.eventId)] == ["hook"]
+    assert len(list(harness.deliveries.list_by_state(tenant_id, DeliveryState.SUCCEEDED))) == 1
