@@ -206,6 +206,7 @@ def main() -> int:
             one_call: list[float] = []
             single: list[float] = []
             batch: list[float] = []
+            batch_cpu: list[float] = []  # this process's CPU (the target's thread only sleeps)
             output = io.StringIO()  # the handler's logs and EMF metrics go to stdout, as in Lambda
             with contextlib.redirect_stdout(output):
                 handler(_event([_envelope(-1)]), context)  # cold start, connections opened
@@ -225,9 +226,10 @@ def main() -> int:
                     assert response == {"batchItemFailures": []}, response
 
                     meter.side = "batch"
-                    started = time.perf_counter()
+                    started, cpu_started = time.perf_counter(), time.process_time()
                     response = handler(_event([_envelope(n * BATCH + i) for i in range(BATCH)]), context)
                     batch.append(time.perf_counter() - started)
+                    batch_cpu.append(time.process_time() - cpu_started)
                     assert response == {"batchItemFailures": []}, response
                     meter.side = None
             client.close()
@@ -251,6 +253,7 @@ def main() -> int:
         "dynamodb_writes_per_delivery": round(alone.writes / ROUNDS, 2),
         "dynamodb_write_units_per_delivery": round(alone.write_units / ROUNDS, 2),
         "dynamodb_write_units_per_delivery_in_a_batch": round(in_batches.write_units / (ROUNDS * BATCH), 2),
+        "runner_cpu_ms_per_delivery_in_a_batch": round(statistics.median(batch_cpu) * 1000 / BATCH, 1),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
@@ -272,6 +275,10 @@ def main() -> int:
         f"  DynamoDB writes/delivery  {figures['dynamodb_writes_per_delivery']:.2f} requests, "
         f"{figures['dynamodb_write_units_per_delivery']:.2f} write units (target <= 6; "
         f"{figures['dynamodb_write_units_per_delivery_in_a_batch']:.2f} in a batch)"
+    )
+    print(
+        f"  runner CPU per delivery   {figures['runner_cpu_ms_per_delivery_in_a_batch']:.1f} ms "
+        f"in a batch of {BATCH} (this process; less bound to the machine's load than wall time)"
     )
     print(f"  figures written to {RESULTS.relative_to(REPO_ROOT)}")
     return 0
