@@ -186,6 +186,18 @@ def test_delivery_commands(capsys: pytest.CaptureFixture[str], harness: Harness,
         assert sorted(d["eventId"] for d in listed) == sorted(e.eventId for e in envelopes[:2])
         assert {d["state"] for d in listed} == {"FAILED"}
         assert len(run(capsys, "delivery", "list", tenant_id)[1]["deliveries"]) == 3  # type: ignore[index]
+        # --cursor continues where a page ended (human output says how)
+        assert main(["delivery", "list", tenant_id, "--limit", "2"]) == 0
+        first_page = capsys.readouterr()
+        [more] = [line for line in first_page.err.splitlines() if line.startswith("more: --cursor ")]
+        code, rest, _ = run(
+            capsys, "delivery", "list", tenant_id, "--cursor", more.removeprefix("more: --cursor ")
+        )
+        assert code == 0
+        assert rest["nextCursor"] is None  # type: ignore[index]
+        first_ids = {line.split("\t")[0] for line in first_page.out.splitlines()}
+        rest_ids = {d["deliveryId"] for d in rest["deliveries"]}  # type: ignore[index]
+        assert (len(first_ids), len(rest_ids), first_ids & rest_ids) == (2, 1, set())
         assert run(capsys, "delivery", "list", tenant_id, "--since", "2999-01-01")[1] == {
             "deliveries": [],
             "nextCursor": None,
