@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DYNAMODB_LOCAL_VERSION := 11.1.0
 SAM := $(HOME)/.local/bin/sam
 
-.PHONY: install install-dynamodb-local install-sam run test lint bench build validate deploy clean
+.PHONY: openapi install install-dynamodb-local install-sam run test lint bench build validate deploy clean
 
 install: $(BIN)/eventrelay install-dynamodb-local
 
@@ -31,6 +31,10 @@ PORT ?= 3000
 ARGS ?=
 run: install
 	$(BIN)/eventrelay local --port $(PORT) $(ARGS)
+
+## Rebuild the OpenAPI document from the routes (commit the result; a test checks it is current).
+openapi: install
+	$(BIN)/python -m eventrelay_cli.openapi
 
 ## The README's test command.
 test: install
