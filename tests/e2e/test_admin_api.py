@@ -11,6 +11,7 @@ import re
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,7 +70,7 @@ def route_path(route: Route, tenant_id: str) -> str:
 
 
 def request(stack: RunningStack, route: Route, tenant_id: str, token: str | None) -> Answer:
-    body = {} if route.method in BODY_METHODS else None
+    body: dict[str, Any] | None = {} if route.method in BODY_METHODS else None
     return call(stack, route.method, route_path(route, tenant_id), token, body)
 
 
