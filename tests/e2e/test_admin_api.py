@@ -27,7 +27,7 @@ from tests.support.admin_api import (
     tenant_admin_token,
     wrong_audience_token,
 )
-from tests.support.local_stack import RunningStack
+from tests.support.local_stack import REPO_ROOT, RunningStack, descendants
 
 ROUTE_TENANT = "acme"
 OTHER_TENANT = "globex"
@@ -211,3 +211,39 @@ def test_login_saves_a_token_that_api_mode_then_uses(tenants: RunningStack, tmp_
     assert events.returncode == 0, events.stderr
     direct = call(stack, "GET", f"/v1/admin/tenants/{ROUTE_TENANT}/registrations", token)
     assert json.loads(events.stdout) == direct.document["data"]
+
+
+def test_a_percent_encoded_path_reaches_the_same_route_through_the_gateway(tenants: RunningStack) -> None:
+    # API Gateway decodes the path before the function sees it (`rawPath`); the admin API
+    # encodes its segments again, so an encoded request and a plain one are the same request.
+    token = tenant_admin_token(tenants, ROUTE_TENANT)
+    plain = call(tenants, "GET", f"/v1/admin/tenants/{ROUTE_TENANT}/registrations", token)
+    encoded = call(tenants, "GET", "/v1/admin/tenants/%61cme/registrations", token)
+    assert plain.status == encoded.status == 200, encoded.text
+    assert plain.document["data"] == encoded.document["data"]
+
+
+def test_the_admin_function_runs_in_its_own_worker_with_the_local_issuer(tenants: RunningStack) -> None:
+    # Given the admin function has served a request (its instance is started on demand)
+    assert call(tenants, "GET", "/v1/admin/me", operator_token(tenants)).status == 200
+    # Then a worker process of the stack runs from functions/admin_api, configured for the local
+    # issuer, its audience, and the JWKS the stack's gateway serves
+    workers = [pid for pid in descendants(tenants.pid) if _cwd(pid) == REPO_ROOT / "functions" / "admin_api"]
+    assert workers
+    environment = _environ(workers[0])
+    assert environment["EVENTRELAY_ADMIN_TOKEN_ISSUER"] == "urn:eventrelay:local"
+    assert environment["EVENTRELAY_ADMIN_TOKEN_AUDIENCES"] == "eventrelay-admin"
+    assert environment["EVENTRELAY_ADMIN_JWKS_URL"] == f"{tenants.api_url}/.well-known/jwks.json"
+
+
+def _cwd(pid: int) -> Path | None:
+    try:
+        return Path(f"/proc/{pid}/cwd").resolve(strict=True)
+    except OSError:
+        return None
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    pairs = (entry.decode(errors="replace").partition("=") for entry in raw if entry)
+    return {name: value for name, _, value in pairs}
