@@ -49,7 +49,13 @@ FUNCTION_ENVIRONMENT = {
 
 
 def test_every_function_is_checked() -> None:
-    assert [path.name for path in FUNCTIONS] == ["action_runner", "admin_api", "bulk_worker", "oauth_callback", "publish"]
+    assert [path.name for path in FUNCTIONS] == [
+        "action_runner",
+        "admin_api",
+        "bulk_worker",
+        "oauth_callback",
+        "publish",
+    ]
 
 
 @pytest.mark.parametrize("function_dir", FUNCTIONS, ids=lambda path: path.name)
