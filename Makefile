@@ -49,10 +49,13 @@ validate:
 	$(BIN)/cfn-lint template.yaml
 	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --template template.yaml
 
+## Every bench measures both sides of its ratios alternating in one run, prints one table and
+## writes its figures to bench/results.json (one section per bench; see bench/report.py).
 bench: install
 	$(BIN)/python -m bench.publish_bench
 	$(BIN)/python -m bench.cli_bench
 	@if [ -f bench/runner_bench.py ]; then $(BIN)/python -m bench.runner_bench; fi
+	$(BIN)/python -m bench.local_stack_bench
 
 build:
 	PATH=/root/.pyenv/versions/3.13.0/bin:$$PATH $(SAM) build --template template.yaml
