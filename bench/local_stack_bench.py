@@ -1,0 +1,294 @@
+"""`make bench`: the local stack's publish throughput next to the two AWS calls a publish makes.
+
+The stack runs as a user runs it (`eventrelay local`, its own process and state folder). In one run,
+rounds alternate between two sides, each driven by `THREADS` threads of this process:
+
+- HTTP: `POST /v1/eventManager/event` to the stack's gateway (one publish = gateway + a
+  PublishFunction instance + its UpdateItem on the limits table + its SendMessage);
+- raw: the same two calls made directly with boto3 against the stack's own emulators: a
+  conditional UpdateItem on the limits table (one item for every thread, as a tenant's window is
+  one item) and a SendMessage of an envelope of the same size and attributes to the events queue.
+
+Both sides send to the same events queue, so the stack's ActionRunner consumes the same work after
+either; every round starts once that queue is empty again (moto's SendMessage slows as a queue
+fills). The order of the two sides flips every round (ABBA), and each figure is the median of its
+rounds; the ratio's target is issue 12's: HTTP publishes/s >= 0.8 x raw pairs/s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+from bench.report import BenchReport
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EVENTRELAY = Path(sys.executable).parent / "eventrelay"
+THREADS = 8
+CALLS_PER_THREAD = 25
+ROUNDS = 8  # per side
+WARM_UP_ROUNDS = 2  # per side, not counted: instances started, connections and caches warm
+TARGET_RATIO = 0.8
+TENANT = "bench"
+STARTUP_TIMEOUT_SECONDS = 180.0
+IDLE_TIMEOUT_SECONDS = 120.0
+# The first round starts eight PublishFunction instances at once: cold starts on a busy machine.
+CALL_TIMEOUT_SECONDS = 180.0
+PAYLOAD = {"orderId": "o-1", "total": 12.5, "lines": [{"sku": "A1", "qty": 2}]}
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen[str]
+    api_url: str
+    environ: dict[str, str]
+    output: list[str]
+
+
+def start_stack(state_dir: Path) -> RunningStack:
+    """`eventrelay local` on a free port, in its own process group, once its banner is printed."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EVENTRELAY_"))}
+    process = subprocess.Popen(
+        [str(EVENTRELAY), "local", "--port", "0", "--state-dir", str(state_dir), "--fresh"],
+        cwd=REPO_ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    output: list[str] = []
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        if line.startswith("Administer it"):
+            break
+    found = re.search(r"Events API\s+(\S+)", "".join(output))
+    if found is None:
+        stop_stack(process)
+        raise RuntimeError("the local stack did not start:\n" + "".join(output))
+    # Its function logs keep coming: read them so the pipe never fills and blocks the stack.
+    threading.Thread(target=_keep_reading, args=(process.stdout, output), daemon=True).start()
+    state = json.loads((state_dir / ".eventrelay" / "local.json").read_text())
+    return RunningStack(process, found.group(1), dict(state["environ"]), output)
+
+
+def _keep_reading(stream: Any, into: list[str]) -> None:
+    for line in stream:
+        into.append(line)
+
+
+def stop_stack(process: subprocess.Popen[str]) -> None:
+    """Ctrl-C's signal; the whole process group is killed if the stack has not stopped in 60 s."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _client(environ: dict[str, str], service: str) -> Any:
+    endpoint = environ.get("AWS_ENDPOINT_URL_DYNAMODB") if service == "dynamodb" else None
+    return boto3.session.Session().client(
+        service,  # type: ignore[call-overload]
+        region_name=environ["AWS_REGION"],
+        endpoint_url=endpoint or environ["AWS_ENDPOINT_URL"],
+        aws_access_key_id=environ["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environ["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def create_tenant(environ: dict[str, str]) -> str:
+    """The bench tenant (limits far above what the bench sends) with OrderPlaced/v01; its secret."""
+    os.environ.update(environ)
+    from eventrelay.aws import reset_clients
+    from eventrelay.roots import AwsClients
+    from eventrelay.roots.admin import build_admin_service
+    from eventrelay.settings import Settings
+    from eventrelay.tenants import LimitOverrides
+
+    reset_clients()
+    settings = Settings.from_environ()
+    admin = build_admin_service(settings, AwsClients.for_settings(settings)).acting_as("bench")
+    secret: str = admin.tenants.create(TENANT, "Bench").shared_secret
+    admin.events.register(TENANT, "OrderPlaced", "v01")
+    admin.tenants.set_limits(TENANT, LimitOverrides(sync_per_minute=1_000_000, sync_per_day=100_000_000))
+    return secret
+
+
+class HttpSide:
+    """Publishes over HTTP, each thread with its own session (as separate publishers are)."""
+
+    name = "http"
+
+    def __init__(self, api_url: str, secret: str) -> None:
+        self.url = f"{api_url}/v1/eventManager/event"
+        self.headers = {
+            "Content-Type": "application/json",
+            "tenantId": TENANT,
+            "sharedSecret": secret,
+            "eventName": "OrderPlaced",
+            "eventVersion": "v01",
+        }
+        self.body = json.dumps(PAYLOAD)
+        self._sessions = [requests.Session() for _ in range(THREADS)]
+
+    def call(self, thread: int) -> None:
+        session = self._sessions[thread]
+        response = session.post(self.url, data=self.body, headers=self.headers, timeout=CALL_TIMEOUT_SECONDS)
+        if response.status_code != 200:
+            raise RuntimeError(f"publish answered {response.status_code}: {response.text[:200]}")
+
+
+class RawSide:
+    """The publish's two AWS calls made directly, each thread with its own clients."""
+
+    name = "raw"
+
+    def __init__(self, environ: dict[str, str]) -> None:
+        self.limits_table = environ["EVENTRELAY_LIMITS_TABLE"]
+        self.queue_url = environ["EVENTRELAY_EVENTS_QUEUE_URL"]
+        self._dynamodb = [_client(environ, "dynamodb") for _ in range(THREADS)]
+        self._sqs = [_client(environ, "sqs") for _ in range(THREADS)]
+        self.attributes = {
+            name: {"DataType": "String", "StringValue": value}
+            for name, value in (("tenantId", TENANT), ("eventName", "OrderPlaced"), ("eventVersion", "v01"))
+        }
+
+    def _envelope(self) -> str:
+        # The envelope a publish enqueues (see eventrelay.envelopes), so the runner's work is the same.
+        return json.dumps(
+            {
+                "eventId": str(uuid.uuid4()),
+                "tenantId": TENANT,
+                "eventName": "OrderPlaced",
+                "eventVersion": "v01",
+                "receivedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "requestId": str(uuid.uuid4()),
+                "source": "publish",
+                "payload": PAYLOAD,
+            }
+        )
+
+    def call(self, thread: int) -> None:
+        self._dynamodb[thread].update_item(
+            TableName=self.limits_table,
+            Key={"pk": {"S": f"{TENANT}#raw"}},
+            UpdateExpression="ADD #c :one",
+            ConditionExpression="attribute_not_exists(#c) OR #c < :limit",
+            ExpressionAttributeNames={"#c": "count"},
+            ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": "1000000000"}},
+        )
+        self._sqs[thread].send_message(
+            QueueUrl=self.queue_url, MessageBody=self._envelope(), MessageAttributes=self.attributes
+        )
+
+
+def timed_round(call: Callable[[int], None]) -> float:
+    """Calls per second: THREADS threads released together, each making CALLS_PER_THREAD calls."""
+    barrier = threading.Barrier(THREADS + 1)
+    failures: list[BaseException] = []
+
+    def work(thread: int) -> None:
+        barrier.wait()
+        try:
+            for _ in range(CALLS_PER_THREAD):
+                call(thread)
+        except BaseException as exc:  # reported by the main thread: a failed round is no figure
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(index,)) for index in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"a call failed: {failures[0]!r}") from failures[0]
+    return THREADS * CALLS_PER_THREAD / elapsed
+
+
+def wait_until_queue_idle(sqs: Any, queue_url: str) -> None:
+    """The stack's runner has taken every message of the previous round off the events queue."""
+    deadline = time.monotonic() + IDLE_TIMEOUT_SECONDS
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    while time.monotonic() < deadline:
+        counts = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
+        if all(int(value) == 0 for value in counts.values()):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"the events queue was not empty within {IDLE_TIMEOUT_SECONDS:.0f} s")
+
+
+def measure(stack: RunningStack) -> tuple[list[float], list[float]]:
+    secret = create_tenant(stack.environ)
+    http, raw = HttpSide(stack.api_url, secret), RawSide(stack.environ)
+    sqs = _client(stack.environ, "sqs")
+    rates: dict[str, list[float]] = {"http": [], "raw": []}
+    for round_ in range(WARM_UP_ROUNDS + ROUNDS):
+        sides = (http, raw) if round_ % 2 == 0 else (raw, http)
+        for side in sides:
+            wait_until_queue_idle(sqs, raw.queue_url)
+            rate = timed_round(side.call)
+            if round_ >= WARM_UP_ROUNDS:
+                rates[side.name].append(rate)
+            print(f"  round {round_ + 1 - WARM_UP_ROUNDS:>2} {side.name:<4} {rate:7.1f}/s", flush=True)
+    return rates["http"], rates["raw"]
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="eventrelay-bench-") as state_dir:
+        stack = start_stack(Path(state_dir))
+        try:
+            http_rates, raw_rates = measure(stack)
+        finally:
+            stop_stack(stack.process)
+    http_rate, raw_rate = statistics.median(http_rates), statistics.median(raw_rates)
+    report = BenchReport(
+        "local_stack",
+        f"local stack throughput ({THREADS} threads, {ROUNDS} rounds per side alternating, medians)",
+    )
+    report.details.update(threads=THREADS, calls_per_thread=CALLS_PER_THREAD, rounds=ROUNDS)
+    report.add("publishes over HTTP", http_rate, "/s", samples=http_rates)
+    report.add("raw UpdateItem + SendMessage", raw_rate, "/s", samples=raw_rates)
+    report.ratio(
+        "HTTP / raw",
+        http_rate / raw_rate,
+        at_least=TARGET_RATIO,
+        note="issue 12",
+        samples=[h / r for h, r in zip(http_rates, raw_rates, strict=True)],
+    )
+    report.print_table()
+    report.write()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
