@@ -27,6 +27,21 @@ from types import FrameType
 HOST = "127.0.0.1"
 
 
+def _receive_without_counting_the_queue() -> None:
+    """moto 5.2 checks each message it hands out against the queue's retention period by building
+    every attribute of the queue, three of which scan all its messages: a ReceiveMessage cost
+    O(batch x queue length), most of moto's CPU while the local stack's consumers drain a queue.
+    The same check, reading the one attribute it needs."""
+    from moto.core.utils import unix_time
+    from moto.sqs.models import Message, SQSBackend
+
+    def within_retention(self: SQSBackend, queue_name: str, message: Message) -> bool:
+        retention_seconds = int(self.get_queue(queue_name).message_retention_period)  # type: ignore[attr-defined]
+        return bool(retention_seconds + message.sent_timestamp / 1000 > unix_time())  # type: ignore[operator]
+
+    SQSBackend.is_message_valid_based_on_retention_period = within_retention  # type: ignore[method-assign]
+
+
 def serve() -> int:
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -34,6 +49,8 @@ def serve() -> int:
         create_backend_app,
     )
     from werkzeug.serving import make_server
+
+    _receive_without_counting_the_queue()
 
     # moto logs every request through werkzeug: the stack's terminal stays readable without them.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
