@@ -24,7 +24,7 @@ from eventrelay.errors import (
     Unavailable,
     UnsupportedMediaType,
 )
-from eventrelay.observability import logger, metrics
+from eventrelay.observability import count_error, logger, metrics
 from eventrelay.publishing import MAX_BULK_BODY_BYTES, MAX_EVENT_BODY_BYTES, CallerIdentity, PublishRequest
 from eventrelay.registrations import EVENT_NAME_PATTERN, EVENT_VERSION_PATTERN
 from eventrelay.roots.events import EventServices
@@ -176,7 +176,7 @@ def build_app(services: Callable[[], EventServices]) -> APIGatewayHttpResolver:
 
     @app.exception_handler(ApiError)
     def api_error(error: ApiError) -> Response[str]:
-        metrics.add_metric(name=f"Error{error.code.value}", unit="Count", value=1)
+        count_error(error.code.value)
         if error.code.value == "1006":
             metrics.add_metric(name="Throttled", unit="Count", value=1)
         return error_response(error, reader().request_id)
