@@ -2,10 +2,10 @@
 invocation's deadline (its remaining time minus `INVOCATION_MARGIN`), so publish answers 1009 and
 the SQS workers give their message back, before Lambda's timeout.
 
-The proxies hold what they stalled and drop it when closed: nothing stalled lands late. The real
-Lambda handlers (`functions/*/app.py`) run in this process with their production client
-settings; their AWS endpoints are pausable TCP proxies on 127.0.0.1 in front of DynamoDB Local and
-moto server, and the time each invocation has is injected through its context.
+The real Lambda handlers (`functions/*/app.py`) run in this process with their production client
+settings (Lambda's `LAMBDA_TIMEOUTS`); their AWS endpoints are pausable TCP proxies on 127.0.0.1 in
+front of DynamoDB Local and moto server, and the time each invocation has is injected through its
+context. The proxies hold what they stalled and drop it when closed: nothing stalled lands late.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from eventrelay.admin import TenantWithSecret
-from eventrelay.aws import CONNECT_TIMEOUT, INVOCATION_MARGIN, READ_TIMEOUT, create_client, reset_clients
+from eventrelay.aws import INVOCATION_MARGIN, LAMBDA_TIMEOUTS, create_client, reset_clients
 from eventrelay.clock import iso_utc
 from eventrelay.envelopes import EventEnvelope
 from eventrelay.errors import DependencyFailure
@@ -41,7 +41,7 @@ from tests.support.tcp_proxy import TcpProxy
 
 ORDER = {"orderId": "o-1", "total": 12.5}
 # Longer than one attempt plus the margin, shorter than the attempts a call may make without a
-# deadline (3 x READ_TIMEOUT, plus backoff): the test fails if the deadline is not obeyed.
+# deadline (3 x LAMBDA_TIMEOUTS.read, plus backoff): the test fails if the deadline is not obeyed.
 SHORT_FUNCTION_TIMEOUT = 6.0
 PUBLISH_FUNCTION_TIMEOUT = 10.0  # template.yaml, Globals.Function.Timeout
 
@@ -89,6 +89,7 @@ def proxies(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pr
         TcpProxy(moto.hostname or "127.0.0.1", moto.port or 80) as sqs_proxy,
         TcpProxy(moto.hostname or "127.0.0.1", moto.port or 80) as secrets_proxy,
     ):
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "Function")  # Lambda's client timeouts
         monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_proxy.url)
         monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", sqs_proxy.url)
         monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", secrets_proxy.url)
@@ -227,7 +228,10 @@ def test_with_the_template_timeout_a_dynamodb_hang_answers_1009_with_the_margin_
     assert answer_of(response).error_code == "1009"
     assert answered_at < context.ends_at - INVOCATION_MARGIN / 2
     # It used the time it had: more than one attempt was made before giving up
-    assert answered_at > context.ends_at - PUBLISH_FUNCTION_TIMEOUT + READ_TIMEOUT + CONNECT_TIMEOUT / 2
+    assert (
+        answered_at
+        > context.ends_at - PUBLISH_FUNCTION_TIMEOUT + LAMBDA_TIMEOUTS.read + LAMBDA_TIMEOUTS.connect / 2
+    )
 
 
 def test_the_bulk_worker_gives_its_job_message_back_when_dynamodb_hangs(

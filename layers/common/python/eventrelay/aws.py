@@ -12,9 +12,11 @@ needs. A session loads the endpoint rules, the credential chain and each service
 Time budget (issue 13: with AWS accepting connections but never answering, a function must give its
 documented error, 1009 for publish, before Lambda's timeout, and without rebuilding clients):
 
-- Each HTTP attempt is bounded by fixed socket timeouts, CONNECT_TIMEOUT and READ_TIMEOUT. AWS
-  answers these APIs in milliseconds, so seconds mean "hung". They are sized for the shortest
-  function timeout (publish, 10 s): two whole attempts and INVOCATION_MARGIN fit in it. botocore
+- Each HTTP attempt is bounded by fixed socket timeouts. In Lambda (LAMBDA_TIMEOUTS), AWS answers
+  these APIs in milliseconds from the same region, so seconds mean "hung"; they are sized for the
+  shortest function timeout (publish, 10 s): two whole attempts and INVOCATION_MARGIN fit in it.
+  Elsewhere (OTHER_TIMEOUTS: the CLI over the internet, the tests on a busy machine) no deadline
+  has to be met and patience is cheaper than a spurious failure. botocore
   fixes socket timeouts per client (in its connection pool), so changing them per invocation would
   mean a client per invocation; a longer function needs room for more attempts, not longer ones.
 - The invocation's deadline decides how many attempts a call gets. `within_remaining_time` (around
@@ -31,10 +33,12 @@ documented error, 1009 for publish, before Lambda's timeout, and without rebuild
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import botocore.session
@@ -48,21 +52,31 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
-CONNECT_TIMEOUT = 1.0
-READ_TIMEOUT = 3.0
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Socket timeouts of one HTTP attempt, in seconds."""
+
+    connect: float
+    read: float
+
+
+LAMBDA_TIMEOUTS = Timeouts(connect=1.0, read=3.0)
+OTHER_TIMEOUTS = Timeouts(connect=2.0, read=5.0)
 MAX_ATTEMPTS = 3
 # Kept from the invocation's remaining time for what follows the last AWS call: the answer.
 INVOCATION_MARGIN = 1.0
 
 
-def client_config(
-    connect_timeout: float = CONNECT_TIMEOUT,
-    read_timeout: float = READ_TIMEOUT,
-    max_attempts: int = MAX_ATTEMPTS,
-) -> Config:
+def default_timeouts(environ: Mapping[str, str] = os.environ) -> Timeouts:
+    return LAMBDA_TIMEOUTS if environ.get("AWS_LAMBDA_FUNCTION_NAME") else OTHER_TIMEOUTS
+
+
+def client_config(timeouts: Timeouts | None = None, max_attempts: int = MAX_ATTEMPTS) -> Config:
+    chosen = timeouts or default_timeouts()
     return Config(
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
+        connect_timeout=chosen.connect,
+        read_timeout=chosen.read,
         retries={"mode": "standard", "total_max_attempts": max_attempts},
         max_pool_connections=50,
     )
