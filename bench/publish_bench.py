@@ -1,9 +1,17 @@
 """`make bench`: the publish path's cost against the same local backends, as figures and ratios.
 
-Prints, from one run: the warm publish handler time next to the bare boto3 calls it must make
-(one conditional UpdateItem on DynamoDB Local, one SendMessage on moto), the AWS calls per warm
-publish (counted with botocore event hooks), and the cold init of the publish function in a fresh
-process next to bare boto3 creating the same clients.
+Prints, from one run, and writes to bench/results/publish.json:
+- the warm publish handler time next to the bare boto3 calls it must make (one conditional
+  UpdateItem on DynamoDB Local, one SendMessage on moto), the two alternating call by call;
+- the AWS calls per warm publish (counted with botocore event hooks);
+- the cold start of the publish function (a fresh process: import of the handler + first
+  invocation) next to bare boto3 (import, 3 clients, the same 5 calls a cold publish makes), the
+  two alternating run by run, plainly and in a Lambda-like environment (Lambda's AWS_LAMBDA_* and
+  LAMBDA_TASK_ROOT variables and the template's, tracing off as the local stack has it).
+
+Bytecode: both sides import what the interpreter finds. These machines set PYTHONDONTWRITEBYTECODE
+and uv installs without .pyc, so unless `python -m compileall` was run on .venv and the layer,
+both sides compile their modules on every run (as a layer without .pyc does on Lambda).
 """
 
 from __future__ import annotations
