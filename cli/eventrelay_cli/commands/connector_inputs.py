@@ -1,10 +1,9 @@
-"""What `connector create|update` were given, turned into the admin service's `ConnectorChanges`.
+"""What `connector create|update` were given, turned into the admin API's request body.
 
-Imported when one of those commands runs (it loads pydantic and the connector models). Secrets
-come from environment variables or standard input, read in a fixed order, and never from argv.
-What the changes may be (which credentials an auth type takes, what is required) is the admin
-service's to decide; here options are only read, and the service's answer is worded with the
-options' names.
+Imported when one of those commands runs. Secrets come from environment variables or standard
+input, read in a fixed order, and never from argv. What the changes may be (which credentials an
+auth type takes, what is required) is the admin service's to decide; here options are only read,
+and the service's answer is worded with the options' names.
 """
 
 from __future__ import annotations
@@ -13,13 +12,11 @@ import getpass
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
-from pydantic import SecretStr
-
-from eventrelay.admin import ConnectorChanges, CredentialChanges, InvalidConnector
 from eventrelay.connectors import urls
 from eventrelay.connectors.models import AuthType
+from eventrelay.errors import InvalidResource
 from eventrelay_cli.exit_codes import EXIT_USAGE, CliError
 from eventrelay_cli.inputs import pairs
 
@@ -85,14 +82,6 @@ class SecretSources:
         return self.stdin.isatty()
 
 
-def _url(options: ConnectorOptions, option: str, what: str, sources: SecretSources) -> str | None:
-    """The URL from `--<option>`, `--<option>-env` or `--<option>-stdin` (mutually exclusive)."""
-    plain: str | None = getattr(options, option)
-    if plain is not None:
-        return plain
-    return _secret(getattr(options, f"{option}_env"), getattr(options, f"{option}_stdin"), what, sources)
-
-
 def warn_plain_secret_urls(options: ConnectorOptions, auth_type: str, warn: Callable[[str], None]) -> None:
     """A URL-based connector's URL given in plain text: it works, but shell history and `ps` keep it."""
     if auth_type != AuthType.NONE.value:
@@ -105,38 +94,52 @@ def warn_plain_secret_urls(options: ConnectorOptions, auth_type: str, warn: Call
             )
 
 
-def changes_from_options(
+def body_from_options(
     options: ConnectorOptions, sources: SecretSources, *, ask_missing: bool
-) -> ConnectorChanges:
-    """The changes the options ask for; secrets are read in a fixed order (base URL, test URL,
-    password, client secret, token headers) so several can be piped on stdin, one per line.
+) -> dict[str, Any]:
+    """The admin API body (`admin_api.connectors`) the options ask for: create's with `name`,
+    update's (PATCH) with `removeHeaders`. Secrets are read in a fixed order (base URL, test URL,
+    password, client secret, token headers) so several can be piped on stdin, one per line; a URL
+    read from a variable or stdin goes in `credentials` (a secret), a plain `--base-url` does not.
 
     `ask_missing` (create, on a terminal): prompt for the secret the chosen auth type needs.
     """
+    body: dict[str, Any] = {}
+    credentials: dict[str, Any] = {}
+    for option, field, what in (("base_url", "baseUrl", "base URL"), ("test_url", "testUrl", "test URL")):
+        plain: str | None = getattr(options, option)
+        if plain is not None:
+            body[field] = plain
+        else:
+            secret = _secret(
+                getattr(options, f"{option}_env"), getattr(options, f"{option}_stdin"), what, sources
+            )
+            if secret is not None:
+                credentials[field] = secret
     oauth2 = {
         "grant": options.grant,
-        "token_url": options.token_url,
+        "tokenUrl": options.token_url,
         "scope": options.scope,
-        "client_auth": options.client_auth,
-        "token_content_type": options.token_content_type,
-        "authorization_url": options.authorization_url,
-        "redirect_url": options.redirect_url,
+        "clientAuth": options.client_auth,
+        "tokenContentType": options.token_content_type,
+        "authorizationUrl": options.authorization_url,
+        "redirectUrl": options.redirect_url,
     }
-    return ConnectorChanges(
-        base_url=_url(options, "base_url", "base URL", sources),
-        auth_type=AuthType(options.auth) if options.auth is not None else None,
-        description=options.description,
-        test_url=_url(options, "test_url", "test URL", sources),
-        headers=pairs(options.header, "--header"),
-        remove_headers=options.remove_header,
-        oauth2={key: value for key, value in oauth2.items() if value is not None},
-        credentials=_credential_changes(options, sources, ask_missing=ask_missing),
-    )
+    given: dict[str, Any] = {
+        "authType": options.auth,
+        "description": options.description,
+        "headers": pairs(options.header, "--header") or None,
+        "removeHeaders": list(options.remove_header) or None,
+        "oauth2": {name: value for name, value in oauth2.items() if value is not None} or None,
+    }
+    body.update({name: value for name, value in given.items() if value is not None})
+    credentials.update(_credentials(options, sources, ask_missing=ask_missing))
+    if credentials:
+        body["credentials"] = credentials
+    return body
 
 
-def _credential_changes(
-    options: ConnectorOptions, sources: SecretSources, *, ask_missing: bool
-) -> CredentialChanges:
+def _credentials(options: ConnectorOptions, sources: SecretSources, *, ask_missing: bool) -> dict[str, Any]:
     # On a terminal, create asks for the secret its auth type cannot do without.
     prompt = ask_missing and sources.interactive
     password = _secret(options.password_env, options.password_stdin, "password", sources)
@@ -146,18 +149,19 @@ def _credential_changes(
     if client_secret is None and prompt and options.auth == AuthType.OAUTH2.value:
         client_secret = sources.from_stdin("client secret")
     token_headers = {
-        name: SecretStr(sources.from_env(variable, f"token header {name}"))
+        name: sources.from_env(variable, f"token header {name}")
         for name, variable in pairs(options.token_header_env, "--token-header-env").items()
     }
     for name in options.token_header_stdin:
-        token_headers[name] = SecretStr(sources.from_stdin(f"token header {name}"))
-    return CredentialChanges(
-        username=options.username,
-        password=SecretStr(password) if password is not None else None,
-        token_headers=token_headers,
-        client_id=options.client_id,
-        client_secret=SecretStr(client_secret) if client_secret is not None else None,
-    )
+        token_headers[name] = sources.from_stdin(f"token header {name}")
+    given: dict[str, Any] = {
+        "username": options.username,
+        "password": password,
+        "tokenHeaders": token_headers or None,
+        "clientId": options.client_id,
+        "clientSecret": client_secret,
+    }
+    return {name: value for name, value in given.items() if value is not None}
 
 
 # The options that give each credential (the service names the credential, the user the option).
@@ -177,7 +181,13 @@ def worded_for_options(options: ConnectorOptions) -> Iterator[None]:
     (`credentials.password: does not apply ...` -> `--password-env does not apply ...`)."""
     try:
         yield
-    except InvalidConnector as exc:
+    except InvalidResource as exc:
+        # Raised in this process only (over --api an error is the API's message); the admin
+        # package is loaded by then.
+        from eventrelay.admin.errors import InvalidConnector
+
+        if not isinstance(exc, InvalidConnector):
+            raise
         worded = [_worded(problem, options) for problem in exc.problems]
         if worded == exc.problems:
             raise

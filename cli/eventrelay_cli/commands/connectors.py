@@ -11,6 +11,9 @@ A URL-based connector (auth none, e.g. a Slack incoming webhook) is authenticate
 it with `--base-url-env SLACK_WEBHOOK_URL` or `--base-url-stdin` (and an absolute test URL with
 `--test-url-env`/`--test-url-stdin`). A plain `--base-url`/`--test-url` still works for it, with a
 warning on stderr; the URL is then stored in Secrets Manager and shown redacted.
+
+Each command calls one admin API route (`eventrelay.admin_api.connectors`); `--json` prints its
+answer's `data`.
 """
 
 from __future__ import annotations
@@ -151,23 +154,27 @@ def connector() -> None:
     pass
 
 
+def _path(*segments: str) -> str:
+    from eventrelay.admin_api.routing import admin_path
+
+    return admin_path(*segments)
+
+
 @connector.command("create")
 @_definition_options(update=False)
 def connector_create(context: CliContext, options: ConnectorOptions) -> int:
     """Create a connector (credentials from environment variables or stdin)."""
-    from eventrelay.admin import connector_spec_from
     from eventrelay_cli.commands.connector_inputs import (
-        changes_from_options,
+        body_from_options,
         warn_plain_secret_urls,
         worded_for_options,
     )
 
-    changes = changes_from_options(options, _secret_sources(), ask_missing=True)
+    body = {"name": options.name, **body_from_options(options, _secret_sources(), ask_missing=True)}
     with worded_for_options(options):
-        spec = connector_spec_from(options.name, changes)
-        created = context.admin().connectors.create(options.tenant_id, spec, changes.credentials)
-    warn_plain_secret_urls(options, created.auth_type, context.info)
-    context.emit(created.to_dict(), lambda v: _summary(v, "created"))
+        created = context.call("POST", _path("tenants", options.tenant_id, "connectors"), body=body)
+    warn_plain_secret_urls(options, created["authType"], context.info)
+    context.emit(created, lambda v: _summary(v, "created"))
     return EXIT_OK
 
 
@@ -176,18 +183,19 @@ def connector_create(context: CliContext, options: ConnectorOptions) -> int:
 def connector_update(context: CliContext, options: ConnectorOptions) -> int:
     """Change a connector; options not given keep their value."""
     from eventrelay_cli.commands.connector_inputs import (
-        changes_from_options,
+        body_from_options,
         warn_plain_secret_urls,
         worded_for_options,
     )
 
-    changes = changes_from_options(options, _secret_sources(), ask_missing=False)
+    body = body_from_options(options, _secret_sources(), ask_missing=False)
     with worded_for_options(options):
-        updated = context.admin().connectors.update(options.tenant_id, options.name, changes)
-    warn_plain_secret_urls(options, updated.auth_type, context.info)
+        path = _path("tenants", options.tenant_id, "connectors", options.name)
+        updated = context.call("PATCH", path, body=body)
+    warn_plain_secret_urls(options, updated["authType"], context.info)
     context.emit(
-        updated.to_dict(),
-        lambda v: _summary(v, "updated") if updated.changed else f"connector {v['name']}: unchanged",
+        updated,
+        lambda v: _summary(v, "updated") if v["changed"] else f"connector {v['name']}: unchanged",
     )
     return EXIT_OK
 
@@ -197,7 +205,7 @@ def connector_update(context: CliContext, options: ConnectorOptions) -> int:
 @pass_cli_context
 def connector_list(context: CliContext, tenant_id: str) -> int:
     """A tenant's connectors and their health."""
-    rows = [view.to_dict() for view in context.admin().connectors.list(tenant_id)]
+    rows = context.call("GET", _path("tenants", tenant_id, "connectors"))
     context.emit(
         rows,
         lambda rs: (
@@ -214,7 +222,7 @@ def connector_list(context: CliContext, tenant_id: str) -> int:
 @pass_cli_context
 def connector_show(context: CliContext, tenant_id: str, name: str) -> int:
     """One connector (which credentials are set, never their values)."""
-    context.emit(context.admin().connectors.show(tenant_id, name).to_dict())
+    context.emit(context.call("GET", _path("tenants", tenant_id, "connectors", name)))
     return EXIT_OK
 
 
@@ -225,8 +233,9 @@ def connector_show(context: CliContext, tenant_id: str, name: str) -> int:
 @pass_cli_context
 def connector_delete(context: CliContext, tenant_id: str, name: str, force: bool) -> int:
     """Delete a connector and its credentials."""
-    context.admin().connectors.delete(tenant_id, name, force=force)
-    context.emit({"deleted": True, "name": name}, lambda _: f"deleted connector {name}")
+    path = _path("tenants", tenant_id, "connectors", name)
+    deleted = context.call("DELETE", path, query={"force": "true"} if force else None)
+    context.emit(deleted, lambda _: f"deleted connector {name}")
     return EXIT_OK
 
 
@@ -239,8 +248,8 @@ def connector_delete(context: CliContext, tenant_id: str, name: str, force: bool
 @pass_cli_context
 def connector_test(context: CliContext, tenant_id: str, name: str, body_limit: int) -> int:
     """Test connection: GET the test URL with the connector's auth."""
-    result = context.admin().connectors.test_connection(tenant_id, name)
-    view = result.to_dict(body_limit)
+    path = _path("tenants", tenant_id, "connectors", name, "test")
+    view = context.call("POST", path, body={"bodyLimit": body_limit})
 
     def human(v: dict[str, Any]) -> str:
         status = f"HTTP {v['status']}" if v["status"] is not None else "no response"
@@ -252,7 +261,7 @@ def connector_test(context: CliContext, tenant_id: str, name: str, body_limit: i
         return "\n".join(lines)
 
     context.emit(view, human)
-    return EXIT_OK if result.ok else EXIT_FAILURE
+    return EXIT_OK if view["ok"] else EXIT_FAILURE
 
 
 @connector.command("authorize")
@@ -261,10 +270,7 @@ def connector_test(context: CliContext, tenant_id: str, name: str, body_limit: i
 @pass_cli_context
 def connector_authorize(context: CliContext, tenant_id: str, name: str) -> int:
     """Print the URL to open for the OAuth 2.0 authorization-code grant."""
-    from eventrelay.clock import iso_utc
-
-    started = context.admin().connectors.authorize_url(tenant_id, name)
-    view = {"url": started.url, "expiresAt": iso_utc(started.expires_at)}
+    view = context.call("POST", _path("tenants", tenant_id, "connectors", name, "authorize"))
     context.emit(
         view,
         lambda v: f"Open this URL in a browser and grant access (valid until {v['expiresAt']}):\n{v['url']}",

@@ -80,7 +80,7 @@ def test_token_requests_are_form_encoded_by_default(
 ) -> None:
     secret = canaries["oauth client secret"]
     view = admin.connectors.create(tenant, oauth_spec(oauth_server, None), secret_credentials(secret))
-    assert view.to_dict()["oauth2"]["token_content_type"] == "form"
+    assert view.to_dict()["oauth2"]["tokenContentType"] == "form"
     assert admin.connectors.test_connection(tenant, "erp").ok
     [request] = oauth_server.token_requests
     assert_form(request, {"grant_type": "client_credentials", "scope": "orders.read"})
@@ -122,9 +122,9 @@ def test_the_admin_service_changes_the_content_type_and_keeps_it_otherwise(
     admin.connectors.create(tenant, oauth_spec(oauth_server, None), secret_credentials(secret))
     changed = admin.connectors.update(tenant, "erp", ConnectorChanges(oauth2={"token_content_type": "json"}))
     assert changed.changed
-    assert admin.connectors.show(tenant, "erp").to_dict()["oauth2"]["token_content_type"] == "json"
+    assert admin.connectors.show(tenant, "erp").to_dict()["oauth2"]["tokenContentType"] == "json"
     kept = admin.connectors.update(tenant, "erp", ConnectorChanges(oauth2={"scope": "orders.write"}))
-    assert kept.to_dict()["oauth2"]["token_content_type"] == "json"
+    assert kept.to_dict()["oauth2"]["tokenContentType"] == "json"
     assert admin.connectors.test_connection(tenant, "erp").ok
     assert_json(
         oauth_server.token_requests[-1], {"grant_type": "client_credentials", "scope": "orders.write"}
@@ -192,14 +192,14 @@ def test_the_cli_sets_and_changes_the_token_content_type(
         stdin=secret + "\n",
     )  # fmt: skip
     assert code == 0, err
-    assert json.loads(out)["oauth2"]["token_content_type"] == "json"
+    assert json.loads(out)["oauth2"]["tokenContentType"] == "json"
     code, out, err = run_cli(capsys, "connector", "test", tenant, "erp")
     assert code == 0, err
     assert_json(oauth_server.token_requests[-1], {"grant_type": "client_credentials"})
 
     code, out, err = run_cli(capsys, "connector", "update", tenant, "erp", "--token-content-type", "form")
     assert code == 0, err
-    assert json.loads(out)["oauth2"]["token_content_type"] == "form"
+    assert json.loads(out)["oauth2"]["tokenContentType"] == "form"
     oauth_server.revoke_access_tokens()
     code, out, err = run_cli(capsys, "connector", "test", tenant, "erp")
     assert code == 0, err
@@ -257,7 +257,7 @@ def test_apply_sets_the_token_content_type(
     write("json")
     code, _, err = run_cli(capsys, "apply", "-f", str(path))
     assert code == 0, err
-    assert admin.connectors.show(tenant, "erp").to_dict()["oauth2"]["token_content_type"] == "json"
+    assert admin.connectors.show(tenant, "erp").to_dict()["oauth2"]["tokenContentType"] == "json"
     assert admin.connectors.test_connection(tenant, "erp").ok
     assert_json(oauth_server.token_requests[-1], {"grant_type": "client_credentials"})
     # Applied again: unchanged; then switched back to form
@@ -267,7 +267,7 @@ def test_apply_sets_the_token_content_type(
     write("form")
     code, out, err = run_cli(capsys, "apply", "-f", str(path))
     assert code == 0, err
-    assert admin.connectors.show(tenant, "erp").to_dict()["oauth2"]["token_content_type"] == "form"
+    assert admin.connectors.show(tenant, "erp").to_dict()["oauth2"]["tokenContentType"] == "form"
     write("xml")
     code, _, err = run_cli(capsys, "apply", "-f", str(path))
     assert code == 2

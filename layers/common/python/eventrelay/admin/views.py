@@ -156,7 +156,8 @@ class ConnectorView:
             "updatedAt": self.updated_at,
         }
         if self.oauth2 is not None:
-            view["oauth2"] = self.oauth2.model_dump(mode="json", exclude_none=True)
+            settings = self.oauth2.model_dump(mode="json", exclude_none=True)
+            view["oauth2"] = dict(zip(camel_names(settings), settings.values(), strict=True))
         if self.credentials is not None:
             view["credentials"] = self.credentials.to_dict()
         if self.changed is not None:

@@ -160,7 +160,7 @@ class AdminApi:
         """Route and perform `request` for an authenticated `principal`; domain errors propagate."""
         route, parameters = self._route(request.method, request.path)
         if route.operator_only:
-            principal.require_operator(route.summary or f"{route.method} {route.template}")
+            principal.require_operator(f"{route.method} {route.template}")
         service = self._service.acting_as(principal.subject, request.request_id)
         if route.tenant_scoped:
             tenant_id = parameters["tenantId"]

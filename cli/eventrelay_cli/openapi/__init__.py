@@ -1,0 +1,1 @@
+"""The OpenAPI document: `document.build_document()`; `python -m eventrelay_cli.openapi` writes it."""
