@@ -8,6 +8,7 @@ from eventrelay.admin.audit import UNATTRIBUTED, Actor
 from eventrelay.admin.service import AdminService
 from eventrelay.audit import AuditLog
 from eventrelay.clock import Clock, system_clock
+from eventrelay.datasets.store import RunStore
 from eventrelay.delivery.replay import ReplayService
 from eventrelay.delivery.store import DeliveryStore
 from eventrelay.envelopes import MessageQueue
@@ -61,6 +62,7 @@ def build_admin_service(
         deliveries=deliveries,
         replay=replay,
         audit_log=AuditLog(settings.config_table, dynamodb, clock),
+        runs=RunStore(settings.deliveries_table, dynamodb, clock) if settings.deliveries_table else None,
         clock=clock,
         actor=actor,
     )
