@@ -122,3 +122,13 @@ def test_dataset_run_uploads_follows_and_reports_the_bad_rows(local_stack: Runni
     assert [error["line"] for error in run["errors"]] == [13, 41]
     assert run["file"]["key"].startswith("tenants/demo/rules/cli-run/")
     assert run["file"]["key"].endswith("-rows.csv")
+    # And the run's deliveries are found by `delivery list --run`: one per good row, all SUCCEEDED
+    listed = local_stack.cli(
+        "--json", "delivery", "list", "demo", "--run", followed["runId"], "--limit", "100"
+    )
+    assert listed.returncode == 0, listed.stderr
+    deliveries = json.loads(listed.stdout)["deliveries"]
+    assert len(deliveries) == 48
+    assert {(d["state"], d["eventId"], d["rule"]) for d in deliveries} == {
+        ("SUCCEEDED", followed["runId"], "cli-run")
+    }
