@@ -261,3 +261,25 @@ def test_a_per_minute_limit_waits_for_the_next_minute_and_caps_long_waits_at_900
     assert delays[:3] == [40, 100, 160]
     assert delays[-1] == 900
     assert max(delays) == 900
+
+
+def test_a_slot_taken_for_a_call_that_is_not_made_is_given_back(
+    harness: Harness, tenant_id: str, target: RecordingServer, sent: list[SentMessage]
+) -> None:
+    # Given a connector allowed 2 calls per second, and one event delivered in this window
+    set_up_paced_target(harness, tenant_id, target, RateLimit(per_second=2))
+    start_of_a_second(harness)
+    runner = runner_on_the_real_queue(harness)
+    delivered = harness.envelope(tenant_id, {"row": 0})
+    assert runner.handle_message(delivered.to_message_body()).step_of("tickets") is Step.SUCCEEDED
+    # When SQS hands the same event again (a duplicate): a slot is taken, but the delivery is done
+    again = runner.handle_message(delivered.to_message_body())
+    assert again.step_of("tickets") is Step.STALE
+    # Then that slot was given back: one more event is called in this window, the next is paced
+    steps = [
+        runner.handle_message(harness.envelope(tenant_id, {"row": row}).to_message_body()).step_of("tickets")
+        for row in (1, 2)
+    ]
+    assert steps == [Step.SUCCEEDED, Step.PACED]
+    assert sorted(int(json.loads(request.body)["row"]) for request in target.requests) == [0, 1]
+    assert [message.reason for message in sent] == ["paced"]
