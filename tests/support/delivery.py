@@ -130,7 +130,7 @@ class Harness:
             policy=self.policy,
             clock=self.clock,
             lease_seconds=self.lease_seconds,
-            pacer=ConnectorPacer(limiter, self.clock),
+            pacer=ConnectorPacer(limiter),
         )
 
     # ---- configuration

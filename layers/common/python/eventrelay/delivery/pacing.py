@@ -32,7 +32,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from eventrelay.clock import Clock, system_clock
 from eventrelay.connectors.models import Connector, RateLimit
 from eventrelay.delivery.schedule import MAX_SQS_DELAY_SECONDS
 from eventrelay.errors import DependencyFailure
@@ -75,10 +74,6 @@ class Slot:
     hit: HitResult | None = None
     wait_seconds: int = 0
 
-    @property
-    def may_call(self) -> bool:
-        return self.pace is not Pace.REFUSED
-
 
 UNLIMITED = Slot(Pace.UNLIMITED)
 
@@ -86,9 +81,8 @@ UNLIMITED = Slot(Pace.UNLIMITED)
 class ConnectorPacer:
     """Takes a slot in a connector's windows before a call (thread-safe; one per process)."""
 
-    def __init__(self, limiter: FixedWindowRateLimiter, clock: Clock = system_clock) -> None:
+    def __init__(self, limiter: FixedWindowRateLimiter) -> None:
         self._limiter = limiter
-        self._clock = clock
         self._lock = threading.Lock()
         # (tenant, connector) -> the next window handed to a waiting delivery (insertion-ordered:
         # the least recently refused pair is dropped first)

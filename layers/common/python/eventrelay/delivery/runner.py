@@ -1,7 +1,8 @@
 """The action runner: turns each event on the queue into deliveries, and drives each delivery.
 
 Two kinds of message arrive on the events queue: an event envelope (from the publish path) and a
-delivery message (`DeliveryMessage`, put back by the runner itself: retries, delays, replays).
+delivery message (`DeliveryMessage`, put back by the runner itself: retries, delays, pacing,
+replays).
 
 For an envelope: the tenant's enabled rules for the event are evaluated; each matching rule gets
 one delivery (deterministic id, created once) and its first attempt. For a delivery message: the

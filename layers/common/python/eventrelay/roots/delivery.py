@@ -53,7 +53,7 @@ def build_delivery_services(
     queue = queue or MessageQueue(settings.events_queue_url, clients.sqs)
     connector_services = connectors or build_connector_services(settings, clients, clock)
     runner_options.setdefault(
-        "pacer", ConnectorPacer(FixedWindowRateLimiter(settings.limits_table, clients.dynamodb, clock), clock)
+        "pacer", ConnectorPacer(FixedWindowRateLimiter(settings.limits_table, clients.dynamodb, clock))
     )
     runner = ActionRunner(
         rules=rules,
