@@ -20,9 +20,14 @@ from eventrelay_cli.framework import Group, pass_cli_context, with_options
 from eventrelay_cli.inputs import pairs, read_structured_file
 
 if TYPE_CHECKING:
-    from eventrelay.actions import Action, FieldType
-    from eventrelay.admin import FieldChange
+    from eventrelay.actions import FieldType
     from eventrelay_cli.context import CliContext
+
+
+def _path(*segments: str) -> str:
+    from eventrelay.admin_api.routing import admin_path
+
+    return admin_path(*segments)
 
 
 @dataclass(frozen=True)
@@ -45,20 +50,38 @@ class ActionOptions:
     no_payload: bool = False
 
 
-def _draft_data(options: ActionOptions, current: Action | None) -> dict[str, Any]:
-    """The current definition (update) or the file, with the options laid over it."""
-    data: dict[str, Any] = {}
-    if current is not None:
-        # Field choices are not repeated: the store keeps them for the fields the templates still use.
-        data = current.to_draft().model_dump(mode="json", by_alias=True, exclude={"fields"})
-    if options.file:
-        loaded = read_structured_file(options.file)
-        if not isinstance(loaded, dict):
-            raise CliError(f"{options.file}: expected a mapping of action attributes", EXIT_USAGE)
-        data.update(loaded)
-    if options.name:
-        data["name"] = options.name
+def _file_attributes(path: str | None) -> dict[str, Any]:
+    """The action attributes of `--file`, spelled as the admin API's body spells them."""
+    if not path:
+        return {}
+    loaded = read_structured_file(path)
+    if not isinstance(loaded, dict):
+        raise CliError(f"{path}: expected a mapping of action attributes", EXIT_USAGE)
+    # A file may use snake_case names (`max_retries`) and the shorthands of `eventrelay apply`.
+    attributes = {_camel(str(key)): value for key, value in loaded.items()}
+    payload = attributes.get("payload")
+    if isinstance(payload, str):
+        attributes["payload"] = {"type": "plain", "text": payload}
+    elif isinstance(payload, dict) and isinstance(payload.get("pairs"), dict):
+        pairs_given = payload["pairs"]
+        attributes["payload"] = {
+            **payload,
+            "pairs": [{"key": key, "value": value} for key, value in pairs_given.items()],
+        }
+    return attributes
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _definition_body(options: ActionOptions, current_headers: Callable[[], dict[str, str]]) -> dict[str, Any]:
+    """The file's attributes with the options laid over them; `current_headers` gives the headers
+    `--header`/`--remove-header` edit when the file names none (update: the action's own)."""
+    body = _file_attributes(options.file)
     for key, value in (
+        ("name", options.name),
         ("connector", options.connector),
         ("method", options.method),
         ("url", options.url),
@@ -66,17 +89,17 @@ def _draft_data(options: ActionOptions, current: Action | None) -> dict[str, Any
         ("description", options.description),
     ):
         if value is not None:
-            data[key] = value
-    headers = dict(data.get("headers") or {})
-    for name in options.remove_header:
-        headers = {key: value for key, value in headers.items() if key.lower() != name.lower()}
-    headers.update(pairs(options.header, "--header"))
-    if headers or "headers" in data:
-        data["headers"] = headers
+            body[key] = value
+    if options.header or options.remove_header:
+        headers = dict(body["headers"] or {}) if "headers" in body else current_headers()
+        for name in options.remove_header:
+            headers = {key: value for key, value in headers.items() if key.lower() != name.lower()}
+        headers.update(pairs(options.header, "--header"))
+        body["headers"] = headers
     payload = _payload_option(options)
     if payload is not _KEEP:
-        data["payload"] = payload
-    return data
+        body["payload"] = payload
+    return body
 
 
 _KEEP = object()
@@ -157,14 +180,12 @@ def action() -> None:
 @_definition_options(update=False)
 def action_create(context: CliContext, options: ActionOptions) -> int:
     """Create an action (fields are parsed from {{tokens}})."""
-    from eventrelay.admin import action_view
-
-    data = _draft_data(options, None)
-    missing = [key for key in ("name", "connector", "method") if not data.get(key)]
+    body = _definition_body(options, dict)
+    missing = [key for key in ("name", "connector", "method") if not body.get(key)]
     if missing:
         raise CliError("missing " + ", ".join(missing) + " (options or --file)", EXIT_USAGE)
-    created = context.admin().actions.create(options.tenant_id, data)
-    context.emit(action_view(created), lambda v: _summary(v, "created"))
+    created = context.call("POST", _path("tenants", options.tenant_id, "actions"), body=body)
+    context.emit(created, lambda v: _summary(v, "created"))
     return EXIT_OK
 
 
@@ -172,14 +193,16 @@ def action_create(context: CliContext, options: ActionOptions) -> int:
 @_definition_options(update=True)
 def action_update(context: CliContext, options: ActionOptions) -> int:
     """Change an action; options not given keep their value."""
-    from eventrelay.admin import action_view
+    path = _path("tenants", options.tenant_id, "actions", str(options.name))
 
-    actions = context.admin().actions
-    name = str(options.name)
-    # The service replaces a whole definition: the options are laid over the current one.
-    data = _draft_data(options, actions.show(options.tenant_id, name))
-    updated = actions.update(options.tenant_id, name, data)
-    context.emit(action_view(updated), lambda v: _summary(v, "updated"))
+    def current_headers() -> dict[str, str]:
+        return dict(context.call("GET", path)["headers"])
+
+    # The NAME argument names the action: a `name` in the file does not rename it.
+    body = _definition_body(options, current_headers)
+    body.pop("name", None)
+    updated = context.call("PATCH", path, body=body)
+    context.emit(updated, lambda v: _summary(v, "updated"))
     return EXIT_OK
 
 
@@ -189,9 +212,8 @@ def action_update(context: CliContext, options: ActionOptions) -> int:
 @pass_cli_context
 def action_list(context: CliContext, tenant_id: str, connector: str | None) -> int:
     """A tenant's actions."""
-    from eventrelay.admin import action_view
-
-    rows = [action_view(a) for a in context.admin().actions.list(tenant_id, connector=connector)]
+    query = {"connector": connector} if connector else None
+    rows = context.call("GET", _path("tenants", tenant_id, "actions"), query=query)
     context.emit(
         rows,
         lambda rs: (
@@ -208,9 +230,7 @@ def action_list(context: CliContext, tenant_id: str, connector: str | None) -> i
 @pass_cli_context
 def action_show(context: CliContext, tenant_id: str, name: str) -> int:
     """One action with its fields."""
-    from eventrelay.admin import action_view
-
-    context.emit(action_view(context.admin().actions.show(tenant_id, name)))
+    context.emit(context.call("GET", _path("tenants", tenant_id, "actions", name)))
     return EXIT_OK
 
 
@@ -221,8 +241,9 @@ def action_show(context: CliContext, tenant_id: str, name: str) -> int:
 @pass_cli_context
 def action_delete(context: CliContext, tenant_id: str, name: str, force: bool) -> int:
     """Delete an action."""
-    context.admin().actions.delete(tenant_id, name, force=force)
-    context.emit({"deleted": True, "name": name}, lambda _: f"deleted action {name}")
+    query = {"force": "true"} if force else None
+    deleted = context.call("DELETE", _path("tenants", tenant_id, "actions", name), query=query)
+    context.emit(deleted, lambda _: f"deleted action {name}")
     return EXIT_OK
 
 
@@ -278,22 +299,29 @@ def action_fields(
     no_defaults: tuple[str, ...],
 ) -> int:
     """Show an action's fields, or set their types (--type) and defaults (--default)."""
-    from eventrelay.admin import action_view
-
-    actions = context.admin().actions
+    path = _path("tenants", tenant_id, "actions", name, "fields")
     types = {field: _field_type(text) for field, text in pairs(field_types, "--type").items()}
     default_texts = pairs(defaults, "--default")
+    both = [field for field in default_texts if field in no_defaults]
+    if both:
+        raise CliError(
+            "invalid action: "
+            + "; ".join(f"fields.{field}: a new default and no default at once" for field in both),
+            EXIT_USAGE,
+        )
     touched = list(dict.fromkeys([*types, *default_texts, *no_defaults]))
     if not touched:
-        context.emit(action_view(actions.show(tenant_id, name)), _fields_table)
+        context.emit(context.call("GET", path), _fields_table)
         return EXIT_OK
     # A default typed on the command line is text: read as its field's type (given, else current).
-    current_types = {field.name: field.type for field in actions.show(tenant_id, name).fields}
+    current_types: dict[str, FieldType] = {}
+    if default_texts:
+        current_types = {f["name"]: _field_type(f["type"]) for f in context.call("GET", path)["fields"]}
     changes = [
         _field_change(field, types.get(field), current_types.get(field), default_texts, set(no_defaults))
         for field in touched
     ]
-    context.emit(action_view(actions.set_fields(tenant_id, name, changes)), _fields_table)
+    context.emit(context.call("PATCH", path, body={"fields": changes}), _fields_table)
     return EXIT_OK
 
 
@@ -303,13 +331,18 @@ def _field_change(
     current_type: FieldType | None,
     default_texts: dict[str, str],
     cleared: set[str],
-) -> FieldChange:
-    from eventrelay.admin import FieldChange
-
+) -> dict[str, Any]:
+    """One entry of the fields body: the new type, a new default (null: none), or neither."""
+    change: dict[str, Any] = {"name": field}
+    if new_type is not None:
+        change["type"] = new_type.value
     field_type = new_type or current_type
     text = default_texts.get(field)
-    default = _default_value(field_type, text) if text is not None and field_type is not None else text
-    return FieldChange(field, type=new_type, default=default, clear_default=field in cleared)
+    if text is not None:
+        change["default"] = _default_value(field_type, text) if field_type is not None else text
+    elif field in cleared:
+        change["default"] = None
+    return change
 
 
 def _report_text(report: dict[str, Any]) -> str:
@@ -351,14 +384,18 @@ def _report_text(report: dict[str, Any]) -> str:
     help="a sample value (default: the field's default)",
 )
 @click.option(
-    "--body-limit", type=int, default=4096, show_default=True, help="characters of the response body to show"
+    "--body-limit",
+    type=click.IntRange(min=0),
+    default=4096,
+    show_default=True,
+    help="characters of the response body to show",
 )
 @pass_cli_context
 def action_test(
     context: CliContext, tenant_id: str, name: str, values: tuple[str, ...], body_limit: int
 ) -> int:
     """Perform the action with sample values; show the request (redacted) and response."""
-    samples: dict[str, object] = dict(pairs(values, "--value"))
-    report = context.admin().actions.test(tenant_id, name, samples)
-    context.emit(report.to_dict(body_limit), _report_text)
-    return EXIT_OK if report.ok else EXIT_FAILURE
+    body = {"values": pairs(values, "--value"), "bodyLimit": body_limit}
+    report = context.call("POST", _path("tenants", tenant_id, "actions", name, "test"), body=body)
+    context.emit(report, _report_text)
+    return EXIT_OK if report["ok"] else EXIT_FAILURE

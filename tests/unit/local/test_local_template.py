@@ -20,7 +20,8 @@ def test_the_project_template_decodes_with_intrinsics_in_long_form() -> None:
     assert variables["EVENTRELAY_SECRET_PREFIX"] == {"Fn::Sub": "eventrelay/${AWS::StackName}/"}
     # Plain data, not the decoder's node classes
     assert type(variables) is dict
-    assert type(variables["POWERTOOLS_SERVICE_NAME"]) is str
+    assert type(variables["POWERTOOLS_SERVICE_NAME"]) is dict
+    assert type(variables["POWERTOOLS_SERVICE_NAME"]["Ref"]) is str
 
 
 def test_a_template_the_decoder_refuses_is_a_template_error(tmp_path: Path) -> None:
