@@ -103,6 +103,14 @@ class LocalAuthorizationServer:
     _codes: dict[str, PendingCode] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
+    def routes(self) -> list[tuple[str, Callable[[dict[str, Any], object], dict[str, Any]]]]:
+        """The gateway routes this server answers."""
+        return [
+            (f"GET {AUTHORIZE_PATH}", self.authorize),
+            (f"POST {AUTHORIZE_PATH}", self.authorize),
+            (f"POST {TOKEN_PATH}", self.token),
+        ]
+
     def authorize(self, event: dict[str, Any], context: object = None) -> dict[str, Any]:
         method, headers, fields = _request_parts(event)
         try:
