@@ -1,16 +1,20 @@
-"""`make bench`, the runner's figure: a batch's wall time next to one call's latency.
+"""`make bench`, the runner's figures: a batch's wall time next to one call's latency, and its writes.
 
 The real action runner handler (functions/action_runner/app.py) on the embedded AWS (DynamoDB
-Local for tables), calling a target on 127.0.0.1 that answers after TARGET_SECONDS. Printed:
-one call's latency (the outbound client alone), a batch of one event through the handler, a
-batch of ten, the ratio of the batch to one call (1x would be perfect overlap, 10x sequential),
-and the AWS calls each delivery costs.
+Local for tables), calling a target on 127.0.0.1 that answers after TARGET_SECONDS. The sides
+alternate round by round in one run (one call through the outbound client alone, a batch of one
+event through the handler, a batch of ten), so the machine's load swings hit them alike; the
+figures are medians. Printed, and written to bench/results/runner.json: the ratio of the batch of
+ten to one call (1x would be perfect overlap, 10x sequential), the AWS calls each delivery costs,
+and its DynamoDB writes: requests, and write units as DynamoDB Local counts them
+(`ReturnConsumedCapacity=INDEXES`: the item's KB, twice in a transaction, plus each index entry).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import statistics
 import sys
@@ -19,6 +23,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -39,9 +44,11 @@ from eventrelay_cli.local.lambda_runtime import load_handler, make_context
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 0.2
-ROUNDS = 5
+ROUNDS = 9
 BATCH = 10
 TENANT = "bench"
+RESULTS = REPO_ROOT / "bench" / "results" / "runner.json"
+WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
 
 
 class _Slow(BaseHTTPRequestHandler):
@@ -108,6 +115,50 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
 
+@dataclass
+class Tally:
+    """AWS calls by operation, and the deliveries table's write requests and units."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    writes: int = 0
+    write_units: float = 0.0
+
+
+class Meter:
+    """Counts what the clients send into the tally of the side being timed (none between sides)."""
+
+    def __init__(self) -> None:
+        self.tallies: dict[str, Tally] = {}
+        self.side: str | None = None
+
+    def attach(self, client: Any, *, count_writes: bool = False) -> None:
+        client.meta.events.register("before-call", self._call)
+        if count_writes:
+            for operation in WRITE_OPERATIONS:
+                client.meta.events.register(f"before-parameter-build.dynamodb.{operation}", self._ask)
+                client.meta.events.register(f"after-call.dynamodb.{operation}", self._written)
+
+    def tally(self, side: str) -> Tally:
+        return self.tallies.setdefault(side, Tally())
+
+    def _call(self, event_name: str, **_: Any) -> None:
+        if self.side is not None:
+            self.tally(self.side).calls[event_name.removeprefix("before-call.")] += 1
+
+    @staticmethod
+    def _ask(params: dict[str, Any], **_: Any) -> None:
+        params["ReturnConsumedCapacity"] = "INDEXES"
+
+    def _written(self, parsed: dict[str, Any], **_: Any) -> None:
+        consumed = parsed.get("ConsumedCapacity")
+        tables = consumed if isinstance(consumed, list) else [consumed] if consumed else []
+        deliveries = [t for t in tables if str(t.get("TableName", "")).endswith("DeliveriesTable")]
+        if self.side is not None and deliveries:
+            tally = self.tally(self.side)
+            tally.writes += 1
+            tally.write_units += sum(float(t.get("CapacityUnits", 0)) for t in deliveries)
+
+
 def main() -> int:
     # The library logs each call at INFO (to stdout, as in Lambda); the bench prints only its figures.
     logging.getLogger("eventrelay").setLevel(logging.WARNING)
@@ -149,56 +200,87 @@ def main() -> int:
                 },
             )
             client = OutboundClient(SsrfGuard("127.0.0.0/8"))
-            one_call = []
-            for n in range(ROUNDS):
-                started = time.perf_counter()
-                outcome = client.send(OutboundRequest("POST", f"{target_url}/orders/o-{n}", {}, b"{}"))
-                one_call.append(time.perf_counter() - started)
-                assert outcome.ok, outcome
-
-            calls: Counter[str] = Counter()
-
-            def count(event_name: str, **_: Any) -> None:
-                calls[event_name.removeprefix("before-call.")] += 1
-
             handler = load_handler(REPO_ROOT / "functions" / "action_runner")
             context = make_context("ActionRunnerFunction", 60)
+            meter = Meter()
+            one_call: list[float] = []
+            single: list[float] = []
+            batch: list[float] = []
+            batch_cpu: list[float] = []  # this process's CPU (the target's thread only sleeps)
             output = io.StringIO()  # the handler's logs and EMF metrics go to stdout, as in Lambda
             with contextlib.redirect_stdout(output):
                 handler(_event([_envelope(-1)]), context)  # cold start, connections opened
-                for aws_client in (
-                    dynamodb,
-                    sqs_client(settings.region),
-                    secretsmanager_client(settings.region),
-                ):
-                    aws_client.meta.events.register("before-call", count)
-                single, batch = [], []
+                meter.attach(dynamodb, count_writes=True)
+                meter.attach(sqs_client(settings.region))
+                meter.attach(secretsmanager_client(settings.region))
                 for n in range(ROUNDS):
+                    started = time.perf_counter()
+                    outcome = client.send(OutboundRequest("POST", f"{target_url}/orders/o-{n}", {}, b"{}"))
+                    one_call.append(time.perf_counter() - started)
+                    assert outcome.ok, outcome
+
+                    meter.side = "single"
                     started = time.perf_counter()
                     response = handler(_event([_envelope(n)]), context)
                     single.append(time.perf_counter() - started)
                     assert response == {"batchItemFailures": []}, response
-                calls_per_delivery = sum(calls.values()) / ROUNDS
-                per_kind = {name: round(number / ROUNDS, 2) for name, number in calls.items()}
-                calls.clear()
-                for n in range(ROUNDS):
-                    started = time.perf_counter()
+
+                    meter.side = "batch"
+                    started, cpu_started = time.perf_counter(), time.process_time()
                     response = handler(_event([_envelope(n * BATCH + i) for i in range(BATCH)]), context)
                     batch.append(time.perf_counter() - started)
+                    batch_cpu.append(time.process_time() - cpu_started)
                     assert response == {"batchItemFailures": []}, response
-                calls_in_batches = sum(calls.values()) / (ROUNDS * BATCH)
+                    meter.side = None
             client.close()
     finally:
         aws.stop()
 
     call, one, ten = statistics.median(one_call), statistics.median(single), statistics.median(batch)
-    print(f"eventrelay action runner benchmark (target answers after {_ms(TARGET_SECONDS)}, DynamoDB Local)")
-    print(f"  one call's latency        median {_ms(call)}  (outbound client alone)")
-    print(f"  batch of 1 via handler    median {_ms(one)}  (runner bookkeeping {_ms(one - call)})")
-    print(f"  batch of {BATCH} via handler   median {_ms(ten)}  (sequential would be >= {_ms(BATCH * call)})")
-    print(f"  ratio batch/one call      {ten / call:.2f}x  (1x = full overlap, {BATCH}x = sequential)")
-    print(f"  AWS calls per delivery    {calls_per_delivery:.2f} alone {per_kind}")
-    print(f"  {'':26}{calls_in_batches:.2f} in a batch of {BATCH} (configuration read once per batch)")
+    alone, in_batches = meter.tally("single"), meter.tally("batch")
+    figures = {
+        "target_seconds": TARGET_SECONDS,
+        "rounds": ROUNDS,
+        "one_call_ms": round(call * 1000, 1),
+        "batch_of_1_ms": round(one * 1000, 1),
+        "batch_of_10_ms": round(ten * 1000, 1),
+        "ratio_batch_of_10_to_one_call": round(ten / call, 2),
+        "aws_calls_per_delivery": round(sum(alone.calls.values()) / ROUNDS, 2),
+        "aws_calls_per_delivery_by_operation": {
+            name: round(number / ROUNDS, 2) for name, number in sorted(alone.calls.items())
+        },
+        "aws_calls_per_delivery_in_a_batch": round(sum(in_batches.calls.values()) / (ROUNDS * BATCH), 2),
+        "dynamodb_writes_per_delivery": round(alone.writes / ROUNDS, 2),
+        "dynamodb_write_units_per_delivery": round(alone.write_units / ROUNDS, 2),
+        "dynamodb_write_units_per_delivery_in_a_batch": round(in_batches.write_units / (ROUNDS * BATCH), 2),
+        "runner_cpu_ms_per_delivery_in_a_batch": round(statistics.median(batch_cpu) * 1000 / BATCH, 1),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"eventrelay action runner benchmark (target answers after {_ms(TARGET_SECONDS)}, DynamoDB Local,")
+    print(f"  {ROUNDS} rounds, the sides alternating; medians)")
+    print(f"  one call's latency        {_ms(call)}  (outbound client alone)")
+    print(f"  batch of 1 via handler    {_ms(one)}  (runner bookkeeping {_ms(one - call)})")
+    print(f"  batch of {BATCH} via handler   {_ms(ten)}  (sequential would be >= {_ms(BATCH * call)})")
+    print(f"  ratio batch/one call      {ten / call:.2f}x  (1x overlap, {BATCH}x sequential; goal <= 1.5x)")
+    print(
+        f"  AWS calls per delivery    {figures['aws_calls_per_delivery']:.2f} alone "
+        f"{figures['aws_calls_per_delivery_by_operation']}"
+    )
+    print(
+        f"  {'':26}{figures['aws_calls_per_delivery_in_a_batch']:.2f} in a batch of {BATCH} "
+        "(configuration read once per batch)"
+    )
+    print(
+        f"  DynamoDB writes/delivery  {figures['dynamodb_writes_per_delivery']:.2f} requests, "
+        f"{figures['dynamodb_write_units_per_delivery']:.2f} write units (target <= 6; "
+        f"{figures['dynamodb_write_units_per_delivery_in_a_batch']:.2f} in a batch)"
+    )
+    print(
+        f"  runner CPU per delivery   {figures['runner_cpu_ms_per_delivery_in_a_batch']:.1f} ms "
+        f"in a batch of {BATCH} (this process; less bound to the machine's load than wall time)"
+    )
+    print(f"  figures written to {RESULTS.relative_to(REPO_ROOT)}")
     return 0
 
 

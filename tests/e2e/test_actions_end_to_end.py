@@ -107,7 +107,7 @@ def test_a_published_event_calls_the_configured_action_once_with_the_rendered_re
     # And the delivery is recorded as succeeded after one attempt
     listed = local_stack.cli("--json", "delivery", "list", "demo", "--event-id", event_id)
     assert listed.returncode == 0, listed.stderr
-    [delivery] = json.loads(listed.stdout)
+    [delivery] = json.loads(listed.stdout)["deliveries"]
     assert (delivery["state"], delivery["attempts"], delivery["rule"], delivery["lastStatus"]) == (
         "SUCCEEDED",
         1,

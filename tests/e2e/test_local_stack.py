@@ -65,7 +65,9 @@ def test_a_published_event_reaches_the_queue_through_the_local_stack(local_stack
         ]
     listed = local_stack.cli("--json", "delivery", "list", "demo", "--event-id", event_id)
     assert listed.returncode == 0, listed.stderr
-    assert [(d["eventId"], d["state"]) for d in json.loads(listed.stdout)] == [(event_id, "SUCCEEDED")]
+    assert [(d["eventId"], d["state"]) for d in json.loads(listed.stdout)["deliveries"]] == [
+        (event_id, "SUCCEEDED")
+    ]
     # And the runner's log lines carry its own name (in one shared interpreter they said
     # PublishFunction: Powertools' logger was shared; now each instance is its own process)
     wait_until(

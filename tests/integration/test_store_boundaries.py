@@ -243,7 +243,6 @@ CALLS: list[tuple[str, str, Call]] = [
     ),
     ("deliveries", "reopen", lambda s: s.deliveries.reopen(DELIVERY, 3)),
     ("deliveries", "restore", lambda s: s.deliveries.restore(DELIVERY, DELIVERY)),
-    ("deliveries", "record_attempt", lambda s: s.deliveries.record_attempt("d1", 1, "token", RESULT)),
     ("deliveries", "attempt", lambda s: s.deliveries.attempt("d1", 1)),
     ("deliveries", "attempts", lambda s: s.deliveries.attempts("d1")),
     ("deliveries", "list_by_tenant", lambda s: list(s.deliveries.list_by_tenant("t1"))),

@@ -34,9 +34,13 @@ def _line(view: dict[str, Any]) -> str:
 @pass_cli_context
 def audit_list(context: CliContext, tenant_id: str, limit: int, cursor: str | None) -> int:
     """A tenant's audit entries, newest first."""
-    page = context.admin().audit.list(tenant_id, limit=limit, cursor=cursor)
-    data = {"entries": [entry.to_view() for entry in page.entries], "cursor": page.cursor}
-    context.emit(data, lambda view: "\n".join(_line(v) for v in view["entries"]) or "(no entries)")
-    if page.cursor is not None and not context.json_output:
-        context.info(f"more: --cursor {page.cursor}")
+    from eventrelay.admin_api.routing import admin_path
+
+    query = {"limit": str(limit)}
+    if cursor is not None:
+        query["cursor"] = cursor
+    page = context.call("GET", admin_path("tenants", tenant_id, "audit"), query=query)
+    context.emit(page, lambda view: "\n".join(_line(v) for v in view["entries"]) or "(no entries)")
+    if page["cursor"] is not None and not context.json_output:
+        context.info(f"more: --cursor {page['cursor']}")
     return EXIT_OK

@@ -28,8 +28,6 @@ from eventrelay_cli.exit_codes import EXIT_OK, EXIT_USAGE, CliError
 from eventrelay_cli.framework import Group, pass_cli_context
 
 if TYPE_CHECKING:
-    from eventrelay.admin import DeliveryQuery
-    from eventrelay.delivery.models import DeliveryState
     from eventrelay_cli.context import CliContext
 
 _AGE = re.compile(r"^(\d+)([smhd])$")
@@ -52,30 +50,41 @@ def parse_time(text: str, now: float | None = None) -> float:
     return moment.timestamp()
 
 
-def _state(text: str | None) -> DeliveryState | None:
+def _path(*segments: str) -> str:
+    from eventrelay.admin_api.routing import admin_path
+
+    return admin_path(*segments)
+
+
+def _state(text: str | None) -> str | None:
     from eventrelay.delivery.models import DeliveryState
 
     if text is None:
         return None
     try:
-        return DeliveryState(text.upper())
+        return DeliveryState(text.upper()).value
     except ValueError:
         choices = ", ".join(state.value for state in DeliveryState)
         raise CliError(f"unknown state {text!r} (one of {choices})", EXIT_USAGE) from None
 
 
-def _query(selection: dict[str, str | None]) -> DeliveryQuery:
-    from eventrelay.admin import DeliveryQuery
+def _iso(text: str) -> str:
+    """An option's time as the API reads it: ISO 8601 UTC (an age is taken from now, here)."""
+    return datetime.fromtimestamp(parse_time(text), tz=UTC).isoformat().replace("+00:00", "Z")
 
-    since, until = selection["since"], selection["until"]
-    return DeliveryQuery(
-        state=_state(selection["state"]),
-        action=selection["action"],
-        rule=selection["rule"],
-        event_id=selection["event_id"],
-        since=parse_time(since) if since else None,
-        until=parse_time(until) if until else None,
-    )
+
+def _filters(selection: dict[str, str | None]) -> dict[str, str]:
+    """The filter options as the API names them (only those given)."""
+    state, since, until = selection["state"], selection["since"], selection["until"]
+    given = {
+        "state": _state(state),
+        "action": selection["action"],
+        "rule": selection["rule"],
+        "eventId": selection["event_id"],
+        "since": _iso(since) if since else None,
+        "until": _iso(until) if until else None,
+    }
+    return {name: value for name, value in given.items() if value}
 
 
 def _filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -118,12 +127,19 @@ def delivery() -> None:
 @click.argument("tenant_id")
 @_filter_options
 @click.option("--limit", type=int, default=50, help="at most this many (default 50, up to 1000)")
+@click.option("--cursor", help="the cursor a previous page printed, for the next (older) deliveries")
 @pass_cli_context
-def delivery_list(context: CliContext, tenant_id: str, selection: dict[str, str | None], limit: int) -> int:
+def delivery_list(
+    context: CliContext, tenant_id: str, selection: dict[str, str | None], limit: int, cursor: str | None
+) -> int:
     """A tenant's deliveries, newest first."""
-    page = context.admin().deliveries.list(tenant_id, _query(selection), limit=limit)
-    rows = [found.to_view() for found in page.deliveries]
-    context.emit(rows, lambda views: "\n".join(_row(v) for v in views) or "(no deliveries)")
+    query = {**_filters(selection), "limit": str(limit)}
+    if cursor is not None:
+        query["cursor"] = cursor
+    page = context.call("GET", _path("tenants", tenant_id, "deliveries"), query=query)
+    context.emit(page, lambda p: "\n".join(_row(v) for v in p["deliveries"]) or "(no deliveries)")
+    if page["nextCursor"] is not None and not context.json_output:
+        context.info(f"more: --cursor {page['nextCursor']}")
     return EXIT_OK
 
 
@@ -159,31 +175,13 @@ def _detail_text(view: dict[str, Any]) -> str:
 @pass_cli_context
 def delivery_show(context: CliContext, tenant_id: str, delivery_id: str) -> int:
     """One delivery and every attempt."""
-    context.emit(context.admin().deliveries.show(tenant_id, delivery_id).to_dict(), _detail_text)
+    context.emit(context.call("GET", _path("tenants", tenant_id, "deliveries", delivery_id)), _detail_text)
     return EXIT_OK
 
 
-class ProgressBar:
-    """`[#########-----------] 9/20` on stderr, redrawn in place on a terminal; `announce` says
-    how many there are before the first one."""
-
-    def __init__(self, width: int = 30, announce: Callable[[str], None] | None = None) -> None:
-        self.width = width
-        self.interactive = sys.stderr.isatty()
-        self.announce = announce
-        self.started = False
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.started:
-            self.started = True
-            if self.announce is not None:
-                self.announce(f"replaying {total} deliveries")
-        filled = self.width * done // max(1, total)
-        line = f"[{'#' * filled}{'-' * (self.width - filled)}] {done}/{total}"
-        if self.interactive:
-            print("\r" + line, end="" if done < total else "\n", file=sys.stderr, flush=True)
-        elif done == total or done % 50 == 0:
-            print(line, file=sys.stderr, flush=True)
+def _full_bar(total: int, width: int = 30) -> None:
+    """`[##############################] 20/20` on stderr: the replay answered, all of them done."""
+    print(f"[{'#' * width}] {total}/{total}", file=sys.stderr, flush=True)
 
 
 @delivery.command("replay")
@@ -200,41 +198,36 @@ def delivery_replay(
     dry_run: bool,
 ) -> int:
     """Replay one delivery, or all matching filters (FAILED by default)."""
-    deliveries = context.admin().deliveries
     if delivery_id:
         if any(selection.values()):
             raise CliError("give a delivery id or filters, not both", EXIT_USAGE)
+        path = _path("tenants", tenant_id, "deliveries", delivery_id, "replay")
         if dry_run:
-            reason = deliveries.why_not_replayable(tenant_id, delivery_id)
-            answer = {"dryRun": True, "wouldReplay": 0 if reason else 1, "reason": reason}
             context.emit(
-                answer,
+                context.call("POST", path, body={"dryRun": True}),
                 lambda a: (
                     f"would replay {a['wouldReplay']} delivery" + (f" ({a['reason']})" if a["reason"] else "")
                 ),
             )
             return EXIT_OK
-        replayed = deliveries.replay(tenant_id, delivery_id)
         context.emit(
-            {"replayed": 1, "deliveryId": replayed.delivery_id, "round": replayed.round},
+            context.call("POST", path),
             lambda a: f"replaying delivery {a['deliveryId']} (round {a['round']})",
         )
         return EXIT_OK
-    query = _query(selection)
+    path = _path("tenants", tenant_id, "deliveries", "replay")
+    filters = _filters(selection)
+    counted = context.call("POST", path, body={**filters, "dryRun": True})
     if dry_run:
-        count = len(deliveries.replay_candidates(tenant_id, query))
-        state = selection["state"].upper() if selection["state"] else "FAILED"  # the documented default
-        context.emit(
-            {"dryRun": True, "wouldReplay": count},
-            lambda a: f"would replay {a['wouldReplay']} {state} deliveries",
-        )
+        state = filters.get("state", "FAILED")  # the documented default
+        context.emit(counted, lambda a: f"would replay {a['wouldReplay']} {state} deliveries")
         return EXIT_OK
-    report = deliveries.replay_matching(tenant_id, query, progress=ProgressBar(announce=context.info))
-    summary: dict[str, Any] = {
-        "matched": report.matched,
-        "replayed": len(report.replayed),
-        "skipped": [{"deliveryId": d, "reason": r} for d, r in report.skipped],
-    }
+    # One request replays them all: the count is announced first, the bar drawn when it answers.
+    if counted["wouldReplay"]:
+        context.info(f"replaying {counted['wouldReplay']} deliveries")
+    summary = context.call("POST", path, body=filters)
+    if summary["matched"]:
+        _full_bar(summary["matched"])
     context.emit(
         summary,
         lambda a: (

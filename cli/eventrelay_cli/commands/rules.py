@@ -27,8 +27,25 @@ from eventrelay_cli.framework import Group, pass_cli_context, with_options
 from eventrelay_cli.inputs import json_or_text, pairs, read_structured_file
 
 if TYPE_CHECKING:
-    from eventrelay.rules import Rule
     from eventrelay_cli.context import CliContext
+
+# The attributes of a rule an admin writes (a view's others are bookkeeping).
+DRAFT_ATTRIBUTES = (
+    "name",
+    "eventName",
+    "eventVersion",
+    "action",
+    "condition",
+    "mapping",
+    "enabled",
+    "description",
+)
+
+
+def _path(*segments: str) -> str:
+    from eventrelay.admin_api.routing import admin_path
+
+    return admin_path(*segments)
 
 
 @dataclass(frozen=True)
@@ -82,15 +99,24 @@ def _condition(options: RuleOptions) -> object:
 _KEEP = object()
 
 
-def _draft_data(options: RuleOptions, current: Rule | None) -> dict[str, Any]:
+def _camel(key: str) -> str:
+    """A file's `event_name` as the API names it (`eventName`); files may use either spelling."""
+    if "_" not in key:
+        return key
+    head, *rest = key.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _draft_data(options: RuleOptions, current: dict[str, Any] | None) -> dict[str, Any]:
+    """The rule's attributes: the current rule's (a view), then the file's, then the options'."""
     data: dict[str, Any] = {}
     if current is not None:
-        data = current.to_draft().model_dump(mode="json", by_alias=True)
+        data = {key: current[key] for key in DRAFT_ATTRIBUTES if key in current}
     if options.file:
         loaded = read_structured_file(options.file)
         if not isinstance(loaded, dict):
             raise CliError(f"{options.file}: expected a mapping of rule attributes", EXIT_USAGE)
-        data.update(loaded)
+        data.update({_camel(str(key)): value for key, value in loaded.items()})
     if options.name:
         data["name"] = options.name
     if options.event:
@@ -111,14 +137,6 @@ def _draft_data(options: RuleOptions, current: Rule | None) -> dict[str, Any]:
     if options.enabled is not None:
         data["enabled"] = options.enabled
     return data
-
-
-def rule_view(rule: Rule) -> dict[str, Any]:
-    from eventrelay.rules import describe
-
-    view = rule.to_view()
-    view["conditionText"] = describe(rule.condition) if rule.condition is not None else None
-    return view
 
 
 def _text(view: dict[str, Any]) -> str:
@@ -187,8 +205,8 @@ def rule_create(context: CliContext, options: RuleOptions) -> int:
     missing = [key for key in ("name", "eventName", "action") if not data.get(key)]
     if missing:
         raise CliError("missing " + ", ".join(missing) + " (options or --file)", EXIT_USAGE)
-    created = context.admin().rules.create(options.tenant_id, data)
-    context.emit(rule_view(created), _summary("created rule"))
+    created = context.call("POST", _path("tenants", options.tenant_id, "rules"), body=data)
+    context.emit(created, _summary("created rule"))
     return EXIT_OK
 
 
@@ -196,12 +214,13 @@ def rule_create(context: CliContext, options: RuleOptions) -> int:
 @_definition_options(update=True)
 def rule_update(context: CliContext, options: RuleOptions) -> int:
     """Change some of a rule's attributes."""
-    rules = context.admin().rules
-    name = str(options.name)
-    # `--map`, `--unmap` change the current mapping: the options are laid over the current rule.
-    data = _draft_data(options, rules.show(options.tenant_id, name))
-    updated = rules.update(options.tenant_id, name, data)
-    context.emit(rule_view(updated), _summary("updated rule"))
+    path = _path("tenants", options.tenant_id, "rules", str(options.name))
+    # `--map`, `--unmap` change the current mapping: the options are laid over the current rule,
+    # and only what differs from it is sent (the audit log names those attributes).
+    current = context.call("GET", path)
+    data = _draft_data(options, current)
+    changes = {key: value for key, value in data.items() if current.get(key) != value}
+    context.emit(context.call("PATCH", path, body=changes), _summary("updated rule"))
     return EXIT_OK
 
 
@@ -212,11 +231,12 @@ def rule_update(context: CliContext, options: RuleOptions) -> int:
 @pass_cli_context
 def rule_list(context: CliContext, tenant_id: str, event: str | None, action: str | None) -> int:
     """A tenant's rules."""
-    event_name, event_version = _event(event) if event else (None, None)
-    rules = context.admin().rules.list(
-        tenant_id, event_name=event_name, event_version=event_version, action=action
-    )
-    rows = [rule_view(found) for found in rules]
+    query: dict[str, str] = {}
+    if event:
+        query["eventName"], query["eventVersion"] = _event(event)
+    if action:
+        query["action"] = action
+    rows = context.call("GET", _path("tenants", tenant_id, "rules"), query=query)
 
     def table(views: list[dict[str, Any]]) -> str:
         return (
@@ -238,7 +258,7 @@ def rule_list(context: CliContext, tenant_id: str, event: str | None, action: st
 @pass_cli_context
 def rule_show(context: CliContext, tenant_id: str, name: str) -> int:
     """One rule."""
-    context.emit(rule_view(context.admin().rules.show(tenant_id, name)), _text)
+    context.emit(context.call("GET", _path("tenants", tenant_id, "rules", name)), _text)
     return EXIT_OK
 
 
@@ -248,15 +268,15 @@ def rule_show(context: CliContext, tenant_id: str, name: str) -> int:
 @pass_cli_context
 def rule_delete(context: CliContext, tenant_id: str, name: str) -> int:
     """Delete a rule."""
-    context.admin().rules.delete(tenant_id, name)
-    context.emit({"deleted": True, "name": name}, lambda _: f"deleted rule {name}")
+    deleted = context.call("DELETE", _path("tenants", tenant_id, "rules", name))
+    context.emit(deleted, lambda _: f"deleted rule {name}")
     return EXIT_OK
 
 
-def _show_enabled(context: CliContext, changed: Rule) -> int:
-    context.emit(
-        rule_view(changed), lambda v: f"rule {v['name']} {'enabled' if v['enabled'] else 'disabled'}"
-    )
+def _switch(context: CliContext, tenant_id: str, name: str, verb: str) -> int:
+    """POST …/rules/NAME/enable or /disable, and say what the rule is now."""
+    changed = context.call("POST", _path("tenants", tenant_id, "rules", name, verb))
+    context.emit(changed, lambda v: f"rule {v['name']} {'enabled' if v['enabled'] else 'disabled'}")
     return EXIT_OK
 
 
@@ -266,7 +286,7 @@ def _show_enabled(context: CliContext, changed: Rule) -> int:
 @pass_cli_context
 def rule_enable(context: CliContext, tenant_id: str, name: str) -> int:
     """Enable a rule (checked against its action again)."""
-    return _show_enabled(context, context.admin().rules.enable(tenant_id, name))
+    return _switch(context, tenant_id, name, "enable")
 
 
 @rule.command("disable")
@@ -275,4 +295,4 @@ def rule_enable(context: CliContext, tenant_id: str, name: str) -> int:
 @pass_cli_context
 def rule_disable(context: CliContext, tenant_id: str, name: str) -> int:
     """Disable a rule (events no longer trigger it)."""
-    return _show_enabled(context, context.admin().rules.disable(tenant_id, name))
+    return _switch(context, tenant_id, name, "disable")

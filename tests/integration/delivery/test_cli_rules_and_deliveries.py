@@ -164,7 +164,8 @@ def test_rule_from_a_file_and_human_output(
 
 
 def test_delivery_commands(capsys: pytest.CaptureFixture[str], harness: Harness, tenant_id: str) -> None:
-    # Given two failed deliveries and one that succeeded
+    # Given two failed deliveries and one that succeeded, of a tenant (the admin API checks it exists)
+    assert run(capsys, "tenant", "create", tenant_id)[0] == 0
     answer = {"status": 500}
 
     def target(request: RecordedRequest) -> Reply:
@@ -178,12 +179,29 @@ def test_delivery_commands(capsys: pytest.CaptureFixture[str], harness: Harness,
         for envelope in envelopes:
             harness.handle(envelope)
 
-        code, listed, _ = run(capsys, "delivery", "list", tenant_id, "--state", "failed", "--since", "1h")
+        code, page, _ = run(capsys, "delivery", "list", tenant_id, "--state", "failed", "--since", "1h")
         assert code == 0
-        assert sorted(d["eventId"] for d in listed) == sorted(e.eventId for e in envelopes[:2])  # type: ignore[union-attr]
-        assert {d["state"] for d in listed} == {"FAILED"}  # type: ignore[union-attr]
-        assert len(run(capsys, "delivery", "list", tenant_id)[1]) == 3  # type: ignore[arg-type]
-        assert run(capsys, "delivery", "list", tenant_id, "--since", "2999-01-01")[1] == []
+        listed = page["deliveries"]  # type: ignore[index]
+        assert page["nextCursor"] is None  # type: ignore[index]
+        assert sorted(d["eventId"] for d in listed) == sorted(e.eventId for e in envelopes[:2])
+        assert {d["state"] for d in listed} == {"FAILED"}
+        assert len(run(capsys, "delivery", "list", tenant_id)[1]["deliveries"]) == 3  # type: ignore[index]
+        # --cursor continues where a page ended (human output says how)
+        assert main(["delivery", "list", tenant_id, "--limit", "2"]) == 0
+        first_page = capsys.readouterr()
+        [more] = [line for line in first_page.err.splitlines() if line.startswith("more: --cursor ")]
+        code, rest, _ = run(
+            capsys, "delivery", "list", tenant_id, "--cursor", more.removeprefix("more: --cursor ")
+        )
+        assert code == 0
+        assert rest["nextCursor"] is None  # type: ignore[index]
+        first_ids = {line.split("\t")[0] for line in first_page.out.splitlines()}
+        rest_ids = {d["deliveryId"] for d in rest["deliveries"]}  # type: ignore[index]
+        assert (len(first_ids), len(rest_ids), first_ids & rest_ids) == (2, 1, set())
+        assert run(capsys, "delivery", "list", tenant_id, "--since", "2999-01-01")[1] == {
+            "deliveries": [],
+            "nextCursor": None,
+        }
 
         failed_id = harness.delivery_of(envelopes[0], "hook").delivery_id
         code, shown, _ = run(capsys, "delivery", "show", tenant_id, failed_id)
@@ -225,6 +243,7 @@ def test_delivery_show_prints_the_attempt_count_where_the_count_belongs(
     harness: Harness, tenant_id: str, tmp_path: Path
 ) -> None:
     # Given a delivery that failed at its first attempt (a 400 is permanent) out of 2 allowed
+    assert main(["tenant", "create", tenant_id]) == 0
     with RecordingServer(lambda request: Reply(status=400, body=b"bad request")) as server:
         harness.connector(tenant_id, server.url())
         harness.action(tenant_id, name="hook", url="/hook", maxRetries=1)

@@ -14,10 +14,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from eventrelay.aws import sqs_client
+from eventrelay.aws import dynamodb_client, sqs_client
 from eventrelay.connectors.models import Connector
 from eventrelay.delivery.models import AttemptOutcome, DeliveryState
 from eventrelay.delivery.runner import ConnectorCalls, Step
+from eventrelay.dynamodb import Expression, Table
 from eventrelay.outbound.outcome import Outcome
 from eventrelay.outbound.request import OutboundRequest
 from eventrelay.settings import Settings
@@ -90,9 +91,11 @@ def test_a_delivery_interrupted_mid_call_is_recovered_after_its_lease(
 
 
 def test_an_outcome_recorded_before_the_crash_is_kept(
-    harness: Harness, tenant_id: str, target: RecordingServer
+    harness: Harness, settings: Settings, tenant_id: str, target: RecordingServer
 ) -> None:
-    # Given a runner that recorded the attempt's success, then died before settling the delivery
+    # Given a runner that recorded the attempt's success, then died before settling the delivery.
+    # (Only the runner's earlier version could: it recorded the outcome in the attempt's own item
+    # and settled the delivery in a second write; a delivery it left in flight meets this version.)
     setup_hook(harness, tenant_id, target)
     envelope = harness.envelope(tenant_id, {"n": 1})
     harness.handle(envelope)
@@ -102,11 +105,7 @@ def test_an_outcome_recorded_before_the_crash_is_kept(
     assert reopened is not None
     claimed = harness.deliveries.claim(reopened, "dead-runner", 90)
     assert claimed is not None
-    from eventrelay.delivery.models import AttemptResult
-
-    harness.deliveries.record_attempt(
-        claimed.delivery_id, 2, "dead-runner", AttemptResult(AttemptOutcome.SUCCESS, harness.clock(), 200)
-    )
+    leave_as_the_earlier_runner_did(settings, claimed.delivery_id, attempt=2, token="dead-runner")
     # When the message comes back after the lease
     harness.clock.advance(91)
     step = harness.runner.handle_message(
@@ -124,6 +123,43 @@ def test_an_outcome_recorded_before_the_crash_is_kept(
     assert len(target.requests) == 1
     settled = harness.delivery_of(envelope, "hook")
     assert (settled.state, settled.attempts, settled.in_flight) == (DeliveryState.SUCCEEDED, 2, False)
+    assert [(a.outcome, a.status_code) for a in harness.attempts_of(envelope, "hook")] == [
+        (AttemptOutcome.SUCCESS, 200),
+        (AttemptOutcome.SUCCESS, 200),
+    ]
+
+
+def leave_as_the_earlier_runner_did(settings: Settings, delivery_id: str, attempt: int, token: str) -> None:
+    """The items of an attempt claimed and recorded SUCCESS by the earlier runner, never settled:
+    the delivery in flight without its latest attempt, the attempt's item with the outcome."""
+    table = Table(settings.deliveries_table, dynamodb_client(settings.region))
+    key = {"pk": f"DELIVERY#{delivery_id}", "sk": "DELIVERY"}
+    delivery_item = table.get(key, consistent=True)
+    assert delivery_item is not None
+    without_latest = Expression()
+    table.update(key, without_latest.remove("lastAttempt"))
+    started = float(delivery_item["updatedAt"])
+    table.put(
+        {
+            "pk": f"DELIVERY#{delivery_id}",
+            "sk": f"ATTEMPT#{attempt:05d}",
+            "kind": "ATTEMPT",
+            **{
+                name: delivery_item[name]
+                for name in ("deliveryId", "tenantId", "eventId", "ruleName", "action")
+            },
+            "attempt": attempt,
+            "round": delivery_item["round"],
+            "startedAt": started,
+            "outcome": "SUCCESS",
+            "finishedAt": started + 0.2,
+            "statusCode": 200,
+            "durationMs": 200,
+            "responseTruncated": False,
+            "leaseToken": token,
+            "expiresAt": int(started) + 30 * 24 * 3600,
+        }
+    )
 
 
 @pytest.fixture

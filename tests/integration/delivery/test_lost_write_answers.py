@@ -64,6 +64,11 @@ def key_sk(request: dict[str, Any]) -> str | None:
     return sk.get("S") if isinstance(sk, dict) else None
 
 
+def item_sk(request: dict[str, Any]) -> str | None:
+    sk = request.get("Item", {}).get("sk", {})
+    return sk.get("S") if isinstance(sk, dict) else None
+
+
 @pytest.fixture
 def proxy(local_aws: LocalAws) -> Iterator[TcpProxy]:
     upstream = urlparse(local_aws.dynamodb_url)
@@ -122,8 +127,9 @@ def test_a_lost_answer_to_the_outcome_write_leaves_the_delivery_succeeded(
     with RecordingServer() as target:
         setup_hook(harness, tenant_id, target)
         envelope = harness.envelope(tenant_id, {"n": 1})
-        # Given the answer to the write recording attempt 1's outcome is lost (the write went through)
-        lost = LoseFirstAnswer(proxy, proxied_client, "UpdateItem", lambda r: key_sk(r) == "ATTEMPT#00001")
+        # Given the answer to the write recording attempt 1's outcome is lost (the write went through);
+        # the outcome is recorded by the write that settles the delivery
+        lost = LoseFirstAnswer(proxy, proxied_client, "UpdateItem", lambda r: key_sk(r) == "DELIVERY")
         # When the runner handles the event
         report = runner.handle_message(envelope.to_message_body())
         # Then its retried write is recognised as its own: the delivery is settled, not "taken over"
@@ -141,7 +147,8 @@ def test_a_failed_attempt_whose_outcome_answer_was_lost_is_retried(
     with RecordingServer(answers(503, 200)) as target:
         setup_hook(harness, tenant_id, target)
         envelope = harness.envelope(tenant_id, {"n": 1})
-        lost = LoseFirstAnswer(proxy, proxied_client, "UpdateItem", lambda r: key_sk(r) == "ATTEMPT#00001")
+        # Given the answer to the write recording attempt 1's failure (and settling the delivery) is lost
+        lost = LoseFirstAnswer(proxy, proxied_client, "UpdateItem", lambda r: key_sk(r) == "DELIVERY")
         report = runner.handle_message(envelope.to_message_body())
         assert lost.lost_and_resent
         # Then the failure schedules its retry, which delivers the event
@@ -184,8 +191,8 @@ def test_a_lost_answer_to_the_claim_calls_the_target_once(
     with RecordingServer() as target:
         setup_hook(harness, tenant_id, target)
         envelope = harness.envelope(tenant_id, {"n": 1})
-        # Given the answer to the transaction creating the delivery with its first attempt claimed is lost
-        lost = LoseFirstAnswer(proxy, proxied_client, "TransactWriteItems", lambda _r: True)
+        # Given the answer to the write creating the delivery with its first attempt claimed is lost
+        lost = LoseFirstAnswer(proxy, proxied_client, "PutItem", lambda r: item_sk(r) == "DELIVERY")
         report = runner.handle_message(envelope.to_message_body())
         assert lost.lost_and_resent
         # Then the runner goes on with its claim: one call, one attempt, succeeded
@@ -240,10 +247,14 @@ def test_an_outcome_write_refused_for_another_writer_is_not_taken_as_its_own(
         assert reopened is not None
         claimed = harness.deliveries.claim(reopened, "runner-a", harness.lease_seconds)
         assert claimed is not None
-        # Given a recovering runner recorded the attempt ABANDONED under the same lease token
+        # Given a recovering runner settled the attempt ABANDONED under the same lease token
         abandoned = AttemptResult(AttemptOutcome.ABANDONED, harness.clock())
-        assert harness.deliveries.record_attempt(claimed.delivery_id, 2, "runner-a", abandoned)
+        recovered = harness.deliveries.settle(
+            claimed, "runner-a", DeliveryState.RETRYING, abandoned, harness.clock()
+        )
+        assert recovered is not None
         # Then the first runner's late outcome is refused: that write was not its own
         late = AttemptResult(AttemptOutcome.SUCCESS, harness.clock(), 200)
-        assert not harness.deliveries.record_attempt(claimed.delivery_id, 2, "runner-a", late)
+        assert harness.deliveries.settle(claimed, "runner-a", DeliveryState.SUCCEEDED, late) is None
         assert harness.deliveries.attempt(claimed.delivery_id, 2).outcome is AttemptOutcome.ABANDONED  # type: ignore[union-attr]
+        assert harness.deliveries.get(claimed.delivery_id).state is DeliveryState.RETRYING  # type: ignore[union-attr]

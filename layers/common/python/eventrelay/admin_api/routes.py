@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from eventrelay.admin_api import actions, connectors, tenants
+from eventrelay.admin_api import actions, audit, connectors, deliveries, rules, tenants
 from eventrelay.admin_api.routing import Route
 
 
 def all_routes() -> tuple[Route, ...]:
-    return (*tenants.routes, *connectors.routes, *actions.routes)
+    return (
+        *tenants.routes,
+        *connectors.routes,
+        *actions.routes,
+        *rules.routes,
+        *deliveries.routes,
+        *audit.routes,
+    )

@@ -75,6 +75,10 @@ class Delivery:
     last_error: str | None = None
     # None in listings (indexes do not project it); always set when read by id.
     envelope: EventEnvelope | None = None
+    # The attempt started last, kept in the delivery item (IN_FLIGHT while it runs); earlier attempts
+    # have items of their own. None in listings, before the first attempt, and in items written
+    # before the attempt was kept here.
+    latest_attempt: Attempt | None = None
 
     @property
     def replays(self) -> int:

@@ -12,25 +12,43 @@ slot behind slow targets) is postponed: a message for it goes back on the queue 
 visibility timeout. A delivery too large to store with its copy of the event ends FAILED with
 the reason (stored without the copy) instead of failing its record again and again.
 
-How a delivery stays exactly-once successful, and how nothing is lost:
-- A message carries the attempt number it means to start. Attempt k+1 starts only through a
-  conditional claim (attempts k -> k+1, lease taken, attempt item written IN_FLIGHT, one
-  transaction), so two runners holding copies of a message cannot both call the target.
-- After the call: the attempt's outcome is written, then the delivery is settled (SUCCEEDED,
-  FAILED, or RETRYING with its next time), both conditional on the claim's lease token; for
-  RETRYING a message for attempt k+2 is put on the queue with the delay (never a sleep).
+How a delivery stays exactly-once successful, and how nothing is lost (the writes are in
+`delivery/store.py`; each is ONE conditional write on the delivery item, which DynamoDB applies
+atomically, one write after another):
+- A message carries the attempt number it means to start. Attempt k starts only through a claim:
+  for k = 1 of a new delivery, a PutItem refused if the delivery exists; for k > 1, an UpdateItem
+  conditional on the delivery being exactly as read (attempts k-1, not in flight, same round,
+  state and attempt limit). The claim takes a lease (a token new to this claim) and marks attempt
+  k IN_FLIGHT in the delivery. Of runners that read the same state, one claim succeeds; every
+  other finds attempts or the in-flight mark changed and is refused. The runner calls the target
+  only with the delivery its own successful claim returned, so a claim that lost never calls.
+  (Before claiming attempt k > 1, the settled attempt k-1 is copied from the delivery to its own
+  item: an unconditional PutItem of content that no longer changes once k-1 is settled, read from
+  a delivery not in flight. A copy by a runner that then loses the claim, or a second copy, writes
+  the same item; the copy decides nothing.)
+- After the call, ONE UpdateItem records attempt k's outcome and settles the delivery (SUCCEEDED,
+  FAILED, or RETRYING with its next time), conditional on the claim's lease token, attempts = k
+  and the in-flight mark. The outcome and the delivery's state change together: no state has one
+  without the other. For RETRYING a message for attempt k+1 is put on the queue with the delay
+  (never a sleep).
 - A write whose answer was lost is retried by the SDK; if its first try went through, the retry
   is refused by the write's own condition. Each write recognises itself in the refused item (the
-  claim by its lease token, an outcome or a settlement by its own write id) and counts as done:
-  only another runner's write means "taken over". So no runner gives up a delivery it still
-  holds, and a delivery is left in flight only by a runner that stopped, whose message returns.
-- A runner that dies mid-call (or fails a write after its retries) leaves the delivery in flight
-  with a lease. The message it was processing returns after the queue's visibility timeout
-  (longer than the lease); whoever sees an expired lease records the attempt ABANDONED (or keeps
-  the outcome if it was written) and continues. A message arriving while the lease is held is
-  sent again for when it ends. A replay of a delivery whose lease expired sends such a message.
-- A message for attempt k (the one that drove attempt k) arriving again acts as a watchdog: it
-  starts attempt k+1 only if that is overdue by `watch_grace_seconds` (its own message was lost).
+  claim by its lease token with attempts = k in flight, the settlement by its own write id) and
+  counts as done: only another runner's write means "taken over". So no runner gives up a
+  delivery it still holds, and a delivery is left in flight only by a runner that stopped, whose
+  message returns.
+- A runner that dies between its call and its settlement (or fails that write after its retries)
+  leaves the delivery in flight with a lease and attempt k IN_FLIGHT. The message it was
+  processing returns after the queue's visibility timeout (longer than the lease); whoever sees
+  an expired lease settles attempt k ABANDONED with the same conditional write (the lease's
+  token, attempts = k, in flight) and continues. If the first runner was only slow, the two
+  settlements race on one condition: the first applied wins, the other is refused and not taken
+  as its own (its write id is not in the item), so attempt k is settled exactly once. (A delivery
+  left in flight by the runner's earlier version, which wrote the outcome in the attempt's own
+  item before settling, keeps that outcome.) A message arriving while the lease is held is sent
+  again for when it ends. A replay of a delivery whose lease expired sends such a message.
+- A message for attempt k-1 (the one that drove attempt k-1) arriving again acts as a watchdog:
+  it starts attempt k only if that is overdue by `watch_grace_seconds` (its own message was lost).
 Anything the runner cannot do (AWS unavailable, an unreadable message) raises: the record is
 reported failed, SQS delivers it again, and after the queue's maxReceiveCount it goes to the DLQ.
 """
@@ -42,7 +60,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import partial
@@ -232,9 +250,14 @@ class ActionRunner:
     def _deliver(self, envelope: EventEnvelope, rule: Rule, batch: Batch) -> DeliveryStep:
         now = self.clock()
         try:
-            attempt_limit = 1 + batch.config.action(envelope.tenantId, rule.action).max_retries
+            action = batch.config.action(envelope.tenantId, rule.action)
         except ActionNotFound:
             attempt_limit = 1  # the attempt records the missing action as a permanent failure
+        else:
+            attempt_limit = 1 + action.max_retries
+            # The call needs the connector too: read it while the claim is written. Nothing waits
+            # for this read; the call's own lookup waits for it or, if it has not started, reads.
+            self._pool.submit(batch.config.connector, envelope.tenantId, action.connector)
         fresh = Delivery(
             delivery_id=delivery_id_for(envelope.tenantId, envelope.eventId, rule.name),
             tenant_id=envelope.tenantId,
@@ -346,9 +369,6 @@ class ActionRunner:
             retry_after_seconds=outcome.retry_after_seconds,
         )
         metrics.milliseconds(metrics.ATTEMPT_DURATION, duration_ms)
-        if not self.deliveries.record_attempt(delivery.delivery_id, delivery.attempts, token, result):
-            logger.warning("attempt taken over before its outcome was recorded", extra=_ids(delivery))
-            return Step.LOST_RACE
         return self._settle(delivery, token, result)
 
     def _call(self, delivery: Delivery, config: ConfigSnapshot) -> Outcome:
@@ -375,8 +395,8 @@ class ActionRunner:
         return self.caller.call(connector, request, delivery.idempotency_key)
 
     def _settle(self, delivery: Delivery, token: str, result: AttemptResult) -> Step:
-        state, next_attempt_at, recorded = self._decide(delivery, result)
-        settled = self.deliveries.settle(delivery, token, state, recorded, next_attempt_at)
+        state, next_attempt_at, delivery_error = self._decide(delivery, result)
+        settled = self.deliveries.settle(delivery, token, state, result, next_attempt_at, delivery_error)
         if settled is None:
             logger.warning("delivery taken over before it was settled", extra=_ids(delivery))
             return Step.LOST_RACE
@@ -396,7 +416,7 @@ class ActionRunner:
             return Step.SUCCEEDED
         if state is DeliveryState.FAILED:
             metrics.count(metrics.FAILED)
-            logger.warning("delivery failed", extra={**log, "error": recorded.error})
+            logger.warning("delivery failed", extra={**log, "error": settled.last_error})
             return Step.FAILED
         metrics.count(metrics.RETRIED)
         logger.info("delivery retry scheduled", extra={**log, "next_attempt_at": next_attempt_at})
@@ -405,47 +425,57 @@ class ActionRunner:
 
     def _decide(
         self, delivery: Delivery, result: AttemptResult
-    ) -> tuple[DeliveryState, float | None, AttemptResult]:
+    ) -> tuple[DeliveryState, float | None, str | None]:
+        """The delivery's next state, when its next attempt is due, and its summary error (None:
+        the attempt's own)."""
         if result.outcome is AttemptOutcome.SUCCESS:
-            return DeliveryState.SUCCEEDED, None, result
+            return DeliveryState.SUCCEEDED, None, None
         if result.outcome is AttemptOutcome.PERMANENT:
-            return DeliveryState.FAILED, None, result
+            return DeliveryState.FAILED, None, None
         if delivery.attempts >= delivery.attempt_limit:
             used = delivery.attempts - delivery.round_start
             exhausted = f"{result.error or result.outcome.value}; gave up after {used} attempt(s)"
-            return DeliveryState.FAILED, None, replace(result, error=exhausted)
+            return DeliveryState.FAILED, None, exhausted
         if result.outcome is AttemptOutcome.ABANDONED:
-            return DeliveryState.RETRYING, self.clock(), result
+            return DeliveryState.RETRYING, self.clock(), None
         retry_number = delivery.attempts - delivery.round_start
         wait = self.policy.delay(retry_number, result.retry_after_seconds)
-        return DeliveryState.RETRYING, result.finished_at + wait, result
+        return DeliveryState.RETRYING, result.finished_at + wait, None
 
     def _recover(self, delivery: Delivery) -> Delivery | None:
-        """Finish the bookkeeping of an attempt whose runner stopped (its lease expired)."""
+        """Finish the bookkeeping of an attempt whose runner stopped (its lease expired).
+
+        The attempt is settled ABANDONED under the lease it was claimed with, by the same
+        conditional write its runner would have made: if that runner settles first after all, this
+        write is refused (None) and the caller reads the delivery again. An outcome recorded before
+        the settlement, which only an earlier version of the runner wrote (in the attempt's own
+        item), is kept.
+        """
         token = delivery.lease_token or ""
-        abandoned = AttemptResult(
+        result = AttemptResult(
             outcome=AttemptOutcome.ABANDONED,
             finished_at=self.clock(),
             error="the runner stopped before recording an outcome (its lease expired)",
         )
-        result = abandoned
-        if not self.deliveries.record_attempt(delivery.delivery_id, delivery.attempts, token, abandoned):
-            attempt = self.deliveries.attempt(delivery.delivery_id, delivery.attempts)
-            if attempt is not None and attempt.outcome is not AttemptOutcome.IN_FLIGHT:
+        if delivery.latest_attempt is None or delivery.latest_attempt.attempt != delivery.attempts:
+            recorded = self.deliveries.attempt(delivery.delivery_id, delivery.attempts)
+            if recorded is not None and recorded.outcome is not AttemptOutcome.IN_FLIGHT:
                 result = AttemptResult(
-                    outcome=attempt.outcome,
-                    finished_at=attempt.finished_at or self.clock(),
-                    status_code=attempt.status_code,
-                    duration_ms=attempt.duration_ms or 0,
-                    error=attempt.error,
-                    retry_after_seconds=attempt.retry_after_seconds,
+                    outcome=recorded.outcome,
+                    finished_at=recorded.finished_at or self.clock(),
+                    status_code=recorded.status_code,
+                    duration_ms=recorded.duration_ms or 0,
+                    response_body=recorded.response_body,
+                    response_truncated=recorded.response_truncated,
+                    error=recorded.error,
+                    retry_after_seconds=recorded.retry_after_seconds,
                 )
         logger.warning(
             "recovering an interrupted attempt",
             extra={**_ids(delivery), "attempt": delivery.attempts, "outcome": result.outcome.value},
         )
-        state, next_attempt_at, recorded = self._decide(delivery, result)
-        settled = self.deliveries.settle(delivery, token, state, recorded, next_attempt_at)
+        state, next_attempt_at, delivery_error = self._decide(delivery, result)
+        settled = self.deliveries.settle(delivery, token, state, result, next_attempt_at, delivery_error)
         if settled is not None and state is DeliveryState.SUCCEEDED:
             metrics.count(metrics.SUCCEEDED)
         elif settled is not None and state is DeliveryState.FAILED:

@@ -1,29 +1,37 @@
 """Deliveries and their attempts in the deliveries table (`pk`, `sk`, TTL `expiresAt`).
 
 Items:
-- a delivery: `pk = "DELIVERY#<deliveryId>"`, `sk = "DELIVERY"`, its state and a copy of the event
-  envelope (so retries and replays need nothing else);
-- its attempts: same `pk`, `sk = "ATTEMPT#<00001>"`, one item per attempt.
+- a delivery: `pk = "DELIVERY#<deliveryId>"`, `sk = "DELIVERY"`, its state, a copy of the event
+  envelope (so retries and replays need nothing else) and its latest attempt (`lastAttempt`, a map:
+  IN_FLIGHT while it runs, then its outcome);
+- its earlier attempts: same `pk`, `sk = "ATTEMPT#<00001>"`, one item per attempt, written when
+  the next attempt is claimed (a copy of the settled `lastAttempt`).
 Indexes (deliveries only; attempts carry no index keys), newest first by creation time:
 - `byTenant`: `tenantPk = <tenantId>`, `tenantSk = <createdAt ISO>#<deliveryId>`;
 - `byEvent`:  `eventPk = <tenantId>#<eventId>`, `eventSk = <rule name>`;
 - `byState`:  `statePk = <tenantId>#<state>`, `stateSk = <createdAt ISO>#<deliveryId>`.
+A delivery created with its first attempt claimed is in `byTenant` at once and joins `byEvent` and
+`byState` when that attempt is settled: each index entry is written once on the common path
+(DynamoDB bills every index an item write touches, and twice for an index whose key changes).
 
 Retention (TTL): every item expires `retention_seconds` (default 30 days) after its last write;
 a delivery's last change (or a replay) keeps it and starts the period again. Expired items are
 also ignored when read, as DynamoDB deletes them lazily.
 
-Exactly-once bookkeeping is done with conditional writes: a new delivery is written together with
-its first attempt claimed, refused if the id exists; claiming a later attempt is one transaction
-that moves `attempts` from k to k+1, sets the lease and writes the attempt item, conditional on
-the delivery being exactly as read; recording an outcome and settling the delivery are
-conditional on the claim's lease token.
+Writes, and what a delivery costs (write units, items of at most 1 KB): creating a delivery with
+its first attempt claimed is one conditional PutItem (base 1 + byTenant 1), refused if the id
+exists; settling an attempt is one conditional UpdateItem that records the attempt's outcome in
+`lastAttempt` and the delivery's new state together (base 1 + one per index: 3), conditional on
+the claim's lease token. So an event delivered at the first try costs 6 units. Claiming a later
+attempt first copies the settled `lastAttempt` to its attempt item (an unconditional PutItem of
+content that no longer changes: repeating it is harmless), then moves `attempts` from k to k+1
+and takes the lease in one conditional UpdateItem, conditional on the delivery being exactly as
+read. No write is a transaction (they bill every item twice).
 
 A write whose answer is lost is retried by the SDK, and the retry of a write that went through
 is refused by its own condition. So every conditional write can recognise itself in the item a
-refusal returns: claims by their lease token (transactions are also idempotent on their own, by
-the `ClientRequestToken` botocore fills in once per call), the other writes by a `writeId` of
-their own. A refusal that finds the write's own id counts as done, never as "taken over".
+refusal returns: claims by their lease token, the other writes by a `writeId` of their own. A
+refusal that finds the write's own id counts as done, never as "taken over".
 
 A delivery item holds its copy of the event, and DynamoDB items hold at most 400 KB: a delivery
 that would not fit raises `DeliveryTooLarge` before anything is written.
@@ -34,6 +42,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from eventrelay.clock import Clock, iso_utc, system_clock
@@ -49,9 +58,7 @@ from eventrelay.dynamodb import (
     ConditionFailed,
     Expression,
     Item,
-    Put,
     Table,
-    Update,
     item_size,
 )
 from eventrelay.envelopes import EventEnvelope
@@ -90,6 +97,10 @@ MAX_ERROR_CHARS = 1024
 MAX_BODY_CHARS = 4096
 # The id a conditional write stores with its change, to recognise itself when its retry is refused.
 WRITE_ID = "writeId"
+# Envelope fields the delivery item holds as attributes of the same name (its copy leaves them out).
+_ENVELOPE_FIELDS_IN_THE_ITEM = ("eventId", "tenantId", "eventName", "eventVersion")
+# The delivery item's copy of its latest attempt (a map of the attempt's own fields).
+LAST_ATTEMPT = "lastAttempt"
 
 
 class DeliveryTooLarge(Exception):
@@ -131,21 +142,24 @@ class DeliveryStore:
     # ---- deliveries
 
     def create_claimed(self, delivery: Delivery, token: str, lease_seconds: float) -> Delivery | None:
-        """Save a new delivery with its first attempt already claimed (one transaction, the common path).
+        """Save a new delivery with its first attempt already claimed (one PutItem, the common path).
 
         None if a delivery with this id exists: the caller reads it and carries on from its state.
         """
         now = self._clock()
         claimed = delivery.with_changes(
-            attempts=1, in_flight=True, lease_token=token, lease_until=now + lease_seconds, updated_at=now
+            attempts=1,
+            in_flight=True,
+            lease_token=token,
+            lease_until=now + lease_seconds,
+            updated_at=now,
+            latest_attempt=_started_attempt(delivery, 1, now),
         )
-        item = self._delivery_item(claimed)
+        item = self._delivery_item(claimed, listed_by_tenant_only=True)
         item["leaseToken"] = token
         item["leaseUntil"] = now + lease_seconds
         try:
-            self._table.transact_write(
-                [Put(item, _absent_or_expired(now)), self._new_attempt_put(claimed, token, now)]
-            )
+            self._table.put(item, _absent_or_expired(now))
         except ConditionFailed as refused:
             return claimed if _claimed_with(refused.item, token, claimed.attempts) else None
         return claimed
@@ -177,23 +191,29 @@ class DeliveryStore:
     def claim(self, delivery: Delivery, token: str, lease_seconds: float) -> Delivery | None:
         """Start attempt `attempts + 1` if the delivery is still exactly as read; None if another won.
 
-        One transaction: the delivery gets the lease and its new attempt count, and the attempt
-        item is written IN_FLIGHT (so a runner that dies mid-call leaves a visible trace).
+        The settled latest attempt is first copied to its own item (its content no longer changes,
+        so a copy by a runner that then loses the claim is the same copy); then one conditional
+        UpdateItem gives the delivery the lease, its new attempt count and the new attempt,
+        IN_FLIGHT (so a runner that dies mid-call leaves a visible trace).
         """
         now = self._clock()
         number = delivery.attempts + 1
+        previous = delivery.latest_attempt
+        if previous is not None and previous.outcome is not AttemptOutcome.IN_FLIGHT:
+            self._table.put(self._attempt_item(previous))
+        started = _started_attempt(delivery, number, now)
         claimed = delivery.with_changes(
             attempts=number,
             in_flight=True,
             lease_token=token,
             lease_until=now + lease_seconds,
             updated_at=now,
+            latest_attempt=started,
         )
         start = Expression()
         start.set("attempts", number).set("inFlight", True).set("leaseToken", token)
-        start.set("leaseUntil", now + lease_seconds).set("updatedAt", now).set(
-            "expiresAt", self._expires(now)
-        )
+        start.set("leaseUntil", now + lease_seconds).set("updatedAt", now)
+        start.set(LAST_ATTEMPT, _attempt_map(started)).set("expiresAt", self._expires(now))
         start.require(
             start.equals("attempts", delivery.attempts),
             start.equals("inFlight", False),
@@ -202,28 +222,10 @@ class DeliveryStore:
             start.compare("attemptLimit", ">=", number),
         )
         try:
-            self._table.transact_write(
-                [Update(self._key(delivery.delivery_id), start), self._new_attempt_put(claimed, token, now)]
-            )
+            self._table.update(self._key(delivery.delivery_id), start)
         except ConditionFailed as refused:
             return claimed if _claimed_with(refused.item, token, number) else None
         return claimed
-
-    def _new_attempt_put(self, claimed: Delivery, token: str, now: float) -> Put:
-        """The Put of a claimed delivery's new attempt item, IN_FLIGHT under the claim's token."""
-        attempt = Attempt(
-            delivery_id=claimed.delivery_id,
-            attempt=claimed.attempts,
-            tenant_id=claimed.tenant_id,
-            event_id=claimed.event_id,
-            rule_name=claimed.rule_name,
-            action=claimed.action,
-            round=claimed.round,
-            started_at=now,
-        )
-        item = self._attempt_item(attempt)
-        item["leaseToken"] = token
-        return Put(item, _absent_or_expired(now))
 
     def settle(
         self,
@@ -232,9 +234,35 @@ class DeliveryStore:
         state: DeliveryState,
         result: AttemptResult,
         next_attempt_at: float | None = None,
+        delivery_error: str | None = None,
     ) -> Delivery | None:
-        """End the running attempt of `delivery` (claimed with `token`); None if the lease was lost."""
+        """End the running attempt of `delivery` (claimed with `token`); None if the lease was lost.
+
+        One write records the attempt's outcome (`result`) and the delivery's new state; the
+        delivery's `lastError` is `delivery_error` when given (a summary), else the attempt's error.
+        """
         now = self._clock()
+        running = delivery.latest_attempt
+        if running is None or running.attempt != delivery.attempts:
+            # Claimed by an earlier version of the runner, which kept the attempt in its own item.
+            running = _started_attempt(delivery, delivery.attempts, delivery.updated_at)
+        ended = replace(
+            running,
+            outcome=result.outcome,
+            finished_at=result.finished_at,
+            status_code=result.status_code,
+            duration_ms=result.duration_ms,
+            response_body=(
+                (_clip(result.response_body, MAX_BODY_CHARS) or "")
+                if result.response_body is not None
+                else None
+            ),
+            response_truncated=result.response_truncated,
+            error=_clip(result.error, MAX_ERROR_CHARS) if result.error else None,
+            retry_after_seconds=(
+                float(result.retry_after_seconds) if result.retry_after_seconds is not None else None
+            ),
+        )
         settled = delivery.with_changes(
             state=state,
             in_flight=False,
@@ -244,15 +272,24 @@ class DeliveryStore:
             next_attempt_at=next_attempt_at if next_attempt_at is not None else delivery.next_attempt_at,
             last_outcome=result.outcome.value,
             last_status=result.status_code,
-            last_error=_clip(result.error, MAX_ERROR_CHARS),
+            last_error=_clip(delivery_error if delivery_error is not None else result.error, MAX_ERROR_CHARS),
+            latest_attempt=ended,
         )
         write_id = _new_write_id()
         end = Expression()
         end.set("state", state.value).set("inFlight", False).set("updatedAt", now).set(WRITE_ID, write_id)
         end.set("nextAttemptAt", settled.next_attempt_at).set("lastOutcome", result.outcome.value)
-        end.set("statePk", _state_pk(delivery.tenant_id, state)).set("expiresAt", self._expires(now))
+        end.set(LAST_ATTEMPT, _attempt_map(ended)).set("expiresAt", self._expires(now))
+        # The index keys a delivery created claimed still lacks (the same values on later settles).
+        for index_key, key_value in self._index_keys(delivery).items():
+            end.set(index_key, key_value)
+        end.set("statePk", _state_pk(delivery.tenant_id, state))
         end.remove("leaseToken").remove("leaseUntil")
-        for attribute, value in (("lastStatus", settled.last_status), ("lastError", settled.last_error)):
+        last: tuple[tuple[str, int | str | None], ...] = (
+            ("lastStatus", settled.last_status),
+            ("lastError", settled.last_error),
+        )
+        for attribute, value in last:
             if value is not None:
                 end.set(attribute, value)
             else:
@@ -310,55 +347,28 @@ class DeliveryStore:
 
     # ---- attempts
 
-    def record_attempt(self, delivery_id: str, attempt: int, token: str, result: AttemptResult) -> bool:
-        """Write the outcome of an attempt still IN_FLIGHT under `token`; False if it was not."""
-        write_id = _new_write_id()
-        outcome = Expression()
-        outcome.set("outcome", result.outcome.value).set("finishedAt", result.finished_at)
-        outcome.set(WRITE_ID, write_id)
-        outcome.set("durationMs", result.duration_ms).set("responseTruncated", result.response_truncated)
-        optional: dict[str, Any] = {
-            "statusCode": result.status_code,
-            "responseBody": (
-                _clip(result.response_body, MAX_BODY_CHARS) or ""
-                if result.response_body is not None
-                else None
-            ),
-            "error": _clip(result.error, MAX_ERROR_CHARS) if result.error else None,
-            "retryAfterSeconds": (
-                float(result.retry_after_seconds) if result.retry_after_seconds is not None else None
-            ),
-        }
-        for attribute, value in optional.items():
-            if value is not None:
-                outcome.set(attribute, value)
-        outcome.require(
-            outcome.equals("outcome", AttemptOutcome.IN_FLIGHT.value), outcome.equals("leaseToken", token)
-        )
-        try:
-            self._table.update(_attempt_key(delivery_id, attempt), outcome)
-        except ConditionFailed as refused:
-            # A recovering runner writes under the same lease token: only the write id tells
-            # this write's own earlier try from a takeover.
-            return _written_by(refused.item, write_id)
-        return True
-
     def attempt(self, delivery_id: str, attempt: int) -> Attempt | None:
-        item = self._table.get(_attempt_key(delivery_id, attempt), consistent=True)
-        return _attempt(item) if item is not None else None
+        return next((found for found in self.attempts(delivery_id) if found.attempt == attempt), None)
 
     def attempts(self, delivery_id: str) -> list[Attempt]:
-        """Every recorded attempt of a delivery, oldest first."""
+        """Every recorded attempt of a delivery, oldest first (one query: the attempt items and the
+        delivery item, which holds the latest attempt)."""
         of_delivery = Expression()
-        of_delivery.key(
-            of_delivery.equals("pk", delivery_pk(delivery_id)),
-            of_delivery.begins_with("sk", ATTEMPT_SK_PREFIX),
-        )
-        return [
-            _attempt(item)
-            for item in self._table.query(of_delivery, consistent=True)
-            if not self._expired(item)
-        ]
+        of_delivery.key(of_delivery.equals("pk", delivery_pk(delivery_id)))
+        by_number: dict[int, Attempt] = {}
+        latest: Attempt | None = None
+        for item in self._table.query(of_delivery, consistent=True):
+            if self._expired(item):
+                continue
+            if item.get("sk") == DELIVERY_SK:
+                latest = _delivery(item).latest_attempt
+            elif str(item.get("sk", "")).startswith(ATTEMPT_SK_PREFIX):
+                copy = _attempt(item)
+                by_number[copy.attempt] = copy
+        if latest is not None:
+            # The delivery's own record wins over a copy (or over an item an earlier version left IN_FLIGHT).
+            by_number[latest.attempt] = latest
+        return [by_number[number] for number in sorted(by_number)]
 
     # ---- listings
 
@@ -421,8 +431,9 @@ class DeliveryStore:
         expires = item.get("expiresAt")
         return expires is not None and int(expires) < self._clock()
 
-    def _delivery_item(self, delivery: Delivery) -> Item:
-        created_key = f"{iso_utc(delivery.created_at)}#{delivery.delivery_id}"
+    def _delivery_item(self, delivery: Delivery, *, listed_by_tenant_only: bool = False) -> Item:
+        """The delivery's item; `listed_by_tenant_only` leaves out the keys of `byEvent` and
+        `byState` (settling adds them)."""
         item: Item = {
             **self._key(delivery.delivery_id),
             "kind": "DELIVERY",
@@ -442,41 +453,84 @@ class DeliveryStore:
             "updatedAt": delivery.updated_at,
             "nextAttemptAt": delivery.next_attempt_at,
             "inFlight": delivery.in_flight,
-            "tenantPk": delivery.tenant_id,
-            "tenantSk": created_key,
-            "eventPk": f"{delivery.tenant_id}#{delivery.event_id}",
-            "eventSk": delivery.rule_name,
-            "statePk": _state_pk(delivery.tenant_id, delivery.state),
-            "stateSk": created_key,
             "expiresAt": self._expires(delivery.updated_at),
         }
+        index_keys = self._index_keys(delivery)
+        if listed_by_tenant_only:
+            item.update(tenantPk=index_keys["tenantPk"], tenantSk=index_keys["tenantSk"])
+        else:
+            item.update(index_keys, statePk=_state_pk(delivery.tenant_id, delivery.state))
+        if delivery.latest_attempt is not None:
+            item[LAST_ATTEMPT] = _attempt_map(delivery.latest_attempt)
         if delivery.envelope is not None:
-            item["envelope"] = delivery.envelope.to_message_body()
-            # Room for what later writes add (lease, last outcome and error, write id).
+            item["envelope"] = _stored_envelope(delivery.envelope)
+            # Room for what later writes add (lease, last outcome and error, latest attempt, write id).
             size = item_size(item) + _LATER_ATTRIBUTES_BYTES
             if size > MAX_ITEM_BYTES:
                 raise DeliveryTooLarge(size)
         return item
 
+    @staticmethod
+    def _index_keys(delivery: Delivery) -> dict[str, str]:
+        """The index keys that never change (`statePk` follows the state)."""
+        created_key = f"{iso_utc(delivery.created_at)}#{delivery.delivery_id}"
+        return {
+            "tenantPk": delivery.tenant_id,
+            "tenantSk": created_key,
+            "eventPk": f"{delivery.tenant_id}#{delivery.event_id}",
+            "eventSk": delivery.rule_name,
+            "stateSk": created_key,
+        }
+
     def _attempt_item(self, attempt: Attempt) -> Item:
+        """An earlier attempt's own item: a copy of what the delivery held as its latest attempt."""
         return {
             **_attempt_key(attempt.delivery_id, attempt.attempt),
             "kind": "ATTEMPT",
             "deliveryId": attempt.delivery_id,
-            "attempt": attempt.attempt,
             "tenantId": attempt.tenant_id,
             "eventId": attempt.event_id,
             "ruleName": attempt.rule_name,
             "action": attempt.action,
-            "round": attempt.round,
-            "startedAt": attempt.started_at,
-            "outcome": attempt.outcome.value,
+            **_attempt_map(attempt),
             "expiresAt": self._expires(attempt.started_at),
         }
 
 
-# What settling adds to a delivery item at most: the error (clipped), status, outcome, lease, ids.
-_LATER_ATTRIBUTES_BYTES = 4 * MAX_ERROR_CHARS + 512
+# What later writes add to a delivery item at most: the latest attempt (its response body and
+# error clipped, 4 bytes a character at worst), the delivery's last error, status, lease, ids.
+_LATER_ATTRIBUTES_BYTES = 4 * (MAX_BODY_CHARS + 2 * MAX_ERROR_CHARS) + 1024
+
+
+def _started_attempt(delivery: Delivery, number: int, started_at: float) -> Attempt:
+    return Attempt(
+        delivery_id=delivery.delivery_id,
+        attempt=number,
+        tenant_id=delivery.tenant_id,
+        event_id=delivery.event_id,
+        rule_name=delivery.rule_name,
+        action=delivery.action,
+        round=delivery.round,
+        started_at=started_at,
+    )
+
+
+def _attempt_map(attempt: Attempt) -> Item:
+    """An attempt's own fields (the ids are the delivery's), absent values left out."""
+    fields: dict[str, Any] = {
+        "attempt": attempt.attempt,
+        "round": attempt.round,
+        "startedAt": attempt.started_at,
+        "outcome": attempt.outcome.value,
+        "finishedAt": attempt.finished_at,
+        "statusCode": attempt.status_code,
+        "durationMs": attempt.duration_ms,
+        "responseBody": attempt.response_body,
+        "responseTruncated": attempt.response_truncated or None,
+        "error": attempt.error,
+        "retryAfterSeconds": attempt.retry_after_seconds,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def _new_write_id() -> str:
@@ -530,7 +584,6 @@ def _str(item: Mapping[str, Any], name: str) -> str | None:
 
 
 def _delivery(item: Mapping[str, Any]) -> Delivery:
-    envelope_text = _str(item, "envelope")
     status = _float(item, "lastStatus")
     return Delivery(
         delivery_id=item["deliveryId"],
@@ -554,8 +607,34 @@ def _delivery(item: Mapping[str, Any]) -> Delivery:
         last_outcome=_str(item, "lastOutcome"),
         last_status=int(status) if status is not None else None,
         last_error=_str(item, "lastError"),
-        envelope=EventEnvelope.model_validate(json.loads(envelope_text)) if envelope_text else None,
+        envelope=_envelope(item),
+        latest_attempt=_latest_attempt(item),
     )
+
+
+def _stored_envelope(envelope: EventEnvelope) -> str:
+    """The envelope's JSON without the fields the delivery item holds anyway (every byte over 1 KB
+    costs a write unit on each write of the item)."""
+    fields = envelope.model_dump(exclude_none=True, exclude={"payload", *_ENVELOPE_FIELDS_IN_THE_ITEM})
+    return json.dumps({**fields, "payload": envelope.payload}, ensure_ascii=False, separators=(",", ":"))
+
+
+def _envelope(item: Mapping[str, Any]) -> EventEnvelope | None:
+    text = _str(item, "envelope")
+    if not text:
+        return None
+    # Items written before the fields were left out hold them too, with the same values.
+    return EventEnvelope.model_validate(
+        {**json.loads(text), **{name: item[name] for name in _ENVELOPE_FIELDS_IN_THE_ITEM}}
+    )
+
+
+def _latest_attempt(item: Mapping[str, Any]) -> Attempt | None:
+    fields = item.get(LAST_ATTEMPT)
+    if not isinstance(fields, Mapping):
+        return None
+    ids = {name: item[name] for name in ("deliveryId", "tenantId", "eventId", "ruleName", "action")}
+    return _attempt({**fields, **ids})
 
 
 def _attempt(item: Mapping[str, Any]) -> Attempt:
