@@ -97,7 +97,7 @@ export async function actionPage(tenantId, name) {
     return tokensIn(url.value, ...headerValues, ...body);
   }
   function refreshFields() {
-    for (const row of fieldsBody.querySelectorAll("tr")) {
+    for (const row of fieldsBody.querySelectorAll("tr[data-field]")) {
       choices[row.dataset.field] = { type: row.querySelector("select").value, default: row.querySelector("input").value || null };
     }
     clear(fieldsBody);

@@ -61,6 +61,7 @@ export async function connectorsPage(tenantId) {
       "tr",
       { dataset: { connector: connector.name } },
       h("th", { scope: "row" }, link(`${base(tenantId)}/${encodeURIComponent(connector.name)}`, connector.name, { class: "connector-name" })),
+      h("td", {}, connector.description || ""),
       h("td", {}, connector.authType),
       h("td", {}, connector.baseUrl),
       h("td", {}, badge(connector.health.state, connector.health.state), " ", connector.health.reason || ""),
@@ -75,7 +76,7 @@ export async function connectorsPage(tenantId) {
   show(
     "Connectors",
     h("p", {}, link(`${base(tenantId)}/new`, "New connector", { id: "new-connector", class: "primary" })),
-    connectors.length ? table("Connectors and their health", ["Name", "Auth", "Base URL", "Health", ""], rows) : h("p", {}, "No connectors yet."),
+    connectors.length ? table("Connectors and their health", ["Name", "Description", "Auth", "Base URL", "Health", ""], rows) : h("p", {}, "No connectors yet."),
     output,
   );
 }
