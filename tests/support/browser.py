@@ -31,7 +31,8 @@ def chromium_paths() -> tuple[str, str]:
     driver = shutil.which("chromedriver")
     if not (browser and driver):
         raise AssertionError(
-            "the browser tests need Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver"
+            "the browser tests need Debian's chromium and its driver: "
+            "apt-get install -y chromium chromium-driver"
         )
     return browser, driver
 
@@ -112,10 +113,10 @@ class Console:
 
     def no_alert(self) -> bool:
         try:
-            self.driver.switch_to.alert
+            alert = self.driver.switch_to.alert
         except NoAlertPresentException:
             return True
-        return False
+        return alert is None
 
     def serious_accessibility_violations(self) -> list[dict[str, Any]]:
         """axe-core run in the page: the violations of impact serious or critical."""
@@ -124,7 +125,8 @@ class Console:
         self.driver.execute_script(AXE_SCRIPT.read_text(encoding="utf-8"))
         violations: list[dict[str, Any]] = self.driver.execute_async_script(
             "const done = arguments[arguments.length - 1];"
-            "axe.run(document, {resultTypes: ['violations']}).then((r) => done(r.violations), (e) => done([{id: 'axe-error', impact: 'critical', help: String(e)}]));"
+            "axe.run(document, {resultTypes: ['violations']}).then((r) => done(r.violations),"
+            " (e) => done([{id: 'axe-error', impact: 'critical', help: String(e)}]));"
         )
         return [
             {
