@@ -100,10 +100,13 @@ validate:
 	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint --template template.yaml
 	$(CHECKOV) --config-file .checkov.yaml --file template.yaml
 
+## Every bench measures both sides of its ratios alternating in one run, prints one table and
+## writes its figures to bench/results.json (one section per bench; see bench/report.py).
 bench: install
 	$(BIN)/python -m bench.publish_bench
 	$(BIN)/python -m bench.cli_bench
 	@if [ -f bench/runner_bench.py ]; then $(BIN)/python -m bench.runner_bench; fi
+	$(BIN)/python -m bench.local_stack_bench
 
 # Without Docker, sam build needs Lambda's interpreter (python3.13): scripts/find-python3.13 finds
 # one (PYTHON313=..., PATH, pyenv, uv) or says how to get one. BUILD_DIR: where the artifacts go.

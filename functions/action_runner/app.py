@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from eventrelay.aws import within_remaining_time
 from eventrelay.delivery.batch import ConcurrentBatchProcessor
 from eventrelay.observability import logger, metrics, tracer
 from eventrelay.roots.delivery import runner_root
@@ -18,6 +19,7 @@ processor = ConcurrentBatchProcessor(max_concurrency=10)
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
+@within_remaining_time
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     runner = runner_root().runner
     # The invocation's records share one read of the configuration and the time left.

@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from eventrelay.aws import within_remaining_time
 from eventrelay.http_api import build_app
 from eventrelay.observability import logger, metrics, tracer
 from eventrelay.roots.events import publish_root
@@ -18,5 +19,6 @@ app = build_app(publish_root)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
+@within_remaining_time
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

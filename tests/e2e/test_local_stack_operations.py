@@ -179,6 +179,17 @@ def test_dynamodb_local_listens_on_loopback_only(local_stack: RunningStack) -> N
     assert addresses <= LOOPBACK, addresses
 
 
+def test_moto_serves_from_its_own_process_on_loopback_only(local_stack: RunningStack) -> None:
+    # The AWS emulators have processes of their own: the gateway and pollers get the stack's core
+    moto = local_stack.moto_server_pid()
+    assert moto != local_stack.pid
+    port = urlsplit(local_stack.environ["AWS_ENDPOINT_URL"]).port
+    assert port is not None
+    addresses = _listening_addresses(port)
+    assert addresses, f"nothing listens on moto's port {port}"
+    assert addresses <= LOOPBACK, addresses
+
+
 def test_when_dynamodb_local_dies_the_stack_says_so_and_brings_it_back(local_stack: RunningStack) -> None:
     assert publish(local_stack, "o-before").status_code == 200
     # When DynamoDB Local dies
@@ -209,6 +220,7 @@ def test_a_stack_started_with_sigint_ignored_stops_on_sigint_with_its_children(
     own_stack.append(stack)
     children = descendants(stack.pid)
     assert stack.dynamodb_local_pid() in children
+    assert stack.moto_server_pid() in children
     # When it gets Ctrl-C's signal
     stack.process.send_signal(signal.SIGINT)
     # Then it stops cleanly, and everything it started is gone
@@ -224,11 +236,12 @@ def test_children_die_with_a_stack_killed_with_sigkill(tmp_path: Path, own_stack
     java = stack.dynamodb_local_pid()
     children = descendants(stack.pid)
     assert java in children
+    assert stack.moto_server_pid() in children
     assert len(children) >= 2, children
     # When the stack's own process is killed (no handler runs)
     stack.process.kill()
     stack.process.wait(timeout=30)
-    # Then DynamoDB Local and the function workers end too
+    # Then DynamoDB Local, the moto server and the function workers end too
     wait_until(lambda: all_gone(children), timeout=60, what="the killed stack's children ended")
     # And a stack started again on its folder (its lock died with it) has its tables and demo secret
     again = start_local_stack(tmp_path)

@@ -54,6 +54,11 @@ class RunningStack:
         [pid] = [child for child in descendants(self.pid) if "DynamoDBLocal" in command_line(child)]
         return pid
 
+    def moto_server_pid(self) -> int:
+        """The pid of the moto server (its own process, see backends.MotoServer) this stack started."""
+        [pid] = [child for child in descendants(self.pid) if "local.moto_process" in command_line(child)]
+        return pid
+
     def events_queue_is_idle(self) -> bool:
         """No event waiting, in flight or delayed: the stack's runner has finished every event it got."""
         sqs = boto3.client(

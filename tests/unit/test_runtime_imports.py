@@ -16,6 +16,9 @@ from tests.conftest import REPO_ROOT
 
 FUNCTIONS = sorted(path.parent for path in (REPO_ROOT / "functions").glob("*/app.py"))
 FORBIDDEN_ROOTS = ("eventrelay_cli", "yaml", "moto", "click")
+# With tracing off, a cold start loads no X-Ray SDK; the runtime's AWS clients are botocore's, so
+# boto3 (and s3transfer with it) is never imported either.
+COLD_PATH_FORBIDDEN_ROOTS = ("aws_xray_sdk", "boto3", "s3transfer")
 # Token verification ships in the admin API function's own artifact, not in the shared layer.
 ADMIN_API_ONLY_ROOTS = ("jwt", "cryptography")
 
@@ -30,7 +33,8 @@ assert callable(module.lambda_handler)
 print(json.dumps(sorted(sys.modules)))
 """
 
-# Settings as a deployed function gets them; nothing is called at import time, so no AWS is needed.
+# Settings as a deployed function gets them, with the variables Lambda sets (tracing switched off);
+# nothing is called at import time, so no AWS is needed.
 FUNCTION_ENVIRONMENT = {
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -45,6 +49,10 @@ FUNCTION_ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "eventrelay",
     "POWERTOOLS_METRICS_NAMESPACE": "eventrelay",
     "POWERTOOLS_TRACE_DISABLED": "true",
+    "AWS_LAMBDA_FUNCTION_NAME": "Function",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+    "LAMBDA_TASK_ROOT": "/var/task",
 }
 
 
@@ -58,22 +66,45 @@ def test_every_function_is_checked() -> None:
     ]
 
 
-@pytest.mark.parametrize("function_dir", FUNCTIONS, ids=lambda path: path.name)
-def test_a_handler_imports_nothing_of_the_admin_side(function_dir: Path, tmp_path: Path) -> None:
-    environment = {"PATH": os.environ.get("PATH", ""), **FUNCTION_ENVIRONMENT}
+def imported_modules(function_dir: Path, tmp_path: Path, environment: dict[str, str]) -> list[str]:
+    """The modules loaded once the handler's module is imported in a fresh interpreter."""
     completed = subprocess.run(
         [sys.executable, "-c", IMPORT_HANDLER, str(function_dir / "app.py")],
         cwd=tmp_path,  # not the checkout: its folders must not be importable by accident
-        env=environment,
+        env={"PATH": os.environ.get("PATH", ""), **environment},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    modules = json.loads(completed.stdout.strip().splitlines()[-1])
+    return json.loads(completed.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("function_dir", FUNCTIONS, ids=lambda path: path.name)
+def test_a_handler_imports_nothing_of_the_admin_side(function_dir: Path, tmp_path: Path) -> None:
+    modules = imported_modules(function_dir, tmp_path, FUNCTION_ENVIRONMENT)
     assert "eventrelay" in modules  # the handler did load the runtime package
     leaked = [name for name in modules if name.split(".")[0] in FORBIDDEN_ROOTS]
     assert leaked == []
     if function_dir.name != "admin_api":
         assert [name for name in modules if name.split(".")[0] in ADMIN_API_ONLY_ROOTS] == []
+
+
+@pytest.mark.parametrize("function_dir", FUNCTIONS, ids=lambda path: path.name)
+def test_with_tracing_off_a_handler_imports_no_xray_sdk_and_no_boto3(
+    function_dir: Path, tmp_path: Path
+) -> None:
+    modules = imported_modules(function_dir, tmp_path, FUNCTION_ENVIRONMENT)
+    assert "eventrelay.observability" in modules
+    loaded = sorted({name.split(".")[0] for name in modules} & set(COLD_PATH_FORBIDDEN_ROOTS))
+    assert loaded == []
+
+
+def test_with_tracing_on_the_publish_handler_has_an_xray_tracer(tmp_path: Path) -> None:
+    # The same check can fail: tracing on (no POWERTOOLS_TRACE_DISABLED, in Lambda) loads X-Ray.
+    traced = {
+        name: value for name, value in FUNCTION_ENVIRONMENT.items() if name != "POWERTOOLS_TRACE_DISABLED"
+    }
+    modules = imported_modules(REPO_ROOT / "functions" / "publish", tmp_path, traced)
+    assert "aws_xray_sdk.core" in modules

@@ -41,6 +41,6 @@ def audit_list(context: CliContext, tenant_id: str, limit: int, cursor: str | No
         query["cursor"] = cursor
     page = context.call("GET", admin_path("tenants", tenant_id, "audit"), query=query)
     context.emit(page, lambda view: "\n".join(_line(v) for v in view["entries"]) or "(no entries)")
-    if page["cursor"] is not None and not context.json_output:
-        context.info(f"more: --cursor {page['cursor']}")
+    if page["nextCursor"] is not None and not context.json_output:
+        context.info(f"more: --cursor {page['nextCursor']}")
     return EXIT_OK

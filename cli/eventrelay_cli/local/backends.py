@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import select
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import TracebackType
@@ -15,6 +19,9 @@ from eventrelay_cli.local.processes import die_with_parent
 
 # moto and DynamoDB Local accept any credentials; these only keep boto3 from searching for real ones.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+MOTO_PROCESS_MODULE = "eventrelay_cli.local.moto_process"
+# Importing moto and werkzeug in a fresh interpreter: ~1 s alone, far more on a busy laptop.
+STARTUP_TIMEOUT_SECONDS = 60.0
 
 
 def free_port() -> int:
@@ -36,32 +43,95 @@ def _wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] |
 
 
 class MotoServer:
-    """moto in server mode: the AWS wire protocol over HTTP on 127.0.0.1."""
+    """moto in server mode, in a process of its own: the AWS wire protocol over HTTP on 127.0.0.1.
 
-    def __init__(self, port: int = 0) -> None:
-        from moto.server import ThreadedMotoServer
+    The server runs `moto_process.py` (see there why a process of its own): it binds a free port
+    and reports it once it listens; `start()` waits for that with a deadline. Like DynamoDB Local
+    it has its own session, so Ctrl-C in the terminal leaves it serving while the stack drains,
+    and it dies with the thread that started it (`die_with_parent`) or when its input closes.
+    `stop()` closes its input and waits; a server that does not exit is killed.
+    """
 
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port or free_port(), verbose=False)
+    def __init__(self) -> None:
         self.port = 0
-
-    def start(self) -> str:
-        import logging
-
-        # moto's server logs every request through werkzeug: keep the local stack's terminal readable.
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server.start()
-        server = self._server._server
-        if server is None:
-            raise RuntimeError("moto server did not start")
-        self.port = server.server_port
-        return self.url
+        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def stop(self) -> None:
-        self._server.stop()
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self, timeout: float = STARTUP_TIMEOUT_SECONDS) -> str:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", MOTO_PROCESS_MODULE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - prctl only: no lock is taken in the child
+            start_new_session=True,
+        )
+        try:
+            self.port = self._read_port(time.monotonic() + timeout)
+            _wait_for_port(self.port, max(1.0, timeout), self._process)
+        except BaseException:
+            self.kill()
+            raise
+        return self.url
+
+    def _read_port(self, deadline: float) -> int:
+        process = self._process
+        assert process is not None
+        assert process.stdout is not None
+        line = bytearray()
+        descriptor = process.stdout.fileno()
+        while not line.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"moto server (pid {process.pid}) did not report its port in time")
+            readable, _, _ = select.select([descriptor], [], [], remaining)
+            if not readable:
+                continue
+            chunk = os.read(descriptor, 256)
+            if not chunk:
+                raise RuntimeError(f"moto server exited with {process.wait()} before listening")
+            line.extend(chunk)
+        port: int = json.loads(line)["port"]
+        return port
+
+    def stop(self, grace_seconds: float = 10.0) -> None:
+        """End of input: the server stops and exits; killed if it has not within `grace_seconds`."""
+        process = self._process
+        if process is None:
+            return
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        try:
+            process.wait(grace_seconds)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self._close_pipes()
+
+    def kill(self) -> None:
+        """SIGKILL to the server's process group (it has its own session), then reap it."""
+        process = self._process
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        process = self._process
+        assert process is not None
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
 
     def __enter__(self) -> MotoServer:
         self.start()

@@ -22,14 +22,19 @@ from eventrelay_cli.local.backends import (
 from eventrelay_cli.local.template_resources import (
     CreatedResources,
     create_stack_resources,
+    evaluate_conditions,
     load_template,
     resolve_intrinsics,
 )
+from eventrelay_cli.local.token_issuer import LOCAL_AUDIENCE, LOCAL_ISSUER
 
 if TYPE_CHECKING:
     from eventrelay_cli.local.lambda_runtime import FunctionSpec
 
 LOCAL_REGION = "us-east-1"
+# The local stack is its own token issuer (token_issuer.py), as a deployer who brings an issuer:
+# the template's Cognito user pool is then not needed (its Conditions pick these parameters).
+LOCAL_ADMIN_ISSUER_PARAMETERS = {"AdminTokenIssuer": LOCAL_ISSUER, "AdminTokenAudience": LOCAL_AUDIENCE}
 LOCAL_ACCOUNT_ID = "123456789012"  # moto's account: the ARNs it reports carry it
 
 
@@ -48,6 +53,8 @@ class LocalAws:
     dynamodb_path: Path | None = None
     # Template parameters the local stack sets (the others keep their Default).
     parameter_overrides: Mapping[str, str] = field(default_factory=dict)
+    # Where the admin function fetches the local issuer's keys (the stack's gateway serves them).
+    admin_jwks_url: str = ""
     moto: MotoServer = field(init=False)
     dynamodb_local: DynamoDBLocal | None = field(init=False, default=None)
     resources: CreatedResources = field(init=False)
@@ -80,6 +87,8 @@ class LocalAws:
         references = {
             **parameters,
             "OutboundAllow": self.outbound_allow,
+            **LOCAL_ADMIN_ISSUER_PARAMETERS,
+            "AdminJwksUrl": self.admin_jwks_url,
             **self.parameter_overrides,
             "AWS::Region": LOCAL_REGION,
             "AWS::AccountId": LOCAL_ACCOUNT_ID,
@@ -105,8 +114,12 @@ class LocalAws:
         X-Ray is off (there is no daemon to send segments to); Lambda's own variables are added by
         `LocalFunction.from_spec`. Nothing of this process's environment is passed on.
         """
+        references = self.references()
         variables = resolve_intrinsics(
-            dict(spec.environment), self.references(), f"{spec.logical_id}.Environment.Variables"
+            dict(spec.environment),
+            references,
+            f"{spec.logical_id}.Environment.Variables",
+            evaluate_conditions(load_template(self.template), references),
         )
         return {
             **{name: str(value) for name, value in variables.items()},
@@ -143,6 +156,10 @@ class LocalAws:
             jobs_queue_url=self.resources.queue_urls["JobsQueue"],
             secret_prefix=f"eventrelay/{self.stack_name}/",
             outbound_allow=self.outbound_allow,
+            admin_token_issuer=LOCAL_ISSUER,
+            admin_token_audiences=LOCAL_AUDIENCE,
+            # As the template says: without a JWKS URL, the issuer's well-known one.
+            admin_jwks_url=self.admin_jwks_url or f"{LOCAL_ISSUER}/.well-known/jwks.json",
         )
         return self
 

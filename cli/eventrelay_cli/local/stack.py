@@ -9,6 +9,7 @@ its own process (see lambda_runtime.py), started on demand up to `max_instances_
 from __future__ import annotations
 
 import errno
+import json
 import shutil
 import signal
 import sys
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from eventrelay.admin import AdminService, TenantWithSecret
 from eventrelay.aws import secretsmanager_client, sqs_client
@@ -25,14 +27,20 @@ from eventrelay.roots import AwsClients
 from eventrelay.roots.admin import build_admin_service
 from eventrelay.tenants import TenantExists, TenantSecretStore
 from eventrelay_cli.local.backends import DynamoDBLocal, find_dynamodb_local_jar
-from eventrelay_cli.local.environment import LocalAws
+from eventrelay_cli.local.environment import LOCAL_REGION, LocalAws
 from eventrelay_cli.local.http_gateway import HttpGateway
 from eventrelay_cli.local.lambda_runtime import LocalFunction, read_function_specs
 from eventrelay_cli.local.processes import PortInUse, check_port_free
 from eventrelay_cli.local.sqs_event_source import SqsEventSource
 from eventrelay_cli.local.state import StateDirectory
+from eventrelay_cli.local.token_issuer import LocalTokenIssuer
 
 DEMO_TENANT = "demo"
+# Where the gateway serves the local token issuer's public keys (the admin function fetches them).
+JWKS_PATH = "/.well-known/jwks.json"
+OPERATOR_SUBJECT = "local-operator"
+# The operator token printed at start lasts a working day; `eventrelay token` mints others.
+OPERATOR_TOKEN_TTL_SECONDS = 12 * 3600
 DEFAULT_PORT = 3000
 # The local stack's outbound calls may reach services on this machine (and nothing else private).
 LOCAL_OUTBOUND_ALLOW = "127.0.0.0/8,::1/128"
@@ -76,6 +84,9 @@ class LocalStack:
     demo: TenantWithSecret | None = field(default=None, init=False)
     demo_secret: str | None = field(default=None, init=False)
     state: StateDirectory = field(init=False)
+    # The admin API's token issuer: a key generated at each start, saved for `eventrelay token`.
+    token_issuer: LocalTokenIssuer = field(init=False)
+    operator_token: str = field(default="", init=False)
     # Called (from the watchdog's thread) when the stack cannot go on: the runner then stops it.
     on_failure: Callable[[str], None] = field(default=lambda reason: None)
     _stopping: threading.Event = field(default_factory=threading.Event, init=False)
@@ -118,11 +129,14 @@ class LocalStack:
         try:
             if self.options.fresh:
                 self.state.wipe()
+            self._start_token_issuer()
+            self._start_gateway()
             self.aws = LocalAws(
                 template=self.options.template,
                 use_dynamodb_local=self._use_dynamodb_local(),
                 outbound_allow=LOCAL_OUTBOUND_ALLOW,
                 dynamodb_path=self.state.dynamodb_path,
+                admin_jwks_url=self.gateway.url + JWKS_PATH,
             )
             self.aws.start()
             self.aws.export()
@@ -155,8 +169,35 @@ class LocalStack:
         kept = store.get(DEMO_TENANT)
         return kept.current if kept is not None else None
 
+    def _start_token_issuer(self) -> None:
+        """A fresh key each start (tokens of an earlier run are refused), saved mode 0600 where
+        `eventrelay token` finds it, and the operator token printed once in the banner."""
+        self.token_issuer = LocalTokenIssuer.generate()
+        self.state.write_token_key(self.token_issuer.to_document())
+        self.operator_token = self.token_issuer.mint(
+            OPERATOR_SUBJECT, operator=True, ttl_seconds=OPERATOR_TOKEN_TTL_SECONDS
+        )
+
+    def _serve_jwks(self, event: dict[str, Any], context: object) -> dict[str, Any]:
+        return {
+            "statusCode": 200,
+            "headers": {"content-type": "application/json", "cache-control": "max-age=300"},
+            "body": json.dumps(self.token_issuer.jwks()),
+        }
+
+    def _start_gateway(self) -> None:
+        """Bound before the functions exist (requests meanwhile answer 404, and nobody knows the
+        URL yet): the admin function's environment names the JWKS URL, hence the port."""
+        self.gateway = HttpGateway(host=HOST, port=self.options.port, region=LOCAL_REGION)
+        try:
+            self.gateway.start()
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:  # taken since the check at start
+                raise PortInUse(HOST, self.options.port) from None
+            raise
+        self.gateway.add_route(f"GET {JWKS_PATH}", self._serve_jwks)
+
     def _start_functions(self) -> None:
-        self.gateway = HttpGateway(host=HOST, port=self.options.port, region=self.aws.settings.region)
         sqs = sqs_client(self.aws.settings.region)
         for spec in read_function_specs(self.options.template).values():
             function = LocalFunction.from_spec(
@@ -180,12 +221,6 @@ class LocalStack:
                         wait_time_seconds=self.options.queue_wait_seconds,
                     )
                 )
-        try:
-            self.gateway.start()
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:  # taken since the check at start
-                raise PortInUse(HOST, self.options.port) from None
-            raise
         for event_source in self.event_sources:
             event_source.start()
 
@@ -309,6 +344,12 @@ class LocalStack:
                 "    -H 'eventName: OrderPlaced' -H 'eventVersion: v01' \\",
                 f"    -H 'tenantId: {DEMO_TENANT}' -H 'sharedSecret: {secret}' \\",
                 '    -d \'{"orderId": "o-1", "total": 42}\'',
+                "",
+                f"Admin API ({self.api_url}/v1/admin, OpenAPI at {self.api_url}/v1/openapi.json), "
+                "an operator's token (shown once, valid 12 h):",
+                f"  export EVENTRELAY_TOKEN={self.operator_token}",
+                f"  eventrelay --api {self.api_url} tenant list",
+                "A tenant admin's token: eventrelay token TENANT",
                 "",
                 "Administer it from another terminal in this folder: eventrelay --help",
             ]

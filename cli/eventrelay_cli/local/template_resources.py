@@ -62,23 +62,76 @@ def load_template(path: Path) -> dict[str, Any]:
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
-def resolve_intrinsics(value: Any, references: Mapping[str, str], where: str = "template") -> Any:
-    """Replace Ref, Fn::GetAtt, Fn::Sub and Fn::Join with what `references` maps them to.
+def resolve_intrinsics(
+    value: Any,
+    references: Mapping[str, str],
+    where: str = "template",
+    conditions: Mapping[str, bool] | None = None,
+) -> Any:
+    """Replace Ref, Fn::GetAtt, Fn::Sub, Fn::Join and Fn::If with what they give here.
 
     references: "LogicalId" or "AWS::Region" → what Ref gives; "LogicalId.Attribute" → what
-    GetAtt gives. Anything else (a condition, an unknown name) is a TemplateError naming `where`.
+    GetAtt gives. conditions: the template's Conditions, evaluated (`evaluate_conditions`); only
+    the branch an Fn::If takes is resolved, so the other may name what does not exist here (a
+    Cognito user pool the local stack replaces with its own issuer). Anything else (an unknown
+    name or condition) is a TemplateError naming `where`.
     """
+    known = conditions or {}
     if isinstance(value, list):
-        return [resolve_intrinsics(item, references, where) for item in value]
+        return [resolve_intrinsics(item, references, where, known) for item in value]
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
         [(function, argument)] = value.items()
+        if function == "Fn::If":
+            return resolve_intrinsics(_taken_branch(argument, known, where), references, where, known)
         if function in _INTRINSICS:
             return _INTRINSICS[function](argument, references, where)
         if function.startswith("Fn::") or function == "Condition":
             raise TemplateError(f"{where}: {function} is not supported by the local stack")
-    return {key: resolve_intrinsics(item, references, f"{where}.{key}") for key, item in value.items()}
+    return {key: resolve_intrinsics(item, references, f"{where}.{key}", known) for key, item in value.items()}
+
+
+def _taken_branch(argument: Any, conditions: Mapping[str, bool], where: str) -> Any:
+    name, if_true, if_false = argument
+    if name not in conditions:
+        raise TemplateError(f"{where}: condition {name!r} is unknown")
+    return if_true if conditions[name] else if_false
+
+
+def evaluate_conditions(template: Mapping[str, Any], references: Mapping[str, str]) -> dict[str, bool]:
+    """The template's Conditions (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition) as booleans."""
+    declared: Mapping[str, Any] = template.get("Conditions") or {}
+    evaluated: dict[str, bool] = {}
+
+    def condition(name: str, seen: tuple[str, ...]) -> bool:
+        if name in seen or name not in declared:
+            raise TemplateError(f"Conditions.{name}: unknown or circular condition")
+        if name not in evaluated:
+            evaluated[name] = truth(declared[name], (*seen, name))
+        return evaluated[name]
+
+    def truth(value: Any, seen: tuple[str, ...]) -> bool:
+        where = f"Conditions.{seen[-1]}"
+        if not (isinstance(value, dict) and len(value) == 1):
+            raise TemplateError(f"{where}: not a condition function")
+        [(function, argument)] = value.items()
+        if function == "Fn::Equals":
+            left, right = (str(resolve_intrinsics(side, references, where)) for side in argument)
+            return left == right
+        if function == "Fn::Not":
+            return not truth(argument[0], seen)
+        if function == "Fn::And":
+            return all(truth(item, seen) for item in argument)
+        if function == "Fn::Or":
+            return any(truth(item, seen) for item in argument)
+        if function == "Condition":
+            return condition(str(argument), seen)
+        raise TemplateError(f"{where}: {function} is not supported by the local stack")
+
+    for name in declared:
+        condition(name, ())
+    return evaluated
 
 
 def _ref(argument: Any, references: Mapping[str, str], where: str) -> str:

@@ -6,7 +6,7 @@ document builder refuses a route without one and an entry without a route.
 
 from __future__ import annotations
 
-from eventrelay_cli.openapi import action_operations, connector_operations
+from eventrelay_cli.openapi import action_operations, connector_operations, rule_operations
 from eventrelay_cli.openapi.operation import Operation
 from eventrelay_cli.openapi.schemas import LIMITS, TENANT_ID, Schema, array, obj, ref
 
@@ -14,7 +14,11 @@ A = "/v1/admin"
 
 
 def components() -> dict[str, Schema]:
-    return {**connector_operations.components(), **action_operations.components()}
+    return {
+        **connector_operations.components(),
+        **action_operations.components(),
+        **rule_operations.components(),
+    }
 
 
 def operations() -> dict[tuple[str, str], Operation]:
@@ -29,6 +33,7 @@ def operations() -> dict[tuple[str, str], Operation]:
     return {
         **connector_operations.operations(),
         **action_operations.operations(),
+        **rule_operations.operations(),
         ("GET", f"{A}/me"): Operation(
             "Who the token is",
             obj(

@@ -204,8 +204,8 @@ def test_the_cli_records_its_user_and_lists_the_log(
     assert [(e["operation"], e["resourceName"], e["subject"]) for e in page["entries"]] == [
         ("registered", "E:v01", cli_subject())
     ]
-    assert page["cursor"] is not None
-    human = eventrelay("audit", "list", tenant_id, "--cursor", page["cursor"])
+    assert page["nextCursor"] is not None
+    human = eventrelay("audit", "list", tenant_id, "--cursor", page["nextCursor"])
     assert human.returncode == 0, human.stderr
     assert f"{cli_subject()} created tenant {tenant_id} (name, sharedSecret)" in human.stdout
     assert eventrelay("audit", "list", tenant_id + "-missing").returncode == 3

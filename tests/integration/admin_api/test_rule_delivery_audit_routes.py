@@ -264,7 +264,7 @@ def test_audit_pages_with_a_cursor(as_caller: ASK, tenant: str) -> None:
     while True:
         page = _ok(alice("GET", audit, query={"limit": "2"} | ({"cursor": cursor} if cursor else {})))
         names += [entry["resourceName"] for entry in page["entries"]]
-        cursor = page["cursor"]
+        cursor = page["nextCursor"]
         if cursor is None:
             break
     assert names == ["E:v03", "E:v02", "E:v01", tenant]

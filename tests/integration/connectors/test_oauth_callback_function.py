@@ -28,6 +28,9 @@ class LambdaContextStub:
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:OAuthCallbackFunction"
     aws_request_id: str = "req-oauth-1"
 
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000  # the function's AWS calls end by this invocation's deadline
+
 
 @pytest.fixture(scope="module")
 def callback_function() -> ModuleType:

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from eventrelay_cli.local.template_resources import TemplateError, load_template, resolve_intrinsics
+from eventrelay_cli.local.template_resources import (
+    TemplateError,
+    evaluate_conditions,
+    load_template,
+    resolve_intrinsics,
+)
 from tests.conftest import TEMPLATE
 
 
@@ -80,3 +85,34 @@ def test_references_resolve_as_cloudformation_resolves_them() -> None:
 def test_what_the_local_stack_cannot_resolve_is_named(value: object) -> None:
     with pytest.raises(TemplateError, match=r"Function\.Environment"):
         resolve_intrinsics({"VARIABLE": value}, {"T": "t"}, "Function.Environment")
+
+
+def test_conditions_pick_the_branch_and_only_that_branch_is_resolved() -> None:
+    # Given the project template's admin identity: Cognito unless the deployer brings an issuer
+    template = load_template(TEMPLATE)
+    variables = template["Resources"]["AdminApiFunction"]["Properties"]["Environment"]["Variables"]
+    defaults = {name: str(p.get("Default", "")) for name, p in template["Parameters"].items()}
+    own_issuer = {
+        **defaults,
+        "AdminTokenIssuer": "https://issuer.example",
+        "AdminTokenAudience": "aud-1",
+        "AdminJwksUrl": "",
+    }
+    no_issuer = {**defaults, "AdminTokenIssuer": "", "AdminTokenAudience": "", "AdminJwksUrl": ""}
+    # When the deployer brings one, the user pool's branch (unresolvable here) is never touched
+    conditions = evaluate_conditions(template, own_issuer)
+    assert conditions["CreateUserPool"] is False
+    assert resolve_intrinsics(variables, own_issuer, "Admin", conditions) == {
+        "EVENTRELAY_ADMIN_TOKEN_ISSUER": "https://issuer.example",
+        "EVENTRELAY_ADMIN_TOKEN_AUDIENCES": "aud-1",
+        "EVENTRELAY_ADMIN_JWKS_URL": "https://issuer.example/.well-known/jwks.json",
+    }
+    # And a given JWKS URL wins over the issuer's well-known one
+    with_jwks = {**own_issuer, "AdminJwksUrl": "http://127.0.0.1:9/keys"}
+    resolved = resolve_intrinsics(variables, with_jwks, "Admin", evaluate_conditions(template, with_jwks))
+    assert resolved["EVENTRELAY_ADMIN_JWKS_URL"] == "http://127.0.0.1:9/keys"
+    # But without one, the user pool's branch is taken, and the local stack cannot resolve it
+    conditions = evaluate_conditions(template, no_issuer)
+    assert conditions["CreateUserPool"] is True
+    with pytest.raises(TemplateError, match=r"AdminUserPool"):
+        resolve_intrinsics(variables, no_issuer, "Admin", conditions)

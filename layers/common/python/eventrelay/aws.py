@@ -1,17 +1,47 @@
-"""AWS clients: created once per process, lazily, and injectable.
+"""AWS clients of the runtime: one botocore session per process, one client per service and region
+(created lazily, injectable), and every call bounded by the time the invocation has left.
 
 Endpoints follow boto3's own variables (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_DYNAMODB, ...), which is
 how the local stack and the tests point the same code at moto server or DynamoDB Local.
+
+One session, botocore's: the runtime uses low-level clients only, and those ARE botocore clients
+(`boto3.client` returns the same class), while importing boto3 also imports s3transfer and what it
+needs. A session loads the endpoint rules, the credential chain and each service model once; a
+`boto3.session.Session()` per client loaded them again for every client (431 ms of a first invoke).
+
+Time budget (issue 13: with AWS accepting connections but never answering, a function must give its
+documented error, 1009 for publish, before Lambda's timeout, and without rebuilding clients):
+
+- Each HTTP attempt is bounded by fixed socket timeouts. In Lambda (LAMBDA_TIMEOUTS), AWS answers
+  these APIs in milliseconds from the same region, so seconds mean "hung"; they are sized for the
+  shortest function timeout (publish, 10 s): two whole attempts and INVOCATION_MARGIN fit in it.
+  Elsewhere (OTHER_TIMEOUTS: the CLI over the internet, the tests on a busy machine) no deadline
+  has to be met and patience is cheaper than a spurious failure. botocore
+  fixes socket timeouts per client (in its connection pool), so changing them per invocation would
+  mean a client per invocation; a longer function needs room for more attempts, not longer ones.
+- The invocation's deadline decides how many attempts a call gets. `within_remaining_time` (around
+  each handler) sets it from the Lambda context: remaining time minus INVOCATION_MARGIN, kept for the
+  answer (publish's 1009, the runner's batch item failures). Before every attempt, retries included
+  (botocore's `before-send` event), an attempt that could not finish by the deadline is not started:
+  the call fails with DeadlineReached, a BotoCoreError, which `dependency_boundary` turns into
+  DependencyFailure like any unavailable dependency. The retry mode's own cap (MAX_ATTEMPTS) holds.
+- The deadline is one per process, not per thread: Lambda runs one invocation per process at a
+  time, and the runner's batch calls AWS from worker threads that must obey it too. Outside an
+  invocation (the CLI, tests, scripts) there is no deadline: socket timeouts and the cap only.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
-from collections.abc import Collection, Iterator, Mapping
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -22,27 +52,141 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
-# Fail fast: a publisher waiting on a slow dependency is better told 1009 than left hanging.
-_CLIENT_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=5,
-    retries={"mode": "standard", "total_max_attempts": 3},
-    max_pool_connections=50,
-)
 
-_lock = threading.Lock()
-_clients: dict[tuple[str, str], Any] = {}
+@dataclass(frozen=True)
+class Timeouts:
+    """Socket timeouts of one HTTP attempt, in seconds."""
+
+    connect: float
+    read: float
+
+
+LAMBDA_TIMEOUTS = Timeouts(connect=1.0, read=3.0)
+OTHER_TIMEOUTS = Timeouts(connect=2.0, read=5.0)
+MAX_ATTEMPTS = 3
+# Kept from the invocation's remaining time for what follows the last AWS call: the answer.
+INVOCATION_MARGIN = 1.0
+
+
+def default_timeouts(environ: Mapping[str, str] = os.environ) -> Timeouts:
+    return LAMBDA_TIMEOUTS if environ.get("AWS_LAMBDA_FUNCTION_NAME") else OTHER_TIMEOUTS
+
+
+def client_config(timeouts: Timeouts | None = None, max_attempts: int = MAX_ATTEMPTS) -> Config:
+    chosen = timeouts or default_timeouts()
+    return Config(
+        connect_timeout=chosen.connect,
+        read_timeout=chosen.read,
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
+        max_pool_connections=50,
+    )
+
+
+class DeadlineReached(BotoCoreError):
+    """An AWS call attempt not started: it could not have finished before the invocation's deadline."""
+
+    fmt = "no time left for {operation} before the invocation's deadline"
+
+
+class _Deadline:
+    """The running invocation's deadline (time.monotonic seconds), None outside an invocation."""
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+        self.clock: Callable[[], float] = time.monotonic
+
+
+_deadline = _Deadline()
+
+
+class RemainingTime(Protocol):
+    """What the deadline needs of a Lambda context."""
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+@contextmanager
+def invocation_deadline(
+    context: RemainingTime, clock: Callable[[], float] = time.monotonic
+) -> Iterator[float]:
+    """AWS calls made inside end by the context's remaining time minus INVOCATION_MARGIN (yielded)."""
+    previous_at, previous_clock = _deadline.at, _deadline.clock
+    _deadline.at = clock() + context.get_remaining_time_in_millis() / 1000 - INVOCATION_MARGIN
+    _deadline.clock = clock
+    try:
+        yield _deadline.at
+    finally:
+        _deadline.at, _deadline.clock = previous_at, previous_clock
+
+
+LambdaHandler = TypeVar("LambdaHandler", bound=Callable[[Any, Any], Any])
+
+
+def within_remaining_time(handler: LambdaHandler) -> LambdaHandler:
+    """Decorates a Lambda handler `(event, context)`: its AWS calls obey the invocation's deadline."""
+
+    @functools.wraps(handler)
+    def bounded(event: Any, context: Any) -> Any:
+        with invocation_deadline(context):
+            return handler(event, context)
+
+    return bounded  # type: ignore[return-value]
+
+
+def bound_by_deadline(client: Any) -> Any:
+    """Make `client` refuse an attempt that could not end before the running invocation's deadline
+    (its connect plus read timeout from now). Every client of this module is bound; a test that
+    builds its own client binds it with this."""
+    config = client.meta.config
+    longest_attempt = float(config.connect_timeout) + float(config.read_timeout)
+
+    def refuse_late_attempt(model: Any = None, **_: Any) -> None:
+        deadline = _deadline.at
+        if deadline is not None and _deadline.clock() + longest_attempt > deadline:
+            operation = getattr(model, "name", "the call")
+            raise DeadlineReached(operation=operation)
+
+    # before-send fires for each attempt, retries included; raising there ends the call, unretried.
+    client.meta.events.register("before-send", refuse_late_attempt, unique_id="eventrelay-deadline")
+    return client
+
+
+class _ProcessClients:
+    """The process's session and its cached clients; botocore sessions are not thread-safe, so
+    clients are created under the lock (clients themselves are)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.session: botocore.session.Session | None = None
+        self.clients: dict[tuple[str, str], Any] = {}
+
+    def shared_session(self) -> botocore.session.Session:
+        if self.session is None:
+            self.session = botocore.session.get_session()
+        return self.session
+
+
+_process = _ProcessClients()
+
+
+def create_client(
+    service: str, region: str, *, endpoint_url: str | None = None, config: Config | None = None
+) -> Any:
+    """A new client of the process's session, bound by the invocation's deadline (not cached)."""
+    with _process.lock:
+        client = _process.shared_session().create_client(
+            service, region_name=region, endpoint_url=endpoint_url, config=config or client_config()
+        )
+    return bound_by_deadline(client)
 
 
 def _client(service: str, region: str) -> Any:
     key = (service, region)
-    client = _clients.get(key)
+    client = _process.clients.get(key)
     if client is None:
-        with _lock:
-            client = _clients.get(key)
-            if client is None:
-                client = boto3.session.Session().client(service, region_name=region, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
-                _clients[key] = client
+        created = create_client(service, region)
+        with _process.lock:
+            client = _process.clients.setdefault(key, created)
     return client
 
 
@@ -59,9 +203,11 @@ def secretsmanager_client(region: str) -> SecretsManagerClient:
 
 
 def reset_clients() -> None:
-    """Forget cached clients (the local stack and tests call this after changing endpoints)."""
-    with _lock:
-        _clients.clear()
+    """Forget the cached clients and the session (the local stack and tests call this after
+    changing endpoints or credentials)."""
+    with _process.lock:
+        _process.clients.clear()
+        _process.session = None
 
 
 class ServiceAnswer(Exception):

@@ -1,9 +1,11 @@
 """The one way stores talk to DynamoDB: plain items, named placeholders, one error boundary.
 
-- Items are plain Python dicts. `to_item`/`from_item` convert them with boto3's `TypeSerializer`/
-  `TypeDeserializer`; a float is written as its shortest decimal form (the serializer itself
-  refuses floats), and a number reads back as `int` when it is integral, else as `float` (never
-  `Decimal`), which is what the stores' models take.
+- Items are plain Python dicts. `to_item`/`from_item` convert them by the rules of boto3's
+  `TypeSerializer`/`TypeDeserializer` (ported here: importing boto3 for them would import boto3,
+  s3transfer and their dependencies on every cold start, see `eventrelay.aws`); a float is written
+  as its shortest decimal form (the serializer itself refuses floats), and a number reads back as
+  `int` when it is integral, else as `float` (never `Decimal`), which is what the stores' models
+  take.
 - `Expression` collects the expressions of ONE request with named placeholders (`#n0`, `:v0`, ...):
   key conditions, filters, conditions, and updates (SET, ADD, REMOVE). Values are plain Python.
 - `Table` sends the requests and is the error boundary: a refused condition raises
@@ -20,13 +22,11 @@ failure.)
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence, Set
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
 from typing import TYPE_CHECKING, Any, Literal, cast
-
-from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 from eventrelay.aws import ServiceAnswer, dependency_boundary
 from eventrelay.errors import DependencyFailure
@@ -51,8 +51,8 @@ TRANSACTION_CANCELED = "TransactionCanceledException"
 # Cancellation reasons that mean "another writer got there first": the caller's read is stale.
 _LOST_RACE_REASONS = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+# boto3's DYNAMODB_CONTEXT: DynamoDB's number range and precision, any loss of precision an error.
+_NUMBERS = Context(Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow])
 
 
 # ---- item conversion -------------------------------------------------------------------------
@@ -60,12 +60,77 @@ _deserializer = TypeDeserializer()
 
 def to_attribute(value: Any) -> AttributeValueTypeDef:
     """One plain value in DynamoDB's typed form (`{"S": ...}`, `{"N": ...}`, ...)."""
-    return _serializer.serialize(_with_decimals(value))
+    return cast("AttributeValueTypeDef", _typed(_with_decimals(value)))
 
 
 def from_attribute(attribute: Mapping[str, Any]) -> Any:
     """One typed DynamoDB value as plain Python (integral numbers as int, others as float)."""
-    return _plain(_deserializer.deserialize(cast("AttributeValueTypeDef", attribute)))
+    return _plain(_untyped(attribute))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | Decimal) and not isinstance(value, bool)
+
+
+def _number(value: int | Decimal) -> str:
+    number = str(_NUMBERS.create_decimal(value))
+    if number in ("Infinity", "NaN"):
+        raise TypeError("Infinity and NaN not supported")
+    return number
+
+
+def _is_binary(value: Any) -> bool:
+    return isinstance(value, bytes | bytearray)
+
+
+def _is_set_of(value: Any, member: Callable[[Any], bool]) -> bool:
+    return isinstance(value, Set) and all(member(inner) for inner in value)
+
+
+# boto3's TypeSerializer: the first kind whose test the value passes, in boto3's order.
+_WRITERS: tuple[tuple[str, Callable[[Any], bool], Callable[[Any], Any]], ...] = (
+    ("NULL", lambda value: value is None, lambda _: True),
+    ("BOOL", lambda value: isinstance(value, bool), lambda value: value),
+    ("N", _is_number, _number),
+    ("S", lambda value: isinstance(value, str), lambda value: value),
+    ("B", _is_binary, lambda value: value),
+    ("NS", lambda value: _is_set_of(value, _is_number), lambda value: [_number(n) for n in value]),
+    ("SS", lambda value: _is_set_of(value, lambda inner: isinstance(inner, str)), list),
+    ("BS", lambda value: _is_set_of(value, _is_binary), list),
+    ("M", lambda value: isinstance(value, Mapping), lambda value: {k: _typed(v) for k, v in value.items()}),
+    ("L", lambda value: isinstance(value, list | tuple), lambda value: [_typed(v) for v in value]),
+)
+
+# boto3's TypeDeserializer, except that binary reads as bytes (boto3's Binary wraps bytes).
+_READERS: dict[str, Callable[[Any], Any]] = {
+    "NULL": lambda _: None,
+    "BOOL": lambda value: value,
+    "N": _NUMBERS.create_decimal,
+    "S": lambda value: value,
+    "B": bytes,
+    "NS": lambda value: {_NUMBERS.create_decimal(n) for n in value},
+    "SS": set,
+    "BS": lambda value: {bytes(b) for b in value},
+    "L": lambda value: [_untyped(v) for v in value],
+    "M": lambda value: {k: _untyped(v) for k, v in value.items()},
+}
+
+
+def _typed(value: Any) -> dict[str, Any]:
+    for kind, matches, write in _WRITERS:
+        if matches(value):
+            return {kind: write(value)}
+    raise TypeError(f'Unsupported type "{type(value)}" for value "{value}"')
+
+
+def _untyped(attribute: Mapping[str, Any]) -> Any:
+    if not attribute:
+        raise TypeError("Value must be a nonempty dictionary whose key is a valid dynamodb type.")
+    kind, value = next(iter(attribute.items()))
+    read = _READERS.get(kind)
+    if read is None:
+        raise TypeError(f"Dynamodb type {kind} is not supported")
+    return read(value)
 
 
 def to_item(plain: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
@@ -113,8 +178,6 @@ def _with_decimals(value: Any) -> Any:
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, Binary):
-        return bytes(cast(Any, value))  # Binary defines __bytes__ (its stub says it returns str)
     if isinstance(value, dict):
         return {key: _plain(inner) for key, inner in value.items()}
     if isinstance(value, list):

@@ -12,9 +12,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-
 from eventrelay.errors import (
     ApiError,
     BadBody,
@@ -24,7 +21,8 @@ from eventrelay.errors import (
     Unavailable,
     UnsupportedMediaType,
 )
-from eventrelay.observability import logger, metrics
+from eventrelay.http_resolver import HttpApiResolver, HttpRequest, HttpResponse
+from eventrelay.observability import count_error, logger, metrics
 from eventrelay.publishing import MAX_BULK_BODY_BYTES, MAX_EVENT_BODY_BYTES, CallerIdentity, PublishRequest
 from eventrelay.registrations import EVENT_NAME_PATTERN, EVENT_VERSION_PATTERN
 from eventrelay.roots.events import EventServices
@@ -39,8 +37,8 @@ JOB_ID_PATTERN = re.compile(r"^[0-9a-f-]{36}$")
 JSON_MEDIA_TYPE = re.compile(r"^application/(?:[a-z0-9.+-]+\+)?json$")
 
 
-def _json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
-    return Response(
+def _json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> HttpResponse:
+    return HttpResponse(
         status_code=status,
         content_type="application/json",
         body=json.dumps(body, ensure_ascii=False),
@@ -48,7 +46,7 @@ def _json_response(status: int, body: dict[str, Any], headers: dict[str, str] | 
     )
 
 
-def error_response(error: ApiError, request_id: str) -> Response[str]:
+def error_response(error: ApiError, request_id: str) -> HttpResponse:
     body = {
         "result": False,
         "errorCode": error.code.value,
@@ -62,7 +60,7 @@ def error_response(error: ApiError, request_id: str) -> Response[str]:
 
 def success_response(
     status: int, data: dict[str, Any], message: str, headers: dict[str, str], request_id: str
-) -> Response[str]:
+) -> HttpResponse:
     body = {"result": True, "data": data, "message": message, "messages": [message]}
     return _json_response(status, body, {"X-Request-Id": request_id, **headers})
 
@@ -70,16 +68,17 @@ def success_response(
 class RequestReader:
     """The edge checks of one API Gateway HTTP API request: body size and type, then headers."""
 
-    def __init__(self, event: APIGatewayProxyEventV2) -> None:
-        self._event = event
+    def __init__(self, request: HttpRequest) -> None:
+        self._request = request
 
     @property
     def request_id(self) -> str:
-        return self._event.request_context.request_id or "unknown"
+        return self._request.request_id or "unknown"
 
     def header(self, name: str) -> str | None:
-        # API Gateway HTTP API lower-cases header names; names are case-insensitive per the contract.
-        return self._event.headers.get(name.lower())
+        # Header names are case-insensitive per the contract: the request holds them lower-cased.
+        value = self._request.headers.get(name.lower())
+        return None if value is None else str(value)
 
     def required_header(self, name: str, pattern: re.Pattern[str], shape: str) -> str:
         value = self.header(name)
@@ -90,8 +89,8 @@ class RequestReader:
         return value
 
     def json_body(self, cap: int) -> bytes:
-        raw = self._event.get("body") or ""
-        if self._event.get("isBase64Encoded"):
+        raw = self._request.body or ""
+        if self._request.is_base64_encoded:
             try:
                 data = base64.b64decode(raw, validate=True)
             except (binascii.Error, ValueError):
@@ -127,15 +126,15 @@ class RequestReader:
         return key
 
 
-def build_app(services: Callable[[], EventServices]) -> APIGatewayHttpResolver:
+def build_app(services: Callable[[], EventServices]) -> HttpApiResolver:
     """The resolver with the Events API routes; `services` is called per request (cached by the caller)."""
-    app = APIGatewayHttpResolver()
+    app = HttpApiResolver()
 
     def reader() -> RequestReader:
-        return RequestReader(app.current_event)
+        return RequestReader(app.current_request)
 
     @app.post("/v1/eventManager/event")
-    def publish_event() -> Response[str]:
+    def publish_event() -> HttpResponse:
         request = reader()
         body = request.json_body(MAX_EVENT_BODY_BYTES)
         event_name = request.required_header(
@@ -149,7 +148,7 @@ def build_app(services: Callable[[], EventServices]) -> APIGatewayHttpResolver:
         return success_response(200, data, ACCEPTED_MESSAGE, accepted.rate_limit_headers, request.request_id)
 
     @app.post("/v1/eventManager/events/bulk")
-    def publish_bulk() -> Response[str]:
+    def publish_bulk() -> HttpResponse:
         request = reader()
         body = request.json_body(MAX_BULK_BODY_BYTES)
         accepted = services().bulk.submit(request.caller(), body)
@@ -161,7 +160,7 @@ def build_app(services: Callable[[], EventServices]) -> APIGatewayHttpResolver:
         )
 
     @app.get("/v1/eventManager/jobs/<job_id>")
-    def job_status(job_id: str) -> Response[str]:
+    def job_status(job_id: str) -> HttpResponse:
         request = reader()
         who = request.caller()
         if not JOB_ID_PATTERN.match(job_id):
@@ -171,18 +170,18 @@ def build_app(services: Callable[[], EventServices]) -> APIGatewayHttpResolver:
         return success_response(200, job.public_view(), JOB_STATUS_MESSAGE, headers, request.request_id)
 
     @app.not_found
-    def route_not_found(_: Exception) -> Response[str]:
+    def route_not_found(_: Exception) -> HttpResponse:
         return error_response(NotFound("Route"), reader().request_id)
 
     @app.exception_handler(ApiError)
-    def api_error(error: ApiError) -> Response[str]:
-        metrics.add_metric(name=f"Error{error.code.value}", unit="Count", value=1)
+    def api_error(error: ApiError) -> HttpResponse:
+        count_error(error.code.value)
         if error.code.value == "1006":
             metrics.add_metric(name="Throttled", unit="Count", value=1)
         return error_response(error, reader().request_id)
 
     @app.exception_handler(Exception)
-    def unexpected_error(error: Exception) -> Response[str]:
+    def unexpected_error(error: Exception) -> HttpResponse:
         # Nothing was accepted (acceptance is the last step): tell the publisher to retry.
         logger.exception("unexpected error", extra={"error_type": type(error).__name__})
         return error_response(Unavailable(), reader().request_id)

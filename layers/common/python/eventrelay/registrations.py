@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 from eventrelay.bounded_cache import BoundedCache
 from eventrelay.clock import Clock, iso_utc, system_clock
 from eventrelay.dynamodb import Expression, Table
-from eventrelay.system_asset import system_asset_problems
 from eventrelay.tenants import tenant_pk
 
 if TYPE_CHECKING:
@@ -69,6 +68,9 @@ class Registration(BaseModel):
     def payload_problems(self, payload: dict[str, Any], header_tenant_id: str) -> list[str]:
         """Each field that fails this registration's validation and why; empty when valid."""
         if self.kind is RegistrationKind.SYSTEM_ASSET:
+            # Imported here: its pydantic models cost every cold start, and few events use them.
+            from eventrelay.system_asset import system_asset_problems
+
             return system_asset_problems(payload, header_tenant_id)
         if self.kind is RegistrationKind.JSON_SCHEMA and self.json_schema is not None:
             validator = _validator(self.json_schema)

@@ -14,8 +14,8 @@ DEFAULT_PAGE = 50
 
 
 def audit_page_view(page: AuditPage) -> dict[str, Any]:
-    """`entries`, newest first, and `cursor`: pass it back for the older ones (null: no more)."""
-    return {"entries": [entry.to_view() for entry in page.entries], "cursor": page.cursor}
+    """`entries`, newest first, and `nextCursor`: pass it back as `cursor` for older ones (null: none)."""
+    return {"entries": [entry.to_view() for entry in page.entries], "nextCursor": page.cursor}
 
 
 @routes.get("/tenants/{tenantId}/audit")

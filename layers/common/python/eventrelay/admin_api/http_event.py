@@ -12,6 +12,7 @@ import json
 from functools import cache
 from importlib import resources
 from typing import Any
+from urllib.parse import quote
 
 from eventrelay import console
 from eventrelay.admin_api.edge import AdminApi, AdminResponse, error_document
@@ -27,6 +28,16 @@ def openapi_document() -> str:
     return resources.files("eventrelay.admin_api").joinpath("openapi.json").read_text(encoding="utf-8")
 
 
+def _encoded_path(decoded: str) -> str:
+    """The path with its segments percent-encoded again, as the routes match it.
+
+    HTTP APIs hand the function `rawPath` already percent-DECODED (unlike REST APIs and function
+    URLs), so a name holding `%41` arrives as `%41` and would be decoded a second time into `A`.
+    Encoding every segment again gives back each segment as sent; a `/` inside a segment cannot
+    be told apart (API Gateway decoded it), so names never hold one."""
+    return quote(decoded, safe="/")
+
+
 def request_from_event(event: dict[str, Any]) -> AdminRequest:
     context = event.get("requestContext") or {}
     http = context.get("http") or {}
@@ -40,7 +51,7 @@ def request_from_event(event: dict[str, Any]) -> AdminRequest:
         body = raw.encode("utf-8", "surrogatepass")
     return AdminRequest(
         method=str(http.get("method") or "GET").upper(),
-        path=str(event.get("rawPath") or http.get("path") or "/"),
+        path=_encoded_path(str(event.get("rawPath") or http.get("path") or "/")),
         request_id=str(context.get("requestId") or "unknown"),
         headers={str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()},
         query={str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()},

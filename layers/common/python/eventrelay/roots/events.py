@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Callable
+from functools import cache, cached_property
+from typing import TYPE_CHECKING
 
-from eventrelay.bulk import BulkService, BulkWorker, JobStore
 from eventrelay.clock import Clock, system_clock
 from eventrelay.envelopes import MessageQueue
 from eventrelay.idempotency import IdempotencyStore
@@ -16,13 +16,35 @@ from eventrelay.roots import AwsClients
 from eventrelay.settings import Settings, get_settings
 from eventrelay.tenants import CredentialVerifier, TenantSecretStore, TenantStore
 
+if TYPE_CHECKING:
+    from eventrelay.bulk import BulkService, BulkWorker
 
-@dataclass(frozen=True)
+
 class EventServices:
-    publish: PublishService
-    bulk: BulkService
-    bulk_worker: BulkWorker
-    limiter: FixedWindowRateLimiter
+    """The Events API's services. Bulk's are built (and `eventrelay.bulk`, with its pydantic job
+    models, imported) on first use: a publish never needs them, a cold start does not pay for them."""
+
+    def __init__(
+        self,
+        publish: PublishService,
+        limiter: FixedWindowRateLimiter,
+        build_bulk: Callable[[], tuple[BulkService, BulkWorker]],
+    ) -> None:
+        self.publish = publish
+        self.limiter = limiter
+        self._build_bulk = build_bulk
+
+    @cached_property
+    def _bulk_services(self) -> tuple[BulkService, BulkWorker]:
+        return self._build_bulk()
+
+    @property
+    def bulk(self) -> BulkService:
+        return self._bulk_services[0]
+
+    @property
+    def bulk_worker(self) -> BulkWorker:
+        return self._bulk_services[1]
 
 
 def build_event_services(
@@ -41,16 +63,18 @@ def build_event_services(
     )
     registrations = RegistrationStore(settings.config_table, dynamodb, settings.config_cache_seconds, clock)
     events_queue = MessageQueue(settings.events_queue_url, clients.sqs)
-    jobs = JobStore(settings.config_table, dynamodb)
     publish = PublishService(
         gatekeeper, registrations, IdempotencyStore(settings.config_table, dynamodb), events_queue, clock
     )
-    return EventServices(
-        publish=publish,
-        bulk=BulkService(gatekeeper, jobs, MessageQueue(settings.jobs_queue_url, clients.sqs), clock),
-        bulk_worker=BulkWorker(jobs, publish, events_queue, clock),
-        limiter=limiter,
-    )
+
+    def build_bulk() -> tuple[BulkService, BulkWorker]:
+        from eventrelay.bulk import BulkService, BulkWorker, JobStore
+
+        jobs = JobStore(settings.config_table, dynamodb)
+        bulk = BulkService(gatekeeper, jobs, MessageQueue(settings.jobs_queue_url, clients.sqs), clock)
+        return bulk, BulkWorker(jobs, publish, events_queue, clock)
+
+    return EventServices(publish=publish, limiter=limiter, build_bulk=build_bulk)
 
 
 @cache
