@@ -52,7 +52,7 @@ export async function deliveriesPage(tenantId, filters = {}) {
     h(
       "tr",
       { dataset: { delivery: delivery.deliveryId, state: delivery.state } },
-      h("th", { scope: "row" }, link(`${base(tenantId)}/${encodeURIComponent(delivery.deliveryId)}`, when(delivery.createdAt), { "aria-label": `Delivery ${delivery.deliveryId}` })),
+      h("th", { scope: "row" }, link(`${base(tenantId)}/${encodeURIComponent(delivery.deliveryId)}`, when(delivery.createdAt))),
       h("td", {}, `${delivery.eventName}/${delivery.eventVersion}`),
       h("td", {}, delivery.rule),
       h("td", {}, delivery.action),
