@@ -125,7 +125,8 @@ def test_an_operator_configures_and_follows_a_delivery_in_the_browser(
     console: Console, local_stack: RunningStack, target: Target
 ) -> None:
     base_url = target.server.url("")
-    # Sign in (the local stack's issuer, code + PKCE), pick the tenant.
+    # `make run` prints the console's link; sign in (the stack's issuer, code + PKCE), pick the tenant.
+    assert local_stack.printed(f"{local_stack.api_url}/console/")
     console.driver.get(f"{local_stack.api_url}/console/")
     console.element("sign-in")
     console.screenshot("sign-in")
@@ -272,7 +273,6 @@ def test_an_operator_configures_and_follows_a_delivery_in_the_browser(
     # The recording server saw exactly the rendered requests, each with the connector's basic auth.
     basic = "Basic " + base64.b64encode(f"relay:{PASSWORD}".encode()).decode()
     seen = [(r.method, r.path, r.body, r.header("Authorization")) for r in target.server.requests]
-    ticket = lambda title, due: json.dumps({"title": title, "due": due}).replace(", ", ", ").encode()  # noqa: E731
     assert [(method, path) for method, path, _, _ in seen] == [
         ("GET", "/health"),
         ("POST", "/tickets"),
@@ -287,7 +287,7 @@ def test_an_operator_configures_and_follows_a_delivery_in_the_browser(
         {"title": "o-2", "due": "2026-12-24"},
         {"title": "o-2", "due": "2026-12-24"},
     ]
-    assert seen[1][2] == ticket("Write docs", "2026-12-01")  # the payload as typed, tokens filled in
+    assert seen[1][2] == b'{"title": "Write docs", "due": "2026-12-01"}'  # as typed, tokens filled in
     assert all(authorization == basic for _, _, _, authorization in seen)
 
     DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
