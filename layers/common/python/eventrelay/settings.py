@@ -36,6 +36,13 @@ class Settings(BaseModel):
     admin_token_issuer: str = ""
     admin_jwks_url: str = ""
     admin_token_audiences: str = ""
+    # Where the admin console signs in (OAuth 2.0 authorization code + PKCE): the authorize and
+    # token URLs (relative: on the console's own origin, the local stack), the app client id and
+    # the scopes (space separated). Empty outside the admin API's function.
+    console_authorize_url: str = ""
+    console_token_url: str = ""
+    console_client_id: str = ""
+    console_scopes: str = ""
     # Dataset runs: the stack's datasets bucket, the expander's queue, the dataset deliveries queue,
     # and other buckets System Asset Events may name (comma separated; AllowedDatasetBuckets).
     datasets_bucket: str = ""
@@ -64,6 +71,10 @@ class Settings(BaseModel):
             "admin_token_issuer": env.get("EVENTRELAY_ADMIN_TOKEN_ISSUER", ""),
             "admin_jwks_url": env.get("EVENTRELAY_ADMIN_JWKS_URL", ""),
             "admin_token_audiences": env.get("EVENTRELAY_ADMIN_TOKEN_AUDIENCES", ""),
+            "console_authorize_url": env.get("EVENTRELAY_CONSOLE_AUTHORIZE_URL", ""),
+            "console_token_url": env.get("EVENTRELAY_CONSOLE_TOKEN_URL", ""),
+            "console_client_id": env.get("EVENTRELAY_CONSOLE_CLIENT_ID", ""),
+            "console_scopes": env.get("EVENTRELAY_CONSOLE_SCOPES", ""),
             "datasets_bucket": env.get("EVENTRELAY_DATASETS_BUCKET", ""),
             "dataset_runs_queue_url": env.get("EVENTRELAY_DATASET_RUNS_QUEUE_URL", ""),
             "dataset_deliveries_queue_url": env.get("EVENTRELAY_DATASET_DELIVERIES_QUEUE_URL", ""),
@@ -92,6 +103,10 @@ class Settings(BaseModel):
             "EVENTRELAY_ADMIN_TOKEN_ISSUER": self.admin_token_issuer,
             "EVENTRELAY_ADMIN_JWKS_URL": self.admin_jwks_url,
             "EVENTRELAY_ADMIN_TOKEN_AUDIENCES": self.admin_token_audiences,
+            "EVENTRELAY_CONSOLE_AUTHORIZE_URL": self.console_authorize_url,
+            "EVENTRELAY_CONSOLE_TOKEN_URL": self.console_token_url,
+            "EVENTRELAY_CONSOLE_CLIENT_ID": self.console_client_id,
+            "EVENTRELAY_CONSOLE_SCOPES": self.console_scopes,
             "EVENTRELAY_DATASETS_BUCKET": self.datasets_bucket,
             "EVENTRELAY_DATASET_RUNS_QUEUE_URL": self.dataset_runs_queue_url,
             "EVENTRELAY_DATASET_DELIVERIES_QUEUE_URL": self.dataset_deliveries_queue_url,
