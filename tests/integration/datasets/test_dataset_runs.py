@@ -9,8 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from eventrelay.admin import DeliveryQuery
 from eventrelay.datasets.models import RunState, dataset_delivery_id
 from eventrelay.delivery.models import DeliveryState
+from eventrelay.roots import AwsClients
+from eventrelay.roots.admin import build_admin_service
 from tests.support.datasets import DatasetRig, body_of, rows_csv
 from tests.support.delivery import Harness
 from tests.support.http_servers import RecordingServer, Reply
@@ -270,3 +273,31 @@ def test_an_upload_for_a_missing_rule_is_a_failed_run_with_the_reason(
     run = rig.only_run(tenant_id)
     assert run.state is RunState.FAILED
     assert run.reason == f"rule 'nope' not found for tenant {tenant_id}"
+
+
+def test_a_replayed_dataset_row_goes_back_on_the_dataset_queue(
+    harness: Harness, rig: DatasetRig, tenant_id: str
+) -> None:
+    # Given a run whose two rows FAILED (the target refuses them: 400 is permanent)
+    with RecordingServer(lambda _request: Reply(400)) as refusing:
+        configure(harness, tenant_id, refusing)
+        rows = [[f"R-{n}", "t", str(n), "open"] for n in (1, 2)]
+        body = rows_csv(["id", "title", "amount", "status"], rows)
+        notification = rig.upload(f"tenants/{tenant_id}/rules/escalations/r.csv", body)
+        rig.expander.handle_message(json.dumps(notification))
+        rows_sent = rig.receive("rows")
+        for message in rows_sent:
+            rig.runner.handle_message(message["Body"])
+        rig.delete("rows", rows_sent)
+    run = rig.only_run(tenant_id)
+    assert rig.run(run.run_id).failed == 2
+    # When an admin replays the run's FAILED deliveries (`delivery replay --run`)
+    admin = build_admin_service(rig.settings, AwsClients.for_settings(rig.settings), harness.clock)
+    report = admin.deliveries.replay_matching(tenant_id, DeliveryQuery(event_id=run.run_id))
+    # Then both go back on the dataset queue, none on the events queue
+    assert report.matched == 2
+    replayed = rig.receive("rows")
+    assert sorted(json.loads(m["Body"])["deliveryId"] for m in replayed) == sorted(
+        dataset_delivery_id(tenant_id, run.run_id, row) for row in (1, 2)
+    )
+    assert rig.receive("events") == []
