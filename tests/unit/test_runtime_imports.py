@@ -108,3 +108,13 @@ def test_with_tracing_on_the_publish_handler_has_an_xray_tracer(tmp_path: Path) 
     }
     modules = imported_modules(REPO_ROOT / "functions" / "publish", tmp_path, traced)
     assert "aws_xray_sdk.core" in modules
+
+
+def test_the_publish_handler_imports_no_pydantic(tmp_path: Path) -> None:
+    # Issue 12: the models a publish needs (Settings, EventEnvelope, Tenant, Registration) are
+    # dataclasses; pydantic's import and model building were a large part of the cold start.
+    modules = imported_modules(REPO_ROOT / "functions" / "publish", tmp_path, FUNCTION_ENVIRONMENT)
+    assert [name for name in modules if name.split(".")[0] in ("pydantic", "pydantic_core")] == []
+    # The same check can fail: the admin API's handler (connectors, actions, rules) does load it.
+    admin_modules = imported_modules(REPO_ROOT / "functions" / "admin_api", tmp_path, FUNCTION_ENVIRONMENT)
+    assert "pydantic" in admin_modules

@@ -201,7 +201,7 @@ class ActionRunner:
             raise ValueError("a queue message must be a JSON object")
         if data.get("kind") == DELIVERY_MESSAGE_KIND:
             return self.handle_delivery_message(DeliveryMessage.from_dict(data), batch)
-        return self.handle_envelope(EventEnvelope.model_validate(data), batch)
+        return self.handle_envelope(EventEnvelope.from_fields(data), batch)
 
     def handle_envelope(self, envelope: EventEnvelope, batch: Batch | None = None) -> MessageReport:
         batch = batch or self.batch()
