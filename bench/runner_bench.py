@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import resource
 import statistics
 import sys
@@ -163,8 +162,6 @@ class Meter:
 
 
 def main() -> int:
-    # The library logs each call at INFO (to stdout, as in Lambda); the bench prints only its figures.
-    logging.getLogger("eventrelay").setLevel(logging.WARNING)
     aws = LocalAws(
         template=REPO_ROOT / "template.yaml",
         stack_name="eventrelay-runner-bench",
@@ -291,6 +288,13 @@ def main() -> int:
         statistics.median(batch_cpu) * 1000 / BATCH,
         "ms",
         note="this process; less bound to the machine's load than wall time",
+    )
+    deliveries = 1 + ROUNDS * (1 + BATCH)
+    report.add(
+        "log + metric bytes printed per delivery",
+        len(output.getvalue().encode()) / deliveries,
+        "B",
+        note="at LogLevel INFO: what CloudWatch Logs ingests per delivery",
     )
     report.add(
         "peak memory (max RSS) of the runner process",

@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
@@ -139,6 +140,17 @@ def _at_path(document: Any, path: str) -> Any:
     return document
 
 
+class _CurrentStdout:
+    """sys.stdout as it is at each write: a Logger created during a redirected or captured stretch
+    (a test's capsys, a bench's redirect_stdout) keeps writing to the real stdout afterwards."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
 class FunctionLogger:
     """Powertools' Logger for `service`, created on first use; until then, what
     `inject_lambda_context` learns is kept for it."""
@@ -156,7 +168,7 @@ class FunctionLogger:
         if self._logger is None:
             from aws_lambda_powertools import Logger
 
-            created = Logger(service=self._service)
+            created = Logger(service=self._service, stream=_CurrentStdout())  # type: ignore[arg-type]
             created.append_keys(**self._keys)
             if self._correlation_id is not None:
                 created.set_correlation_id(self._correlation_id)
