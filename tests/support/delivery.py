@@ -25,12 +25,14 @@ from eventrelay.clock import iso_utc
 from eventrelay.connectors.models import AuthType, Connector, ConnectorSpec, Credentials
 from eventrelay.delivery.batch import ConcurrentBatchProcessor
 from eventrelay.delivery.models import Attempt, Delivery
+from eventrelay.delivery.pacing import ConnectorPacer
 from eventrelay.delivery.replay import ReplayService
-from eventrelay.delivery.runner import ActionRunner, ConnectorCalls, MessageReport
+from eventrelay.delivery.runner import ActionRunner, ConnectorCalls, MessageReport, Queue
 from eventrelay.delivery.schedule import RetryPolicy
 from eventrelay.delivery.store import DeliveryStore
 from eventrelay.envelopes import EventEnvelope, MessageQueue
 from eventrelay.outbound.client import OutboundClient
+from eventrelay.ratelimit import FixedWindowRateLimiter
 from eventrelay.roots import AwsClients
 from eventrelay.roots.connectors import ConnectorServices, build_connector_services
 from eventrelay.roots.delivery import build_delivery_services
@@ -40,6 +42,7 @@ from eventrelay_cli.local.sqs_event_source import build_sqs_event
 from tests.support.api import ControlledClock
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
@@ -81,6 +84,7 @@ class Harness:
     lease_seconds: float = 90.0
     caller: ConnectorCalls | None = None
     sqs: SQSClient = field(init=False)
+    dynamodb: DynamoDBClient = field(init=False)
     queue: TimeCompressedQueue = field(init=False)
     actions: ActionStore = field(init=False)
     rules: RuleStore = field(init=False)
@@ -92,6 +96,7 @@ class Harness:
     def __post_init__(self) -> None:
         clients = AwsClients.for_settings(self.settings)
         self.sqs = clients.sqs
+        self.dynamodb = clients.dynamodb
         self.queue = TimeCompressedQueue(self.queue_url, self.sqs)
         self.connector_services = build_connector_services(
             self.settings, clients, self.clock, client=self.client
@@ -111,18 +116,21 @@ class Harness:
         self.runner = self.new_runner(self.caller) if self.caller is not None else services.runner
         self.replay = services.replay
 
-    def new_runner(self, caller: ConnectorCalls | None = None) -> ActionRunner:
-        """Another runner instance (another Lambda instance) on the same stores and queue."""
+    def new_runner(self, caller: ConnectorCalls | None = None, queue: Queue | None = None) -> ActionRunner:
+        """Another runner instance (another Lambda instance) on the same stores and queue (or `queue`),
+        with a rate limiter of its own (its own memory of full windows) on the same limits table."""
+        limiter = FixedWindowRateLimiter(self.settings.limits_table, self.dynamodb, self.clock)
         return ActionRunner(
             rules=self.rules,
             actions=self.actions,
             connectors=self.connector_services.store,
             caller=caller or self.connector_services.caller,
             deliveries=self.deliveries,
-            queue=self.queue,
+            queue=queue or self.queue,
             policy=self.policy,
             clock=self.clock,
             lease_seconds=self.lease_seconds,
+            pacer=ConnectorPacer(limiter),
         )
 
     # ---- configuration

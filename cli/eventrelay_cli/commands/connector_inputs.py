@@ -52,6 +52,9 @@ class ConnectorOptions:
     client_secret_stdin: bool
     remove_header: tuple[str, ...] = ()
     token_content_type: str | None = None
+    rate_per_second: int | None = None
+    rate_per_minute: int | None = None
+    no_rate_limit: bool = False
 
 
 @dataclass
@@ -133,6 +136,11 @@ def body_from_options(
         "oauth2": {name: value for name, value in oauth2.items() if value is not None} or None,
     }
     body.update({name: value for name, value in given.items() if value is not None})
+    rate_limit = {"perSecond": options.rate_per_second, "perMinute": options.rate_per_minute}
+    if options.no_rate_limit:
+        body["rateLimit"] = None
+    elif any(value is not None for value in rate_limit.values()):
+        body["rateLimit"] = {name: value for name, value in rate_limit.items() if value is not None}
     credentials.update(_credentials(options, sources, ask_missing=ask_missing))
     if credentials:
         body["credentials"] = credentials

@@ -46,10 +46,20 @@ def _secret_sources() -> SecretSources:
     return SecretSources(environ=os.environ, stdin=sys.stdin)
 
 
+def _rate(view: dict[str, Any]) -> str:
+    limit = view.get("rateLimit")
+    if not limit:
+        return ""
+    parts = [
+        f"{limit[key]}/{unit}" for key, unit in (("perSecond", "s"), ("perMinute", "min")) if limit.get(key)
+    ]
+    return f", paced at {' and '.join(parts)}"
+
+
 def _summary(view: dict[str, Any], verb: str) -> str:
     line = (
         f"{verb} connector {view['name']} ({view['authType']}) for tenant {view['tenantId']}: "
-        f"health {view['health']['state']}"
+        f"health {view['health']['state']}{_rate(view)}"
     )
     if view["health"]["state"] == "PENDING_AUTHORIZATION":
         line += f"\nnext: eventrelay connector authorize {view['tenantId']} {view['name']}"
@@ -83,6 +93,23 @@ def _definition_options(*, update: bool) -> Callable[[Callable[[CliContext, Conn
             else []
         ),
         click.option("--description"),
+        click.option(
+            "--rate-per-second",
+            type=click.IntRange(1, 1000),
+            metavar="N",
+            help="pace calls: at most N per second, across all runners",
+        ),
+        click.option(
+            "--rate-per-minute",
+            type=click.IntRange(1, 60_000),
+            metavar="N",
+            help="pace calls: at most N per minute, across all runners",
+        ),
+        *(
+            [click.option("--no-rate-limit", is_flag=True, help="remove the rate limit (calls not paced)")]
+            if update
+            else []
+        ),
         click.option("--test-url", help="URL `connector test` GETs (absolute, or relative to the base)"),
         click.option("--test-url-env", metavar="VARIABLE", help="read the test URL from this variable"),
         click.option("--test-url-stdin", is_flag=True, help="read the test URL from stdin"),
@@ -142,6 +169,8 @@ def _definition_options(*, update: bool) -> Callable[[Callable[[CliContext, Conn
                 "--test-url-stdin": given.test_url_stdin,
             }
         )
+        if given.no_rate_limit and (given.rate_per_second is not None or given.rate_per_minute is not None):
+            raise click.UsageError("--no-rate-limit is not allowed with --rate-per-second/--rate-per-minute")
         if not update and not (given.base_url or given.base_url_env or given.base_url_stdin):
             raise click.UsageError("one of --base-url, --base-url-env, --base-url-stdin is required")
         return given

@@ -12,6 +12,7 @@ connectors:
   - name: jira
     baseUrl: https://acme.atlassian.net/rest/api/3
     auth: {type: basic, username: bot@acme.com, password: {env: JIRA_API_TOKEN}}
+    rateLimit: {perSecond: 5, perMinute: 100}         # optional: calls paced across all runners
 actions:                                              # the keys of `eventrelay action create --file`
   - {connector: jira, name: create-issue, method: POST, url: issue, payload: '{"summary": "{{title}}"}'}
 rules:                                                # the keys of the rules package's drafts
@@ -142,6 +143,11 @@ class OAuth2Auth(_Model):
 Auth = Annotated[NoAuth | BasicAuth | TokenAuth | OAuth2Auth, Field(discriminator="type")]
 
 
+class RateLimitEntry(_Model):
+    per_second: int | None = None
+    per_minute: int | None = None
+
+
 class ConnectorEntry(_Model):
     name: str
     base_url: UrlOrEnv
@@ -149,6 +155,8 @@ class ConnectorEntry(_Model):
     headers: dict[str, str] = Field(default_factory=dict)
     description: str = ""
     test_url: UrlOrEnv = ""
+    # Absent or null: calls are not paced (an applied file removes a limit it no longer has).
+    rate_limit: RateLimitEntry | None = None
 
 
 class EventEntry(_Model):
@@ -391,6 +399,7 @@ def _connector(entry: ConnectorEntry, environ: Mapping[str, str]) -> DesiredConn
             description=entry.description,
             test_url="" if test_url is None else test_url,
             oauth2=oauth2,
+            rate_limit=entry.rate_limit.model_dump() if entry.rate_limit is not None else None,
         )
     except ValidationError as exc:
         # The connector models speak snake_case; the file speaks camelCase.

@@ -30,6 +30,7 @@ from eventrelay_cli.local.backends import DynamoDBLocal, find_dynamodb_local_jar
 from eventrelay_cli.local.environment import LOCAL_REGION, LocalAws
 from eventrelay_cli.local.http_gateway import HttpGateway
 from eventrelay_cli.local.lambda_runtime import LocalFunction, read_function_specs
+from eventrelay_cli.local.local_auth import CONSOLE_PARAMETERS, LocalAuthorizationServer
 from eventrelay_cli.local.processes import PortInUse, check_port_free
 from eventrelay_cli.local.sqs_event_source import SqsEventSource
 from eventrelay_cli.local.state import StateDirectory
@@ -103,6 +104,10 @@ class LocalStack:
         return self.gateway.url
 
     @property
+    def console_url(self) -> str:
+        return f"{self.api_url}/console/"
+
+    @property
     def state_file(self) -> Path:
         return self.state.endpoints_file
 
@@ -137,6 +142,7 @@ class LocalStack:
                 outbound_allow=LOCAL_OUTBOUND_ALLOW,
                 dynamodb_path=self.state.dynamodb_path,
                 admin_jwks_url=self.gateway.url + JWKS_PATH,
+                parameter_overrides=CONSOLE_PARAMETERS,
             )
             self.aws.start()
             self.aws.export()
@@ -196,6 +202,9 @@ class LocalStack:
                 raise PortInUse(HOST, self.options.port) from None
             raise
         self.gateway.add_route(f"GET {JWKS_PATH}", self._serve_jwks)
+        # The console's sign-in (code + PKCE), with tokens from the same issuer.
+        for route_key, handler in LocalAuthorizationServer(issuer=lambda: self.token_issuer).routes():
+            self.gateway.add_route(route_key, handler)
 
     def _start_functions(self) -> None:
         sqs = sqs_client(self.aws.settings.region)
@@ -350,6 +359,8 @@ class LocalStack:
                 f"  export EVENTRELAY_TOKEN={self.operator_token}",
                 f"  eventrelay --api {self.api_url} tenant list",
                 "A tenant admin's token: eventrelay token TENANT",
+                "",
+                f"The console (sign in as an operator or a tenant admin): {self.console_url}",
                 "",
                 "Administer it from another terminal in this folder: eventrelay --help",
             ]

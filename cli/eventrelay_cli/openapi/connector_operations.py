@@ -19,6 +19,19 @@ OAUTH2_FIELDS = (
 )
 
 
+def _rate_limit() -> Schema:
+    """`rateLimit`: calls per second and/or per minute across all runners; null means none (in a
+    PATCH, a null value removes that one)."""
+    per_second = nullable({"type": "integer", "minimum": 1, "maximum": 1000})
+    per_minute = nullable({"type": "integer", "minimum": 1, "maximum": 60_000})
+    limit = obj({"perSecond": per_second, "perMinute": per_minute}, closed=True)
+    return {
+        **nullable(limit),
+        "description": "outbound rate limit, enforced across all runners; over it a delivery waits "
+        "on the queue (not failed, no attempt used); null: calls are not paced",
+    }
+
+
 def components() -> dict[str, Schema]:
     health = obj(
         {
@@ -58,6 +71,7 @@ def components() -> dict[str, Schema]:
                 "createdAt": TEXT,
                 "updatedAt": TEXT,
                 "oauth2": obj({name: nullable(TEXT) for name in OAUTH2_FIELDS}),
+                "rateLimit": _rate_limit(),
                 "credentials": {
                     **credentials_view,
                     "description": "which credentials are set; never a value",
@@ -93,6 +107,7 @@ def _connector_body(*, update: bool) -> Schema:
         "description": TEXT,
         "testUrl": TEXT,
         "oauth2": obj(dict.fromkeys(OAUTH2_FIELDS, TEXT), closed=True),
+        "rateLimit": _rate_limit(),
         "credentials": obj(
             {
                 "username": TEXT,
@@ -137,7 +152,11 @@ def operations() -> dict[tuple[str, str], Operation]:
             ref("Connector"),
             body=_connector_body(update=True),
             conflicts=True,
-            example_body={"description": "Jira Cloud", "removeHeaders": ["X-Old"]},
+            example_body={
+                "description": "Jira Cloud",
+                "removeHeaders": ["X-Old"],
+                "rateLimit": {"perSecond": 5, "perMinute": 100},
+            },
             tags=tags,
         ),
         ("DELETE", f"{A}/{{name}}"): Operation(

@@ -47,8 +47,14 @@ def _admin_operation(method: str, template: str, operation: Operation, operator_
         "415": error_response("body is not JSON", ["1008"]),
         "503": error_response("a dependency failed; retry", ["1009"]),
     }
-    if operator_only:
+    # A state change sent with another site's Origin (a cross-site page) is refused: 1015.
+    state_change = method.upper() in ("POST", "PUT", "PATCH", "DELETE")
+    if operator_only and state_change:
+        responses["403"] = error_response("operators only, or another origin's page", ["1014", "1015"])
+    elif operator_only:
         responses["403"] = error_response("operators only", ["1014"])
+    elif state_change:
+        responses["403"] = error_response("sent by another origin's page", ["1015"])
     if operation.conflicts:
         responses["409"] = error_response("exists, in use, or changed concurrently", ["1012"])
     document: dict[str, Any] = {

@@ -57,7 +57,7 @@ COMPONENTS: dict[str, Schema] = {
             "result": {"const": False},
             "errorCode": {
                 "type": "string",
-                "enum": [f"10{n:02d}" for n in range(1, 15)],
+                "enum": [f"10{n:02d}" for n in range(1, 16)],
                 "description": "see the error table in the README",
             },
             "errorDesc": {"type": "string"},

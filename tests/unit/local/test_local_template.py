@@ -97,6 +97,9 @@ def test_conditions_pick_the_branch_and_only_that_branch_is_resolved() -> None:
         "AdminTokenIssuer": "https://issuer.example",
         "AdminTokenAudience": "aud-1",
         "AdminJwksUrl": "",
+        "ConsoleAuthorizeUrl": "https://issuer.example/authorize",
+        "ConsoleTokenUrl": "https://issuer.example/token",
+        "ConsoleClientId": "console-client",
     }
     no_issuer = {**defaults, "AdminTokenIssuer": "", "AdminTokenAudience": "", "AdminJwksUrl": ""}
     # When the deployer brings one, the user pool's branch (unresolvable here) is never touched
@@ -106,6 +109,11 @@ def test_conditions_pick_the_branch_and_only_that_branch_is_resolved() -> None:
         "EVENTRELAY_ADMIN_TOKEN_ISSUER": "https://issuer.example",
         "EVENTRELAY_ADMIN_TOKEN_AUDIENCES": "aud-1",
         "EVENTRELAY_ADMIN_JWKS_URL": "https://issuer.example/.well-known/jwks.json",
+        # The console signs in with the deployer's issuer too.
+        "EVENTRELAY_CONSOLE_AUTHORIZE_URL": "https://issuer.example/authorize",
+        "EVENTRELAY_CONSOLE_TOKEN_URL": "https://issuer.example/token",
+        "EVENTRELAY_CONSOLE_CLIENT_ID": "console-client",
+        "EVENTRELAY_CONSOLE_SCOPES": "openid email profile",
     }
     # And a given JWKS URL wins over the issuer's well-known one
     with_jwks = {**own_issuer, "AdminJwksUrl": "http://127.0.0.1:9/keys"}

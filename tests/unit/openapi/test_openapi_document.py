@@ -40,6 +40,11 @@ def test_every_admin_operation_documents_the_token_failures_and_its_error_shape(
         operation = paths[route.template][route.method.lower()]
         assert operation["security"] == [{"adminToken": []}]
         assert "401" in operation["responses"]
-        assert ("403" in operation["responses"]) == route.operator_only
+        state_change = route.method in ("POST", "PUT", "PATCH", "DELETE")
+        assert ("403" in operation["responses"]) == (route.operator_only or state_change)
+        if route.operator_only:
+            assert "1014" in operation["responses"]["403"]["description"]
+        if state_change:  # another origin's page (CSRF) is refused
+            assert "1015" in operation["responses"]["403"]["description"]
         error = operation["responses"]["404"]["content"]["application/json"]["schema"]
         assert error == {"$ref": "#/components/schemas/Error"}

@@ -23,6 +23,7 @@ class ErrorCode(StrEnum):
     ADMIN_CONFLICT = "1012"
     UNAUTHENTICATED = "1013"
     FORBIDDEN = "1014"
+    CROSS_ORIGIN = "1015"
 
     @property
     def http_status(self) -> int:
@@ -48,6 +49,7 @@ _HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.ADMIN_CONFLICT: 409,
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.FORBIDDEN: 403,
+    ErrorCode.CROSS_ORIGIN: 403,
 }
 
 _DESCRIPTION: dict[ErrorCode, str] = {
@@ -67,6 +69,8 @@ _DESCRIPTION: dict[ErrorCode, str] = {
     ErrorCode.UNAUTHENTICATED: "Missing, expired or invalid token",
     # Only operator-only routes answer this; another tenant's resources answer 1011 instead.
     ErrorCode.FORBIDDEN: "Operator only",
+    # A state change sent by a page of another origin (CSRF): the console's own origin only.
+    ErrorCode.CROSS_ORIGIN: "Cross-origin request refused",
 }
 
 
@@ -156,6 +160,15 @@ class Forbidden(ApiError):
 
     def __init__(self, operation: str) -> None:
         super().__init__(ErrorCode.FORBIDDEN, f"{operation} is for operators only")
+
+
+class CrossOriginRefused(ApiError):
+    """A state-changing admin request whose `Origin` is another site's (a cross-site page)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            ErrorCode.CROSS_ORIGIN, "Cross-origin request refused: send it from the console's origin"
+        )
 
 
 class DependencyFailure(Exception):

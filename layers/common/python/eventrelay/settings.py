@@ -51,6 +51,13 @@ class Settings:
     admin_token_issuer: str = ""
     admin_jwks_url: str = ""
     admin_token_audiences: str = ""
+    # Where the admin console signs in (OAuth 2.0 authorization code + PKCE): the authorize and
+    # token URLs (relative: on the console's own origin, the local stack), the app client id and
+    # the scopes (space separated). Empty outside the admin API's function.
+    console_authorize_url: str = ""
+    console_token_url: str = ""
+    console_client_id: str = ""
+    console_scopes: str = ""
 
     def __post_init__(self) -> None:
         problems = _problems({field.name: getattr(self, field.name) for field in dataclasses.fields(self)})
@@ -76,6 +83,10 @@ class Settings:
             "admin_token_issuer": env.get("EVENTRELAY_ADMIN_TOKEN_ISSUER", ""),
             "admin_jwks_url": env.get("EVENTRELAY_ADMIN_JWKS_URL", ""),
             "admin_token_audiences": env.get("EVENTRELAY_ADMIN_TOKEN_AUDIENCES", ""),
+            "console_authorize_url": env.get("EVENTRELAY_CONSOLE_AUTHORIZE_URL", ""),
+            "console_token_url": env.get("EVENTRELAY_CONSOLE_TOKEN_URL", ""),
+            "console_client_id": env.get("EVENTRELAY_CONSOLE_CLIENT_ID", ""),
+            "console_scopes": env.get("EVENTRELAY_CONSOLE_SCOPES", ""),
         }
         problems = _problems(values)
         if problems:
@@ -104,6 +115,10 @@ class Settings:
             "EVENTRELAY_ADMIN_TOKEN_ISSUER": self.admin_token_issuer,
             "EVENTRELAY_ADMIN_JWKS_URL": self.admin_jwks_url,
             "EVENTRELAY_ADMIN_TOKEN_AUDIENCES": self.admin_token_audiences,
+            "EVENTRELAY_CONSOLE_AUTHORIZE_URL": self.console_authorize_url,
+            "EVENTRELAY_CONSOLE_TOKEN_URL": self.console_token_url,
+            "EVENTRELAY_CONSOLE_CLIENT_ID": self.console_client_id,
+            "EVENTRELAY_CONSOLE_SCOPES": self.console_scopes,
         }
 
 

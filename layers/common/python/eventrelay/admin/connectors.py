@@ -63,6 +63,9 @@ class ConnectorChanges:
 
     `oauth2` holds the OAuth 2.0 settings to change (`grant`, `token_url`, `scope`, `client_auth`,
     `token_content_type`, `authorization_url`, `redirect_url`); they apply only with auth type oauth2.
+    `rate_limit` holds the rate limit's values to change (`per_second`, `per_minute`; None removes
+    that one); `remove_rate_limit` first removes the whole limit. A limit left with neither value
+    is no limit: calls are not paced.
     """
 
     base_url: str | None = None
@@ -72,6 +75,8 @@ class ConnectorChanges:
     headers: Mapping[str, str] = field(default_factory=dict)
     remove_headers: Sequence[str] = ()
     oauth2: Mapping[str, Any] = field(default_factory=dict)
+    rate_limit: Mapping[str, int | None] = field(default_factory=dict)
+    remove_rate_limit: bool = False
     credentials: CredentialChanges = field(default_factory=CredentialChanges)
 
 
@@ -103,12 +108,22 @@ def connector_spec_from(
         raise InvalidConnector(["oauth2: OAuth 2.0 settings need auth type oauth2"])
     else:
         base["oauth2"] = None
+    base["rate_limit"] = _rate_limit_after(base.get("rate_limit"), changes)
     if "base_url" not in base:
         raise InvalidConnector(["baseUrl: required"])
     try:
         return ConnectorSpec.model_validate(base)
     except ValidationError as exc:
         raise InvalidConnector(validation_problems(exc, root="connector")) from None
+
+
+def _rate_limit_after(current: Mapping[str, Any] | None, changes: ConnectorChanges) -> dict[str, Any] | None:
+    unknown = sorted(set(changes.rate_limit) - {"per_second", "per_minute"})
+    if unknown:
+        raise InvalidConnector([f"rateLimit.{name}: unknown" for name in camel_names(unknown)])
+    limits: dict[str, Any] = {} if changes.remove_rate_limit or current is None else dict(current)
+    limits.update(changes.rate_limit)
+    return limits if any(value is not None for value in limits.values()) else None
 
 
 def merged_credentials(

@@ -92,7 +92,7 @@ class TenantAdmin:
         overrides = self.show(tenant_id).limits
         return {
             kind.value: self._limiter.get_window_stats(tenant_id, kind, effective_limits(kind, overrides))
-            for kind in LimitKind
+            for kind in (LimitKind.SYNC, LimitKind.ASYNC)  # OUTBOUND windows belong to connectors
         }
 
 

@@ -25,6 +25,7 @@ from eventrelay.connectors.models import (
     ConnectorSpec,
     Credentials,
     OAuth2Settings,
+    RateLimit,
 )
 from eventrelay.delivery.models import Attempt, Delivery
 from eventrelay.tenants import Tenant
@@ -111,6 +112,7 @@ class ConnectorView:
     created_at: str
     updated_at: str
     oauth2: OAuth2Settings | None = None
+    rate_limit: RateLimit | None = None
     credentials: CredentialsView | None = None
     # Set by update: whether it changed anything.
     changed: bool | None = None
@@ -132,6 +134,7 @@ class ConnectorView:
             created_at=connector.created_at,
             updated_at=connector.updated_at,
             oauth2=connector.oauth2,
+            rate_limit=connector.rate_limit,
             credentials=CredentialsView.of(credentials) if credentials is not None else None,
             changed=changed,
         )
@@ -154,6 +157,8 @@ class ConnectorView:
             "revision": self.revision,
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
+            # null: calls through the connector are not paced
+            "rateLimit": self.rate_limit.to_view() if self.rate_limit is not None else None,
         }
         if self.oauth2 is not None:
             settings = self.oauth2.model_dump(mode="json", exclude_none=True)

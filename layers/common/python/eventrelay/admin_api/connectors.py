@@ -5,7 +5,8 @@ Paths (under `/v1/admin`) and bodies, camelCase as in the views:
 - `GET  /tenants/{tenantId}/connectors`: the connectors (no `credentials` in a list row).
 - `POST /tenants/{tenantId}/connectors` → 201, the connector: `name` (required), `baseUrl`
   (required unless `credentials.baseUrl`), `authType` (`none` default, `basic`, `token`,
-  `oauth2`), `headers` {name: value}, `description`, `testUrl`, `oauth2`, `credentials`.
+  `oauth2`), `headers` {name: value}, `description`, `testUrl`, `oauth2`, `rateLimit`,
+  `credentials`.
 - `GET|PATCH|DELETE /tenants/{tenantId}/connectors/{name}`: PATCH takes the create body without
   `name`, plus `removeHeaders` [names]; only what is given changes (`headers` are added or
   replaced by name; credentials merge as the service decides: same auth type, the stored ones
@@ -17,6 +18,13 @@ Paths (under `/v1/admin`) and bodies, camelCase as in the views:
   failed test is still a 200 answer: `ok` says how the call went.
 - `POST /tenants/{tenantId}/connectors/{name}/authorize` (no body) → `url` (the provider's consent
   page to open) and `expiresAt`.
+
+`rateLimit` is the connector's outbound rate limit, enforced across every runner: an object of
+`perSecond` and/or `perMinute` (whole numbers of calls, at least 1; at most 1,000 per second and
+60,000 per minute), or null for none (the default). A delivery over the limit waits on the queue
+until a window has room; it is not failed and uses no attempt. A PATCH changes the values given
+(a value null removes that one) and `"rateLimit": null` removes the limit; a view always has
+`rateLimit` (null when calls are not paced).
 
 `oauth2` is an object: `grant` (`client_credentials`, `authorization_code`, …), `tokenUrl`,
 `scope`, `clientAuth`, `tokenContentType`, `authorizationUrl`, `redirectUrl` (a PATCH changes the
@@ -56,8 +64,9 @@ OAUTH2_FIELDS = {
 CREDENTIAL_FIELDS = frozenset(
     {"username", "password", "tokenHeaders", "clientId", "clientSecret", "baseUrl", "testUrl"}
 )
+RATE_LIMIT_FIELDS = {"perSecond": "per_second", "perMinute": "per_minute"}
 DEFINITION_FIELDS = frozenset(
-    {"baseUrl", "authType", "headers", "description", "testUrl", "oauth2", "credentials"}
+    {"baseUrl", "authType", "headers", "description", "testUrl", "oauth2", "rateLimit", "credentials"}
 )
 
 
@@ -90,6 +99,19 @@ def _oauth2_changes(body: Fields) -> dict[str, str]:
     return {service: value for service, value in given.items() if value is not None}
 
 
+def _rate_limit_changes(body: Fields) -> tuple[dict[str, int | None], bool]:
+    """The rate limit values to change, and whether the whole limit is removed (`rateLimit: null`)."""
+    if "rateLimit" not in body.given():
+        return {}, False
+    limits = body.nested("rateLimit")
+    if limits is None:
+        return {}, True
+    limits.refuse_unknown(RATE_LIMIT_FIELDS)
+    return {
+        service: limits.integer(name) for name, service in RATE_LIMIT_FIELDS.items() if name in limits.given()
+    }, False
+
+
 def _credential_changes(credentials: Fields | None) -> CredentialChanges:
     if credentials is None:
         return CredentialChanges()
@@ -109,6 +131,7 @@ def _credential_changes(credentials: Fields | None) -> CredentialChanges:
 def connector_changes(body: Fields, *, update: bool) -> ConnectorChanges:
     """The changes a create (`update` False) or PATCH body asks for; InvalidRequest names the field."""
     credentials = body.nested("credentials")
+    rate_limit, remove_rate_limit = _rate_limit_changes(body)
     return ConnectorChanges(
         base_url=_url(body, credentials, "baseUrl"),
         auth_type=_auth_type(body),
@@ -117,6 +140,8 @@ def connector_changes(body: Fields, *, update: bool) -> ConnectorChanges:
         headers=body.string_map("headers") or {},
         remove_headers=(body.strings("removeHeaders") or []) if update else (),
         oauth2=_oauth2_changes(body),
+        rate_limit=rate_limit,
+        remove_rate_limit=remove_rate_limit,
         credentials=_credential_changes(credentials),
     )
 

@@ -1,10 +1,13 @@
 """The admin API's edge: authenticate, route, check the tenant, call, and the one error mapping.
 
-Order of checks: token (1013) → route (1011) → operator-only (1014) → tenant (1011) → body
+Order of checks: origin (1015) → token (1013) → route (1011) → operator-only (1014) → tenant (1011) → body
 (1007, 1008, 1003) → the service (1004, 1011, 1012, 1009). A tenant admin asking for another
 tenant gets exactly what an unknown tenant gets (`tenant 'x' not found`, 1011): never a 403 that
-would confirm the tenant exists. Unknown admin routes answer 1011 only after the token checks,
-so an unauthenticated caller learns nothing about which routes exist.
+would confirm the tenant exists. A state change (POST, PUT, PATCH, DELETE) whose `Origin` header
+is present and is not the API's own origin is refused first (1015): a page of another site cannot
+make the browser send the console's token (it lives in the page, sent only in `Authorization`),
+and this refuses its attempt even so. The API answers no CORS allowance. Unknown admin routes
+answer 1011 only after the token checks, so an unauthenticated caller learns nothing about which routes exist.
 
 `AdminApi.handle` turns every outcome into the contract's document; `AdminApi.call` is the same
 path for a caller that has already authenticated (the CLI in its own process, as an operator) and
@@ -14,7 +17,7 @@ lets the domain errors through, so the CLI keeps its own exit-code table.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +29,7 @@ from eventrelay.errors import (
     ApiError,
     BadBody,
     BodyTooLarge,
+    CrossOriginRefused,
     DependencyFailure,
     ErrorCode,
     NotFound,
@@ -42,6 +46,7 @@ from eventrelay.tenants import TenantNotFound
 
 MAX_ADMIN_BODY_BYTES = 256 * 1024
 JSON_CONTENT_TYPES = ("application/json",)
+STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 Authenticate = Callable[[str | None], Principal]
 
@@ -146,6 +151,7 @@ class AdminApi:
     def handle(self, request: AdminRequest) -> AdminResponse:
         headers = {"X-Request-Id": request.request_id, "Cache-Control": "no-store"}
         try:
+            refuse_cross_origin(request)
             principal = self._authenticate(request.headers.get("authorization"))
             reply = self.call(request, principal)
         except Exception as error:
@@ -207,6 +213,26 @@ class AdminApi:
         ]
 
 
+def own_origin(headers: Mapping[str, str]) -> str:
+    """The origin the request was sent to: `x-forwarded-proto` (API Gateway sets it) and `host`."""
+    scheme = headers.get("x-forwarded-proto", "https").split(",", 1)[0].strip().lower() or "https"
+    return f"{scheme}://{headers.get('host', '').strip().lower()}"
+
+
+def refuse_cross_origin(request: AdminRequest) -> None:
+    """CrossOriginRefused (1015) for a state change sent by a page of another origin.
+
+    No `Origin` header (the CLI, curl, a server) is not a browser page: allowed. `Origin: null`
+    (a sandboxed or file page) is another origin."""
+    if request.method.upper() not in STATE_CHANGING_METHODS:
+        return
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    if origin.strip().lower().rstrip("/") != own_origin(request.headers):
+        raise CrossOriginRefused
+
+
 def _json_object(request: AdminRequest) -> dict[str, Any]:
     if len(request.body) > MAX_ADMIN_BODY_BYTES:
         raise BodyTooLarge(MAX_ADMIN_BODY_BYTES)
@@ -218,4 +244,13 @@ def _json_object(request: AdminRequest) -> dict[str, Any]:
     return parse_json_object(request.body)
 
 
-__all__ = ["AdminApi", "AdminResponse", "Authenticate", "BadBody", "error_document", "success_document"]
+__all__ = [
+    "AdminApi",
+    "AdminResponse",
+    "Authenticate",
+    "BadBody",
+    "error_document",
+    "own_origin",
+    "refuse_cross_origin",
+    "success_document",
+]

@@ -1,7 +1,7 @@
 """API Gateway HTTP API (payload 2.0) events in and out of the admin API, and the OpenAPI document.
 
-The admin function serves `/v1/admin/…` and `GET /v1/openapi.json` (public: it describes the
-routes, never data).
+The admin function serves `/v1/admin/…`, `GET /v1/openapi.json` (public: it describes the
+routes, never data) and the admin console (`/console…`, static files and its sign-in config).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
+from eventrelay import console
 from eventrelay.admin_api.edge import AdminApi, AdminResponse, error_document
 from eventrelay.admin_api.routing import AdminRequest
 from eventrelay.errors import BadBody, ErrorCode
@@ -67,8 +68,21 @@ def _event_response(status: int, body: str, headers: dict[str, str], content_typ
     }
 
 
-def handle_event(api: AdminApi, event: dict[str, Any]) -> dict[str, Any]:
-    """One API Gateway event: the OpenAPI document, or an admin route."""
+def handle_event(
+    api: AdminApi, event: dict[str, Any], console_settings: console.ConsoleSettings | None = None
+) -> dict[str, Any]:
+    """One API Gateway event: the console, the OpenAPI document, or an admin route."""
+    path = str(event.get("rawPath") or "/")
+    if console.is_console_path(path):
+        method = str(((event.get("requestContext") or {}).get("http") or {}).get("method") or "GET").upper()
+        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+        page = console.answer(console_settings or console.ConsoleSettings(), method, path, headers)
+        return {
+            "statusCode": page.status,
+            "headers": page.headers,
+            "body": page.body,
+            "isBase64Encoded": False,
+        }
     request_id = str((event.get("requestContext") or {}).get("requestId") or "unknown")
     try:
         request = request_from_event(event)

@@ -31,6 +31,10 @@ class Fields:
     def has(self, name: str) -> bool:
         return name in self._document and self._document[name] is not None
 
+    def given(self) -> frozenset[str]:
+        """The names present, null ones included (a null can mean "remove")."""
+        return frozenset(self._document)
+
     def refuse_unknown(self, known: Collection[str]) -> None:
         unknown = sorted(set(self._document) - set(known))
         if unknown:

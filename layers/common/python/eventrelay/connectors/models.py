@@ -143,6 +143,39 @@ class OAuth2Settings(BaseModel):
         return self
 
 
+# One limits-table item takes every counted call of a (tenant, connector); DynamoDB allows at most
+# 1,000 writes per second on one item, so a faster limit could not be enforced.
+MAX_CALLS_PER_SECOND = 1000
+MAX_CALLS_PER_MINUTE = 60 * MAX_CALLS_PER_SECOND
+
+
+class RateLimit(BaseModel):
+    """A connector's outbound rate limit: calls per second and/or per minute, across all runners.
+
+    Counted per tenant and connector in fixed windows aligned to UTC second/minute boundaries
+    (`eventrelay.delivery.pacing`); a delivery over the limit waits on the queue.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_second: Annotated[int, Field(ge=1, le=MAX_CALLS_PER_SECOND)] | None = None
+    per_minute: Annotated[int, Field(ge=1, le=MAX_CALLS_PER_MINUTE)] | None = None
+
+    @model_validator(mode="after")
+    def _limits_something(self) -> Self:
+        if self.per_second is None and self.per_minute is None:
+            raise ValueError("a rate limit needs per_second, per_minute or both")
+        return self
+
+    def to_view(self) -> dict[str, int | None]:
+        """The camelCase form of bodies, views, the config table and `apply` files."""
+        return {"perSecond": self.per_second, "perMinute": self.per_minute}
+
+    @classmethod
+    def from_view(cls, view: dict[str, Any]) -> RateLimit:
+        return cls(per_second=view.get("perSecond"), per_minute=view.get("perMinute"))
+
+
 class ConnectorSpec(BaseModel):
     """What an admin configures for a connector, without its credentials."""
 
@@ -157,6 +190,8 @@ class ConnectorSpec(BaseModel):
     # GET by "test connection"; absolute, or relative to base_url. Empty: base_url itself.
     test_url: Annotated[str, Field(max_length=2048), AfterValidator(_relative_or_absolute_url)] = ""
     oauth2: OAuth2Settings | None = None
+    # None: calls are not paced (the default).
+    rate_limit: RateLimit | None = None
     # Auth type none: the real base URL and absolute test URL given to this object, in memory
     # only (never dumped, shown or stored in the config table).
     _secret_urls: Credentials | None = PrivateAttr(default=None)

@@ -1,7 +1,8 @@
 """Connector storage: configuration in the config table, credentials in Secrets Manager.
 
 Item: `pk = TENANT#<tenantId>`, `sk = CONNECTOR#<name>`, the spec's fields, health attributes
-(`healthState`, `healthReason`, `healthChangedAt`, `authFailures`) and a `revision` that every
+(`healthState`, `healthReason`, `healthChangedAt`, `authFailures`), `rateLimit` (a map of
+`perSecond`/`perMinute`, absent when calls are not paced) and a `revision` that every
 configuration change increments (writes are conditional on it). Credentials: one JSON secret
 `<prefix>connectors/<tenantId>/<name>`, updated with PutSecretValue.
 
@@ -43,6 +44,7 @@ from eventrelay.connectors.models import (
     Credentials,
     HealthState,
     OAuth2Settings,
+    RateLimit,
     credential_problems,
     needs_secret,
 )
@@ -384,6 +386,9 @@ class ConnectorStore:
         }
         if connector.oauth2 is not None:
             plain["oauth2"] = connector.oauth2.model_dump(mode="json", exclude_none=True)
+        if connector.rate_limit is not None:
+            limits = connector.rate_limit.to_view()
+            plain["rateLimit"] = {name: value for name, value in limits.items() if value is not None}
         if connector.secret_id:
             plain["secretId"] = connector.secret_id
         if connector.url_secret_id:
@@ -393,6 +398,7 @@ class ConnectorStore:
     @staticmethod
     def _from_item(plain: Item) -> Connector:
         oauth2 = plain.get("oauth2")
+        rate_limit = plain.get("rateLimit")
         return Connector(
             tenant_id=plain["tenantId"],
             name=plain["name"],
@@ -402,6 +408,7 @@ class ConnectorStore:
             description=plain.get("description") or "",
             test_url=plain.get("testUrl") or "",
             oauth2=OAuth2Settings.model_validate(oauth2) if oauth2 else None,
+            rate_limit=RateLimit.from_view(rate_limit) if rate_limit else None,
             health=ConnectorHealth(
                 state=HealthState(plain["healthState"]),
                 reason=plain.get("healthReason"),

@@ -3,7 +3,8 @@
 Names (namespace EventRelay, dimension service=eventrelay): `DeliveriesSucceeded`,
 `DeliveriesRetried` (a retry was scheduled), `DeliveriesFailed` (ended FAILED), `AttemptDuration`
 (ms, one per attempt), `DeliveryLatency` (ms from the event's receipt to its successful delivery),
-`DeliveriesReplayed`.
+`DeliveriesReplayed`, `DeliveriesPaced` (put back on the queue because its connector's rate limit
+was reached; one per time, so a delivery that waits twice counts twice).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ SUCCEEDED = "DeliveriesSucceeded"
 RETRIED = "DeliveriesRetried"
 FAILED = "DeliveriesFailed"
 REPLAYED = "DeliveriesReplayed"
+PACED = "DeliveriesPaced"
 ATTEMPT_DURATION = "AttemptDuration"
 LATENCY = "DeliveryLatency"
 

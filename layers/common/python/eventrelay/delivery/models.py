@@ -192,8 +192,9 @@ class DeliveryMessage:
     `reason` says why it was sent: retry (after a retryable failure), delay (not due yet, sent
     again), lease (an attempt is running elsewhere: look again when its lease ends), watch (a copy
     that takes over if the designated message never comes), postponed (due, but its invocation
-    had too little time left to start it), replay, recover (a replay of a delivery whose runner
-    stopped: its expired lease is recovered).
+    had too little time left to start it), paced (due, but its connector's rate limit was
+    reached: sent for when a window has room), replay, recover (a replay of a delivery whose
+    runner stopped: its expired lease is recovered).
     """
 
     delivery_id: str

@@ -1,7 +1,8 @@
 """The action runner: turns each event on the queue into deliveries, and drives each delivery.
 
 Two kinds of message arrive on the events queue: an event envelope (from the publish path) and a
-delivery message (`DeliveryMessage`, put back by the runner itself: retries, delays, replays).
+delivery message (`DeliveryMessage`, put back by the runner itself: retries, delays, pacing,
+replays).
 
 For an envelope: the tenant's enabled rules for the event are evaluated; each matching rule gets
 one delivery (deterministic id, created once) and its first attempt. For a delivery message: the
@@ -26,6 +27,20 @@ atomically, one write after another):
   item: an unconditional PutItem of content that no longer changes once k-1 is settled, read from
   a delivery not in flight. A copy by a runner that then loses the claim, or a second copy, writes
   the same item; the copy decides nothing.)
+- Pacing (a connector with a rate limit, `delivery/pacing.py`) is the last check before a claim:
+  the runner takes a slot in the connector's windows, a conditional write on the limits table,
+  never on the delivery. Refused, it writes nothing to the delivery and puts a message for the
+  same attempt k back on the queue, delayed until a window has room (at most SQS's 900 s; a
+  longer wait checks again). The delivery stays exactly as read, so the claim argument above is
+  untouched: a paced delivery consumes no attempt, and the message being handled is deleted only
+  after the new one is sent (else its record fails and it returns). Why before the claim and not
+  after it: a refusal after a claim would have to undo the claim (one more delivery write for every
+  paced turn, and a delivery seen in flight meanwhile); before it, a refusal costs no delivery
+  write, and no limits write either once the limiter remembers the full window. The price: a slot
+  taken by a runner whose claim then loses to another runner, or whose attempt ends before its
+  call (the rule, action or connector unreadable, the request not renderable), is given back
+  (the limiter's refund, one write). A runner that stops between its slot and its call leaves the
+  slot counted: the connector loses one call in that window, never gains one.
 - After the call, ONE UpdateItem records attempt k's outcome and settles the delivery (SUCCEEDED,
   FAILED, or RETRYING with its next time), conditional on the claim's lease token, attempts = k
   and the in-flight mark. The outcome and the delivery's state change together: no state has one
@@ -81,6 +96,7 @@ from eventrelay.delivery.models import (
     DeliveryState,
     delivery_id_for,
 )
+from eventrelay.delivery.pacing import UNLIMITED, ConnectorPacer, Pace, Slot
 from eventrelay.delivery.schedule import RetryPolicy, sqs_delay_seconds
 from eventrelay.delivery.store import DeliveryStore, DeliveryTooLarge
 from eventrelay.envelopes import EventEnvelope
@@ -123,6 +139,7 @@ class Step(StrEnum):
     RETRY_SCHEDULED = "RETRY_SCHEDULED"
     DEFERRED = "DEFERRED"  # not due, or running elsewhere: a message was sent for later
     POSTPONED = "POSTPONED"  # due, but too little time left to start: a message was sent for now
+    PACED = "PACED"  # due, but its connector's rate limit is reached: a message was sent for later
     STALE = "STALE"  # nothing to do: finished, or another message drives it
     LOST_RACE = "LOST_RACE"  # another runner changed it under us; its message carries on
 
@@ -174,6 +191,8 @@ class ActionRunner:
     max_concurrent_calls: int = DEFAULT_MAX_CONCURRENT_CALLS
     # Seconds an attempt may need at most (the outbound deadline plus bookkeeping).
     attempt_time_seconds: float = 20.0
+    # Enforces connectors' rate limits; None: no connector is paced (and none is read early).
+    pacer: ConnectorPacer | None = None
     _pool: ThreadPoolExecutor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -255,9 +274,11 @@ class ActionRunner:
             attempt_limit = 1  # the attempt records the missing action as a permanent failure
         else:
             attempt_limit = 1 + action.max_retries
-            # The call needs the connector too: read it while the claim is written. Nothing waits
-            # for this read; the call's own lookup waits for it or, if it has not started, reads.
-            self._pool.submit(batch.config.connector, envelope.tenantId, action.connector)
+            if self.pacer is None:
+                # The call needs the connector too: read it while the claim is written. Nothing waits
+                # for this read; the call's own lookup waits for it or, if it has not started, reads.
+                # (With a pacer the connector is read before the claim: its rate limit decides.)
+                self._pool.submit(batch.config.connector, envelope.tenantId, action.connector)
         fresh = Delivery(
             delivery_id=delivery_id_for(envelope.tenantId, envelope.eventId, rule.name),
             tenant_id=envelope.tenantId,
@@ -273,50 +294,75 @@ class ActionRunner:
             next_attempt_at=now,
             envelope=envelope,
         )
+        slot: Slot | None = None  # an admitted slot not yet handed to a call is given back
         try:
             if batch.enough_time(self.attempt_time_seconds):
-                # The common path: a new delivery, created with its first attempt claimed in one write.
-                token = uuid.uuid4().hex
-                claimed = self.deliveries.create_claimed(fresh, token, self.lease_seconds)
-                if claimed is not None:
-                    return DeliveryStep(fresh.delivery_id, rule.name, self._perform(claimed, token, batch))
+                slot = self._take_slot(fresh, batch)
+                if slot.pace is Pace.REFUSED:
+                    refused, slot = slot, None
+                    if self.deliveries.create(fresh):
+                        return DeliveryStep(fresh.delivery_id, rule.name, self._pace(fresh, refused))
+                else:
+                    # The common path: a new delivery, created with its first attempt claimed in one write.
+                    token = uuid.uuid4().hex
+                    claimed = self.deliveries.create_claimed(fresh, token, self.lease_seconds)
+                    if claimed is not None:
+                        handed, slot = slot, None
+                        return DeliveryStep(
+                            fresh.delivery_id, rule.name, self._perform(claimed, token, batch, handed)
+                        )
             elif self.deliveries.create(fresh):
                 return DeliveryStep(fresh.delivery_id, rule.name, self._postpone(fresh))
+            # Seen before (SQS delivered the event again): carry on from the recorded state.
+            existing = self.deliveries.get(fresh.delivery_id)
+            held, slot = slot, None
+            step = Step.STALE if existing is None else self._advance(existing, 1, batch, held)
+            return DeliveryStep(fresh.delivery_id, rule.name, step)
         except DeliveryTooLarge as too_large:
             return DeliveryStep(fresh.delivery_id, rule.name, self._fail_unstorable(fresh, too_large))
-        # Seen before (SQS delivered the event again): carry on from the recorded state.
-        existing = self.deliveries.get(fresh.delivery_id)
-        step = Step.STALE if existing is None else self._advance(existing, 1, batch)
-        return DeliveryStep(fresh.delivery_id, rule.name, step)
+        finally:
+            self._give_back(slot)
 
     def _advance(
         self,
         delivery: Delivery,
         expected: int,
         batch: Batch,
+        held: Slot | None = None,
     ) -> Step:
-        """Start attempt `expected` (or take over) when due; otherwise say why not."""
+        """Start attempt `expected` (or take over) when due; otherwise say why not.
+
+        `held`: a slot of the connector's rate limit already taken for this delivery (used for
+        its claim, or given back)."""
         current: Delivery | None = delivery
-        for _ in range(_MAX_RACES):
-            if current is None:
-                return Step.STALE
-            if current.in_flight:
-                step, current, expected = self._unblock(current, expected)
+        slot = held
+        try:
+            for _ in range(_MAX_RACES):
+                if current is None:
+                    return Step.STALE
+                if current.in_flight:
+                    step, current, expected = self._unblock(current, expected)
+                    if step is not None:
+                        return step
+                    continue
+                step = self._wait(current, expected) or self._postpone_if_late(current, batch)
                 if step is not None:
                     return step
-                continue
-            step = self._wait(current, expected)
-            if step is not None:
-                return step
-            if not batch.enough_time(self.attempt_time_seconds):
-                return self._postpone(current)
-            token = uuid.uuid4().hex
-            claimed = self.deliveries.claim(current, token, self.lease_seconds)
-            if claimed is None:
-                current = self.deliveries.get(current.delivery_id)
-                continue
-            return self._perform(claimed, token, batch)
-        return Step.LOST_RACE
+                if slot is None:
+                    slot = self._take_slot(current, batch)
+                if slot.pace is Pace.REFUSED:
+                    refused, slot = slot, None
+                    return self._pace(current, refused)
+                token = uuid.uuid4().hex
+                claimed = self.deliveries.claim(current, token, self.lease_seconds)
+                if claimed is None:
+                    current = self.deliveries.get(current.delivery_id)
+                    continue
+                handed, slot = slot, None
+                return self._perform(claimed, token, batch, handed)
+            return Step.LOST_RACE
+        finally:
+            self._give_back(slot)
 
     def _unblock(self, current: Delivery, expected: int) -> tuple[Step | None, Delivery | None, int]:
         """An attempt is in flight: wait for its lease, or recover it once the lease has expired."""
@@ -353,9 +399,9 @@ class ActionRunner:
             return Step.DEFERRED
         return None
 
-    def _perform(self, delivery: Delivery, token: str, batch: Batch) -> Step:
+    def _perform(self, delivery: Delivery, token: str, batch: Batch, slot: Slot = UNLIMITED) -> Step:
         started = time.monotonic()
-        outcome = self._call(delivery, batch.config)
+        outcome = self._call(delivery, batch.config, slot)
         finished_at = self.clock()
         duration_ms = outcome.duration_ms or int((time.monotonic() - started) * 1000)
         result = AttemptResult(
@@ -371,8 +417,22 @@ class ActionRunner:
         metrics.milliseconds(metrics.ATTEMPT_DURATION, duration_ms)
         return self._settle(delivery, token, result)
 
-    def _call(self, delivery: Delivery, config: ConfigSnapshot) -> Outcome:
-        """Render and perform the delivery's request with the current rule, action and connector."""
+    def _call(self, delivery: Delivery, config: ConfigSnapshot, slot: Slot) -> Outcome:
+        """Render and perform the delivery's request with the current rule, action and connector.
+
+        An attempt that ends before the call gives its rate limit slot back."""
+        prepared = self._prepare(delivery, config)
+        if isinstance(prepared, Outcome):
+            self._give_back(slot)
+            return prepared
+        connector, request = prepared
+        return self.caller.call(connector, request, delivery.idempotency_key)
+
+    def _prepare(
+        self, delivery: Delivery, config: ConfigSnapshot
+    ) -> tuple[Connector, OutboundRequest] | Outcome:
+        """The connector and rendered request of the delivery's call, or the outcome that ends the
+        attempt without a call."""
         envelope = delivery.envelope
         if envelope is None:
             return Outcome(OutcomeKind.PERMANENT, error="the event was not kept with this delivery")
@@ -392,7 +452,7 @@ class ActionRunner:
             return Outcome(
                 OutcomeKind.RETRYABLE, error="could not read the configuration (dependency unavailable)"
             )
-        return self.caller.call(connector, request, delivery.idempotency_key)
+        return connector, request
 
     def _settle(self, delivery: Delivery, token: str, result: AttemptResult) -> Step:
         state, next_attempt_at, delivery_error = self._decide(delivery, result)
@@ -481,6 +541,38 @@ class ActionRunner:
         elif settled is not None and state is DeliveryState.FAILED:
             metrics.count(metrics.FAILED)
         return settled
+
+    def _take_slot(self, delivery: Delivery, batch: Batch) -> Slot:
+        """A slot in the rate limit of the connector the delivery's action calls (UNLIMITED without
+        one, or when the configuration cannot be read: the attempt then reports that, with no call).
+
+        Raises DependencyFailure when the limits table cannot be reached (the record is retried)."""
+        if self.pacer is None:
+            return UNLIMITED
+        try:
+            action = batch.config.action(delivery.tenant_id, delivery.action)
+            connector = batch.config.connector(delivery.tenant_id, action.connector)
+        except (*_PERMANENT_CONFIG_ERRORS, DependencyFailure):
+            return UNLIMITED
+        return self.pacer.take(delivery.tenant_id, connector)
+
+    def _give_back(self, slot: Slot | None) -> None:
+        if slot is not None and self.pacer is not None:
+            self.pacer.give_back(slot)
+
+    def _pace(self, delivery: Delivery, refused: Slot) -> Step:
+        """Put the delivery back on the queue until its connector's window has room: no attempt is
+        claimed or recorded, the message starts the same attempt later."""
+        metrics.count(metrics.PACED)
+        logger.info(
+            "delivery paced: its connector's rate limit is reached",
+            extra={**_ids(delivery), "wait_seconds": refused.wait_seconds},
+        )
+        self._send(delivery, delivery.attempts + 1, refused.wait_seconds, "paced")
+        return Step.PACED
+
+    def _postpone_if_late(self, delivery: Delivery, batch: Batch) -> Step | None:
+        return None if batch.enough_time(self.attempt_time_seconds) else self._postpone(delivery)
 
     def _postpone(self, delivery: Delivery) -> Step:
         """Put the delivery back on the queue to start its next attempt shortly, in another invocation."""

@@ -15,18 +15,24 @@ Usage (the publish path)::
         raise
     response.headers.update(result.headers())
 
+Usage (a connector's outbound pacing, `eventrelay.delivery.pacing`): the windows are counted per
+tenant and connector, `limiter.hit(tenant_id, LimitKind.OUTBOUND, connector_limits, scope=name)`
+with per-second and/or per-minute items; a refused delivery waits on the queue (`retry_after`).
+
 Windows
-    Fixed, aligned to UTC clock boundaries: start = floor(epoch / length) * length (minute 60 s, hour
-    3,600 s, day 86,400 s; epoch days are UTC days). A burst of up to 2× a limit across a boundary is
-    inherent to fixed windows. Defaults: SYNC 100 per minute and 50,000 per day; ASYNC 10 per hour and
-    100 per day. The caller passes the effective limits (defaults or a tenant's override). Two limits
-    on the same window length collapse to the stricter one; an empty list admits without counting.
+    Fixed, aligned to UTC clock boundaries: start = floor(epoch / length) * length (second 1 s,
+    minute 60 s, hour 3,600 s, day 86,400 s; epoch days are UTC days). A burst of up to 2× a limit
+    across a boundary is inherent to fixed windows. Defaults: SYNC 100 per minute and 50,000 per
+    day; ASYNC 10 per hour and 100 per day (OUTBOUND has none: a connector's own limit). The caller
+    passes the effective limits (defaults or a tenant's override). Two limits on the same window
+    length collapse to the stricter one; an empty list admits without counting.
 
 Storage
-    One item per (tenant, kind) in the limits table, pk = "sync#<tenantId>" / "async#<tenantId>",
+    One item per (tenant, kind) in the limits table, pk = "sync#<tenantId>" / "async#<tenantId>"
+    (per (tenant, connector) for outbound calls: "outbound#<tenantId>#<connector>"),
     holding every window of that kind: `<window>_start` (N, epoch seconds) and `<window>_count` (N),
-    e.g. minute_start, minute_count, day_start, day_count (hour_*, or "<seconds>s_*" for other
-    lengths), and `expiresAt` = end of the longest window + 1 hour (TTL). The window's start is
+    e.g. minute_start, minute_count, day_start, day_count (second_*, hour_*, or "<seconds>s_*" for
+    other lengths), and `expiresAt` = end of the longest window + 1 hour (TTL). The window's start is
     compared on every write, so TTL lag never matters: a stale window's count is never used.
 
 Algorithm

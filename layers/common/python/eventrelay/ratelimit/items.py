@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
+SECOND_SECONDS = 1
 MINUTE_SECONDS = 60
 HOUR_SECONDS = 3600
 DAY_SECONDS = 86400
@@ -19,6 +20,7 @@ DAY_SECONDS = 86400
 class Granularity(Enum):
     """A window length unit. UTC days are epoch-aligned (the epoch starts at UTC midnight)."""
 
+    SECOND = (SECOND_SECONDS, "second")
     MINUTE = (MINUTE_SECONDS, "minute")
     HOUR = (HOUR_SECONDS, "hour")
     DAY = (DAY_SECONDS, "day")
@@ -33,10 +35,12 @@ class Granularity(Enum):
 
 
 class LimitKind(StrEnum):
-    """Which family of windows a call counts in: single publish and job status, or bulk."""
+    """Which family of windows a call counts in: single publish and job status, bulk, or the
+    outbound calls of one connector (its `scope` is the connector's name)."""
 
     SYNC = "sync"
     ASYNC = "async"
+    OUTBOUND = "outbound"
 
 
 @dataclass(frozen=True)
@@ -82,13 +86,17 @@ def window_start(now: float, length: int) -> int:
 
 
 def window_name(length: int) -> str:
-    names = {MINUTE_SECONDS: "minute", HOUR_SECONDS: "hour", DAY_SECONDS: "day"}
+    names = {SECOND_SECONDS: "second", MINUTE_SECONDS: "minute", HOUR_SECONDS: "hour", DAY_SECONDS: "day"}
     return names.get(length, f"{length}s")
 
 
-def key_for(tenant_id: str, kind: LimitKind) -> str:
-    """The limits table key of one (tenant, kind): one item holds every window of that kind."""
-    return f"{kind.value}#{tenant_id}"
+def key_for(tenant_id: str, kind: LimitKind, scope: str = "") -> str:
+    """The limits table key of one (tenant, kind[, scope]): one item holds every window of that kind.
+
+    `scope` narrows the kind within the tenant (OUTBOUND: the connector's name), e.g.
+    "outbound#acme#jira". Tenant ids and connector names never contain "#".
+    """
+    return f"{kind.value}#{tenant_id}#{scope}" if scope else f"{kind.value}#{tenant_id}"
 
 
 def normalize_limits(limits: Iterable[RateLimitItem]) -> tuple[RateLimitItem, ...]:
@@ -143,6 +151,7 @@ class HitResult:
     tenant_id: str = ""
     kind: LimitKind = LimitKind.SYNC
     at: float = 0.0
+    scope: str = ""
     refunded: bool = field(default=False, compare=False)
 
     def __bool__(self) -> bool:

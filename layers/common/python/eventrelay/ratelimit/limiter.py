@@ -92,25 +92,28 @@ class FixedWindowRateLimiter:
         self._refund_dynamodb = refund_dynamodb
         self._refund_table: Table | None = None
         self._clock = clock
-        self._exhausted: BoundedCache[tuple[str, LimitKind], HitResult] = BoundedCache(
+        self._exhausted: BoundedCache[tuple[str, LimitKind, str], HitResult] = BoundedCache(
             CACHED_REFUSALS, None, clock
         )
 
     # -- public API -------------------------------------------------------------------------------
 
-    def hit(self, tenant_id: str, kind: LimitKind, limits: Sequence[RateLimitItem]) -> HitResult:
+    def hit(
+        self, tenant_id: str, kind: LimitKind, limits: Sequence[RateLimitItem], scope: str = ""
+    ) -> HitResult:
         """Count one call in every window of `limits`, or in none when any window is full.
 
+        `scope` narrows the counters within (tenant, kind): OUTBOUND counts per connector name.
         Raises DependencyFailure when the limits table cannot be reached (the caller answers 1009).
         """
         items = normalize_limits(limits)
         now = self._clock()
         if not items:
-            return HitResult(True, [], [], tenant_id=tenant_id, kind=kind, at=now)
-        cached = self._cached_refusal(tenant_id, kind, now)
+            return HitResult(True, [], [], tenant_id=tenant_id, kind=kind, at=now, scope=scope)
+        cached = self._cached_refusal(tenant_id, kind, scope, now)
         if cached is not None:
             return cached
-        result = self._hit(tenant_id, kind, items, now)
+        result = self._hit(tenant_id, kind, scope, items, now)
         if not result.admitted:
             self._remember_refusal(result)
         return result
@@ -124,7 +127,7 @@ class FixedWindowRateLimiter:
         if not hit.admitted or hit.refunded:
             return
         now = self._clock()
-        key = key_for(hit.tenant_id, hit.kind)
+        key = key_for(hit.tenant_id, hit.kind, hit.scope)
         targets = [window for window in hit.windows if window.reset_at > now]
         for _ in range(MAX_ATTEMPTS):
             if not targets:
@@ -141,23 +144,25 @@ class FixedWindowRateLimiter:
         else:
             raise DependencyFailure("rate limit refund kept conflicting with other writers")
         hit.refunded = True
-        self._exhausted.pop((hit.tenant_id, hit.kind))
+        self._exhausted.pop((hit.tenant_id, hit.kind, hit.scope))
 
     def get_window_stats(
-        self, tenant_id: str, kind: LimitKind, limits: Sequence[RateLimitItem]
+        self, tenant_id: str, kind: LimitKind, limits: Sequence[RateLimitItem], scope: str = ""
     ) -> list[WindowStats]:
         """The current windows of (tenant, kind) without counting anything (one consistent read)."""
         items = normalize_limits(limits)
         if not items:
             return []
         now = self._clock()
-        windows = _observe(items, now, self._get_item(key_for(tenant_id, kind)))
+        windows = _observe(items, now, self._get_item(key_for(tenant_id, kind, scope)))
         return [window.stats() for window in windows]
 
     # -- counting ---------------------------------------------------------------------------------
 
-    def _hit(self, tenant_id: str, kind: LimitKind, items: Sequence[RateLimitItem], now: float) -> HitResult:
-        key = key_for(tenant_id, kind)
+    def _hit(
+        self, tenant_id: str, kind: LimitKind, scope: str, items: Sequence[RateLimitItem], now: float
+    ) -> HitResult:
+        key = key_for(tenant_id, kind, scope)
         # Fast path: assume the stored windows are the current ones; the condition checks it.
         windows = [_Window(item, item.window_start(now), None) for item in items]
         for _ in range(MAX_ATTEMPTS):
@@ -171,10 +176,10 @@ class FixedWindowRateLimiter:
                     item = self._get_item(key)
                 windows = _observe(items, now, item)
                 if any(window.full for window in windows):
-                    return _refusal(tenant_id, kind, windows, now)
+                    return _refusal(tenant_id, kind, scope, windows, now)
                 continue
             admitted = [stats(window.limit, window.start, counts[window.name]) for window in windows]
-            return HitResult(True, admitted, [], tenant_id=tenant_id, kind=kind, at=now)
+            return HitResult(True, admitted, [], tenant_id=tenant_id, kind=kind, at=now, scope=scope)
         raise DependencyFailure("rate limit counters kept changing; refusing rather than guessing")
 
     def _increment(self, key: str, windows: Sequence[_Window]) -> dict[str, int]:
@@ -230,18 +235,20 @@ class FixedWindowRateLimiter:
 
     # -- local memory of refusals -----------------------------------------------------------------
 
-    def _cached_refusal(self, tenant_id: str, kind: LimitKind, now: float) -> HitResult | None:
-        cached = self._exhausted.get((tenant_id, kind))
+    def _cached_refusal(self, tenant_id: str, kind: LimitKind, scope: str, now: float) -> HitResult | None:
+        cached = self._exhausted.get((tenant_id, kind, scope))
         if cached is None:
             return None
         refusal = cached.value
-        return HitResult(False, refusal.windows, refusal.exceeded, tenant_id=tenant_id, kind=kind, at=now)
+        return HitResult(
+            False, refusal.windows, refusal.exceeded, tenant_id=tenant_id, kind=kind, at=now, scope=scope
+        )
 
     def _remember_refusal(self, refusal: HitResult) -> None:
         # Kept until the latest exceeded window resets.
         until_reset = latest_reset(refusal.exceeded) - refusal.at
         if until_reset > 0:
-            self._exhausted.put((refusal.tenant_id, refusal.kind), refusal, until_reset)
+            self._exhausted.put((refusal.tenant_id, refusal.kind, refusal.scope), refusal, until_reset)
 
 
 def _observe(items: Sequence[RateLimitItem], now: float, item: Item | None) -> list[_Window]:
@@ -262,10 +269,12 @@ def _observe(items: Sequence[RateLimitItem], now: float, item: Item | None) -> l
     return windows
 
 
-def _refusal(tenant_id: str, kind: LimitKind, windows: Sequence[_Window], now: float) -> HitResult:
+def _refusal(
+    tenant_id: str, kind: LimitKind, scope: str, windows: Sequence[_Window], now: float
+) -> HitResult:
     seen = [window.stats() for window in windows]
     exceeded = [stat for stat, window in zip(seen, windows, strict=True) if window.full]
-    return HitResult(False, seen, exceeded, tenant_id=tenant_id, kind=kind, at=now)
+    return HitResult(False, seen, exceeded, tenant_id=tenant_id, kind=kind, at=now, scope=scope)
 
 
 def _still_counts(item: Item | None, window: WindowStats) -> bool:

@@ -8,11 +8,13 @@ from typing import Any
 
 from eventrelay.actions import ActionStore
 from eventrelay.clock import Clock, system_clock
+from eventrelay.delivery.pacing import ConnectorPacer
 from eventrelay.delivery.replay import ReplayService
 from eventrelay.delivery.runner import ActionRunner, Queue
 from eventrelay.delivery.schedule import RetryPolicy
 from eventrelay.delivery.store import DeliveryStore
 from eventrelay.envelopes import MessageQueue
+from eventrelay.ratelimit import FixedWindowRateLimiter
 from eventrelay.roots import AwsClients
 from eventrelay.roots.connectors import ConnectorServices, build_connector_services
 from eventrelay.rules import RuleStore
@@ -50,6 +52,9 @@ def build_delivery_services(
     deliveries = DeliveryStore(settings.deliveries_table, clients.dynamodb, clock)
     queue = queue or MessageQueue(settings.events_queue_url, clients.sqs)
     connector_services = connectors or build_connector_services(settings, clients, clock)
+    runner_options.setdefault(
+        "pacer", ConnectorPacer(FixedWindowRateLimiter(settings.limits_table, clients.dynamodb, clock))
+    )
     runner = ActionRunner(
         rules=rules,
         actions=actions,
