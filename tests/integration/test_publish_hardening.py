@@ -155,7 +155,7 @@ def proxied_api(proxied_services: EventServices) -> ApiCaller:
     return ApiCaller(lambda: build_app(lambda: proxied_services))
 
 
-def test_a_keyed_publish_during_an_sqs_stall_keeps_its_count_and_its_retry_is_the_same_event(
+def test_a_keyed_publish_during_an_sqs_stall_is_refunded_and_its_retry_is_the_same_event(
     proxied_api: ApiCaller,
     sqs_proxy: TcpProxy,
     admin: AdminService,
@@ -167,11 +167,12 @@ def test_a_keyed_publish_during_an_sqs_stall_keeps_its_count_and_its_retry_is_th
     # Given SQS accepts connections but does not answer
     sqs_proxy.stall()
     answer = proxied_api.publish(tenant_id, secret, ORDER, extra_headers=key)
-    # Then the publisher hears 1009 saying the event may have been accepted, and the call stays counted
+    # Then the publisher hears 1009 saying the event may have been accepted, and the call is refunded
+    # (a hung queue must not eat the tenant's quota)
     assert (answer.status, answer.error_code) == (503, "1009")
     assert "may have been accepted" in answer.body["message"]
     assert "ratelimit-remaining" in answer.headers
-    assert sync_usage(admin, tenant_id) == [1, 1]
+    assert sync_usage(admin, tenant_id) == [0, 0]
     # When SQS wakes up, the first send lands late
     sqs_proxy.resume()
     late: list[str] = []
@@ -182,10 +183,10 @@ def test_a_keyed_publish_during_an_sqs_stall_keeps_its_count_and_its_retry_is_th
     assert retry.status == 200
     assert late_ids == {retry.body["data"]["eventId"]}
     assert {json.loads(body)["eventId"] for body in queued_for(settings, tenant_id)} == late_ids
-    assert sync_usage(admin, tenant_id) == [2, 2]
+    assert sync_usage(admin, tenant_id) == [1, 1]
 
 
-def test_an_unkeyed_publish_whose_answer_is_lost_is_not_refunded_and_says_a_retry_may_duplicate(
+def test_an_unkeyed_publish_whose_answer_is_lost_is_refunded_and_says_a_retry_may_duplicate(
     proxied_api: ApiCaller,
     sqs_proxy: TcpProxy,
     admin: AdminService,
@@ -198,10 +199,11 @@ def test_an_unkeyed_publish_whose_answer_is_lost_is_not_refunded_and_says_a_retr
     sqs_proxy.resume()
     assert (answer.status, answer.error_code) == (503, "1009")
     assert "Idempotency-Key" in answer.body["message"]
-    # The send reached SQS although its answer was lost: the call counts, like the event it made
+    # The send reached SQS although its answer was lost; the call is refunded all the same, as every
+    # 1009 is (the refund errs for the tenant by the events that landed unanswered)
     landed: list[str] = []
     assert wait_until(lambda: bool(landed.extend(queued_for(settings, tenant_id)) or landed), timeout=10)
-    assert sync_usage(admin, tenant_id) == [1, 1]
+    assert sync_usage(admin, tenant_id) == [0, 0]
 
 
 def test_an_error_answered_by_sqs_is_refunded_and_said_to_be_not_accepted(

@@ -53,7 +53,7 @@ def test_the_shared_secret_appears_in_no_log_metric_answer_or_table_item(
     assert all(CANARY not in json.dumps(a.body) + json.dumps(a.headers) for a in answers)
     # And nowhere in what the function printed (structured logs, EMF metrics) or logged
     printed = capfd.readouterr()
-    assert "EventsPublished" in printed.out  # the metrics really were captured
+    assert '"errorCode"' in printed.out  # the metrics (the refusals' Errors lines) really were captured
     assert CANARY not in printed.out + printed.err
     assert CANARY not in caplog.text
     # And not in any item of the stack's tables

@@ -8,8 +8,11 @@ import json
 import pytest
 
 from eventrelay.observability import (
+    API_GATEWAY_HTTP_REQUEST_ID,
     LOCAL_NAMESPACE,
     LOCAL_SERVICE,
+    FunctionLogger,
+    FunctionMetrics,
     NoTracer,
     build_tracer,
     count_error,
@@ -64,3 +67,56 @@ def test_an_error_is_one_errors_metric_with_its_code_as_a_dimension(
     assert directive["Namespace"] == metrics_namespace()
     assert sorted(name for names in directive["Dimensions"] for name in names) == ["errorCode", "service"]
     assert (document["errorCode"], document["Errors"]) == ("1006", [1.0])
+
+
+class _Context:
+    function_name, function_version, memory_limit_in_mb = "PublishFunction", "$LATEST", "512"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:PublishFunction"
+    aws_request_id = "request-1"
+
+
+def test_a_log_line_carries_the_invocation_context_and_correlation_id_given_before_the_logger_existed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a logger not yet created when the invocation starts (Powertools is imported on first use)
+    logger = FunctionLogger("orders-relay")
+
+    @logger.inject_lambda_context(correlation_id_path=API_GATEWAY_HTTP_REQUEST_ID, log_event=False)
+    def handler(event: dict[str, object], context: object) -> None:
+        logger.warning("refund failed", extra={"tenant_id": "acme"})
+
+    # When two invocations log
+    handler({"requestContext": {"requestId": "api-1"}}, _Context())
+    handler({"requestContext": {"requestId": "api-2"}}, _Context())
+    # Then each line is Powertools' structured JSON with that invocation's keys
+    first, second = (json.loads(line) for line in capsys.readouterr().out.strip().splitlines())
+    assert (first["level"], first["message"], first["service"]) == (
+        "WARNING",
+        "refund failed",
+        "orders-relay",
+    )
+    assert (first["correlation_id"], first["cold_start"], first["tenant_id"]) == ("api-1", True, "acme")
+    assert first["function_request_id"] == "request-1"
+    assert first["function_name"] == "PublishFunction"
+    assert first["location"].startswith("handler:")  # the caller's line, not the wrapper's
+    assert (second["correlation_id"], second["cold_start"]) == ("api-2", False)
+
+
+def test_metrics_are_flushed_as_one_emf_line_per_invocation_and_none_without_metrics(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    metrics = FunctionMetrics("orders-relay", "OrdersRelay-test")
+
+    @metrics.log_metrics
+    def handler(event: dict[str, int], context: object) -> None:
+        for _ in range(event["count"]):
+            metrics.add_metric(name="BulkJobsAccepted", unit="Count", value=1)
+
+    handler({"count": 0}, _Context())
+    assert capsys.readouterr().out == ""  # nothing counted: no line, Powertools not even needed
+    handler({"count": 2}, _Context())
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    document = json.loads(line)
+    (directive,) = document["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "OrdersRelay-test"
+    assert (document["service"], document["BulkJobsAccepted"]) == ("orders-relay", [1.0, 1.0])

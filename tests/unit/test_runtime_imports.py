@@ -109,3 +109,23 @@ def test_with_tracing_on_the_publish_handler_has_an_xray_tracer(tmp_path: Path) 
     }
     modules = imported_modules(REPO_ROOT / "functions" / "publish", tmp_path, traced)
     assert "aws_xray_sdk.core" in modules
+
+
+def test_the_publish_handler_imports_no_pydantic(tmp_path: Path) -> None:
+    # Issue 12: the models a publish needs (Settings, EventEnvelope, Tenant, Registration) are
+    # dataclasses; pydantic's import and model building were a large part of the cold start.
+    modules = imported_modules(REPO_ROOT / "functions" / "publish", tmp_path, FUNCTION_ENVIRONMENT)
+    assert [name for name in modules if name.split(".")[0] in ("pydantic", "pydantic_core")] == []
+    # The same check can fail: the admin API's handler (connectors, actions, rules) does load it.
+    admin_modules = imported_modules(REPO_ROOT / "functions" / "admin_api", tmp_path, FUNCTION_ENVIRONMENT)
+    assert "pydantic" in admin_modules
+
+
+def test_the_publish_handler_imports_no_powertools_until_it_logs_or_counts(tmp_path: Path) -> None:
+    # Issue 12: an accepted publish logs nothing and counts nothing (API Gateway counts it), so the
+    # publish function imports Powertools (its logger, metrics, tracer: ~150 ms) only when needed.
+    modules = imported_modules(REPO_ROOT / "functions" / "publish", tmp_path, FUNCTION_ENVIRONMENT)
+    assert [name for name in modules if name.split(".")[0] == "aws_lambda_powertools"] == []
+    # The same check can fail: the runner's handler (Powertools' batch processing) does load it.
+    runner = imported_modules(REPO_ROOT / "functions" / "action_runner", tmp_path, FUNCTION_ENVIRONMENT)
+    assert "aws_lambda_powertools" in runner

@@ -171,3 +171,56 @@ def test_functions_publish_a_live_alias_and_carry_tags(template: dict[str, Any])
     assert function_globals["DeploymentPreference"]["Type"] == {"Ref": "DeploymentType"}
     assert function_globals["Tags"]["application"] == "eventrelay"
     assert function_globals["PropagateTags"] is True
+
+
+# -- issue 12, cost: what each invocation is billed for -----------------------------------------
+
+
+def test_every_function_logs_json_with_platform_lines_at_warn_and_its_level_a_parameter(
+    template: dict[str, Any],
+) -> None:
+    functions = resources_of(template, "AWS::Serverless::Function")
+    assert functions
+    for name, function in functions.items():
+        logging_config = function["Properties"]["LoggingConfig"]
+        assert logging_config["LogFormat"] == "JSON", name
+        # START, END and REPORT are INFO platform lines: at WARN none is written per invocation.
+        assert logging_config["SystemLogLevel"] == "WARN", name
+        assert logging_config["ApplicationLogLevel"] == {
+            "Fn::FindInMap": ["ApplicationLogLevels", {"Ref": "LogLevel"}, "Lambda"]
+        }, name
+    # Every level the parameter allows maps to one Lambda accepts.
+    lambda_levels = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+    levels = template["Mappings"]["ApplicationLogLevels"]
+    assert set(levels) == set(template["Parameters"]["LogLevel"]["AllowedValues"])
+    assert {level["Lambda"] for level in levels.values()} <= lambda_levels
+
+
+def test_xray_sampling_is_a_parameter_and_zero_turns_tracing_off(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["TracingSamplingRate"]
+    assert (parameter["MinValue"], parameter["MaxValue"]) == (0, 1)
+    rule = template["Resources"]["TracingSamplingRule"]
+    assert rule["Type"] == "AWS::XRay::SamplingRule"
+    assert rule["Properties"]["SamplingRule"]["FixedRate"] == {"Ref": "TracingSamplingRate"}
+    assert template["Conditions"]["TracingOn"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "TracingSamplingRate"}, 0]}]
+    }
+    function_globals = template["Globals"]["Function"]
+    assert function_globals["Tracing"] == {"Fn::If": ["TracingOn", "Active", "PassThrough"]}
+    variables = function_globals["Environment"]["Variables"]
+    assert variables["POWERTOOLS_TRACE_DISABLED"] == {"Fn::If": ["TracingOn", "false", "true"]}
+
+
+def test_the_secret_cache_period_is_a_parameter_within_the_settings_bounds(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["SecretCacheSeconds"]
+    assert (parameter["MinValue"], parameter["MaxValue"]) == (0, 3600)  # Settings' bounds
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["EVENTRELAY_SECRET_CACHE_SECONDS"] == {"Ref": "SecretCacheSeconds"}
+
+
+def test_the_dashboard_counts_publishes_with_api_gateway_metrics_not_a_metric_line_per_call(
+    template: dict[str, Any],
+) -> None:
+    body = template["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert "EventsPublished" not in body
+    assert '"AWS/ApiGateway", "Count"' in body

@@ -63,6 +63,7 @@ from eventrelay.connectors.models import (
     credential_problems,
 )
 from eventrelay.registrations import InvalidSchema, Registration, RegistrationKind, check_schema
+from eventrelay.validation import InvalidFields
 
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 _T = TypeVar("_T")
@@ -312,8 +313,8 @@ def _event(entry: EventEntry, tenant_id: str) -> Registration:
             json_schema=entry.json_schema,
             description=entry.description,
         )
-    except ValidationError as exc:
-        raise ConfigError(_problems(exc)) from None
+    except InvalidFields as exc:
+        raise ConfigError(exc.problems) from None
 
 
 def _resolve(value: str | EnvRef, location: str, environ: Mapping[str, str], problems: list[str]) -> str:

@@ -263,11 +263,11 @@ def test_a_function_that_fails_to_load_reports_an_import_error(tmp_path: Path) -
 def test_reads_functions_routes_and_queues_from_the_project_template() -> None:
     # Given the project's own template.yaml
     specs = read_function_specs(REPO_ROOT / "template.yaml")
-    # Then the publish function has its three routes, Globals' timeout and memory
+    # Then the publish function has its three routes, Globals' timeout and its own memory
     publish = specs["PublishFunction"]
     assert publish.code_dir == REPO_ROOT / "functions" / "publish"
     assert publish.handler == "app.lambda_handler"
-    assert (publish.timeout_seconds, publish.memory_mb) == (10, 512)
+    assert (publish.timeout_seconds, publish.memory_mb) == (10, 256)
     assert {route.route_key for route in publish.http_routes} >= {
         "POST /v1/eventManager/event",
         "POST /v1/eventManager/events/bulk",

@@ -63,6 +63,10 @@ class Timeouts:
 
 LAMBDA_TIMEOUTS = Timeouts(connect=1.0, read=3.0)
 OTHER_TIMEOUTS = Timeouts(connect=2.0, read=5.0)
+# For a best-effort write after another dependency hung (the rate-limit refund after a hung SQS
+# send): the hang used most of the invocation's time, and a whole LAMBDA_TIMEOUTS attempt would not
+# fit in what is left. A conditional DynamoDB write in the same region answers in milliseconds.
+LAMBDA_QUICK_TIMEOUTS = Timeouts(connect=0.5, read=0.5)
 MAX_ATTEMPTS = 3
 # Kept from the invocation's remaining time for what follows the last AWS call: the answer.
 INVOCATION_MARGIN = 1.0
@@ -70,6 +74,11 @@ INVOCATION_MARGIN = 1.0
 
 def default_timeouts(environ: Mapping[str, str] = os.environ) -> Timeouts:
     return LAMBDA_TIMEOUTS if environ.get("AWS_LAMBDA_FUNCTION_NAME") else OTHER_TIMEOUTS
+
+
+def quick_timeouts(environ: Mapping[str, str] = os.environ) -> Timeouts:
+    """LAMBDA_QUICK_TIMEOUTS in Lambda; elsewhere no deadline has to be met (OTHER_TIMEOUTS)."""
+    return LAMBDA_QUICK_TIMEOUTS if environ.get("AWS_LAMBDA_FUNCTION_NAME") else OTHER_TIMEOUTS
 
 
 def client_config(timeouts: Timeouts | None = None, max_attempts: int = MAX_ATTEMPTS) -> Config:
@@ -158,7 +167,7 @@ class _ProcessClients:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.session: botocore.session.Session | None = None
-        self.clients: dict[tuple[str, str], Any] = {}
+        self.clients: dict[tuple[str, str, bool], Any] = {}
 
     def shared_session(self) -> botocore.session.Session:
         if self.session is None:
@@ -180,11 +189,12 @@ def create_client(
     return bound_by_deadline(client)
 
 
-def _client(service: str, region: str) -> Any:
-    key = (service, region)
+def _client(service: str, region: str, quick: bool = False) -> Any:
+    key = (service, region, quick)
     client = _process.clients.get(key)
     if client is None:
-        created = create_client(service, region)
+        config = client_config(quick_timeouts(), max_attempts=2) if quick else None
+        created = create_client(service, region, config=config)
         with _process.lock:
             client = _process.clients.setdefault(key, created)
     return client
@@ -192,6 +202,12 @@ def _client(service: str, region: str) -> Any:
 
 def dynamodb_client(region: str) -> DynamoDBClient:
     return _client("dynamodb", region)  # type: ignore[no-any-return]
+
+
+def quick_dynamodb_client(region: str) -> DynamoDBClient:
+    """A DynamoDB client with short attempts (`quick_timeouts`), for a best-effort write that must
+    fit in what a hang left of the invocation. Created on first use: most processes never need it."""
+    return _client("dynamodb", region, quick=True)  # type: ignore[no-any-return]
 
 
 def sqs_client(region: str) -> SQSClient:

@@ -18,15 +18,16 @@ the envelope), both as sent and as re-serialized from the parsed value.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
-from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from eventrelay.aws import dependency_boundary
 from eventrelay.errors import DependencyFailure
@@ -42,14 +43,24 @@ SQS_BATCH_SIZE = 10
 MAX_ENVELOPE_BYTES = 256 * 1024 - 1024
 # Characters JSON may carry raw but SQS refuses in a message body.
 _SQS_REFUSED = re.compile(r"[\ufffe\uffff]")
+EventSource = Literal["publish", "bulk", "replay", "dataset"]
+_SOURCES: tuple[str, ...] = get_args(EventSource)
+# The text fields every envelope has, in the order they are written.
+_TEXT_FIELDS = ("eventId", "tenantId", "eventName", "eventVersion", "receivedAt", "requestId")
 
 
 def _sqs_safe(text: str) -> str:
     return _SQS_REFUSED.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
-class EventEnvelope(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class InvalidEnvelope(ValueError):
+    """A queue message or stored item that is not an envelope; names each field that is wrong."""
+
+
+@dataclass(frozen=True)
+class EventEnvelope:
+    """An accepted event. A frozen dataclass checked in `__post_init__` (not a pydantic model: every
+    publish builds one, and pydantic was a large part of the publish function's cold start)."""
 
     eventId: str
     tenantId: str
@@ -58,28 +69,65 @@ class EventEnvelope(BaseModel):
     receivedAt: str
     requestId: str
     payload: dict[str, Any]
-    source: Literal["publish", "bulk", "replay", "dataset"] = "publish"
+    source: EventSource = "publish"
     jobId: str | None = None
-    # The payload's JSON text as received; None writes it from `payload`.
-    _payload_text: str | None = PrivateAttr(default=None)
+    # The payload's JSON text as received; None writes it from `payload`. Not part of equality: two
+    # envelopes of the same values are the same event, however the payload was spelled.
+    _payload_text: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        problems = [
+            f"{name}: must be a string" for name in _TEXT_FIELDS if not isinstance(getattr(self, name), str)
+        ]
+        if not isinstance(self.payload, dict):
+            problems.append("payload: must be a JSON object")
+        if self.source not in _SOURCES:
+            problems.append(f"source: must be one of {', '.join(_SOURCES)}")
+        if self.jobId is not None and not isinstance(self.jobId, str):
+            problems.append("jobId: must be a string")
+        if problems:
+            raise InvalidEnvelope("; ".join(problems))
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> EventEnvelope:
+        """The envelope of parsed JSON fields (others are ignored); InvalidEnvelope when one is
+        missing or wrong."""
+        missing = [name for name in (*_TEXT_FIELDS, "payload") if name not in fields]
+        if missing:
+            raise InvalidEnvelope("; ".join(f"{name}: missing" for name in missing))
+        optional = {name: fields[name] for name in ("source", "jobId") if name in fields}
+        return cls(**{name: fields[name] for name in (*_TEXT_FIELDS, "payload")}, **optional)
+
+    # The names pydantic gave these, kept for callers written when the envelope was a model.
+    model_validate = from_fields
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> EventEnvelope:
+        """This envelope with `update`'s fields changed; it keeps the payload's text unless the
+        payload changes."""
+        copy = dataclasses.replace(self, **(update or {}))
+        if update is None or "payload" not in update:
+            object.__setattr__(copy, "_payload_text", self._payload_text)
+        return copy
 
     def with_payload_text(self, payload_text: str) -> EventEnvelope:
         """This envelope carrying `payload_text` (the JSON text `payload` was parsed from) verbatim."""
-        carrying = self.model_copy()
-        carrying._payload_text = _sqs_safe(payload_text.strip(" \t\r\n"))
+        carrying = dataclasses.replace(self)
+        object.__setattr__(carrying, "_payload_text", _sqs_safe(payload_text.strip(" \t\r\n")))
         return carrying
 
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> EventEnvelope:
-        copy = super().model_copy(update=update, deep=deep)
-        if update is not None and "payload" in update:
-            copy._payload_text = None  # the text spelled the old payload
-        return copy
+    def header_fields(self) -> dict[str, str]:
+        """Every field but the payload, in their written order (`jobId` only when set)."""
+        fields = {name: getattr(self, name) for name in _TEXT_FIELDS}
+        fields["source"] = self.source
+        if self.jobId is not None:
+            fields["jobId"] = self.jobId
+        return fields
 
     @classmethod
     def from_message_body(cls, body: str) -> EventEnvelope:
         """The envelope of a queue message, keeping its payload's text for `to_message_body`."""
         fields, payload_text = _top_level_fields(body)
-        envelope = cls.model_validate(fields)
+        envelope = cls.from_fields(fields)
         return envelope.with_payload_text(payload_text) if payload_text is not None else envelope
 
     def to_message_body(self) -> str:
@@ -91,9 +139,7 @@ class EventEnvelope(BaseModel):
         return json.dumps(self.payload, ensure_ascii=False, separators=(",", ":"))
 
     def _message_body(self, payload_text: str) -> str:
-        head = json.dumps(
-            self.model_dump(exclude_none=True, exclude={"payload"}), ensure_ascii=False, separators=(",", ":")
-        )
+        head = json.dumps(self.header_fields(), ensure_ascii=False, separators=(",", ":"))
         return _sqs_safe(f'{head[:-1]},"payload":{payload_text}}}')
 
     def storage_problem(self) -> str | None:

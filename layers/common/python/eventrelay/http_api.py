@@ -143,7 +143,6 @@ def build_app(services: Callable[[], EventServices]) -> HttpApiResolver:
         event_version = request.required_header("eventVersion", EVENT_VERSION_PATTERN, "like v01")
         publish = PublishRequest(request.caller(), event_name, event_version, body, request.idempotency_key())
         accepted = services().publish.publish(publish)
-        metrics.add_metric(name="EventsPublished", unit="Count", value=1)
         data = {"eventId": accepted.event_id}
         return success_response(200, data, ACCEPTED_MESSAGE, accepted.rate_limit_headers, request.request_id)
 

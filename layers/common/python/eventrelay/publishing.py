@@ -1,9 +1,9 @@
 """The publish path: credentials → rate limit → registration → payload → idempotency → enqueue.
 
 Nothing accepted is lost: the publisher hears 200 only after SQS has the event. A failure to accept
-answers 1009: when nothing was surely accepted the rate-limit counters are refunded; when SQS gave
-no answer (the event may be on the queue) they are not, and the message says so. Keyed requests
-get an eventId derived from tenant, key and body, so their retries never make a second event.
+answers 1009 and the rate-limit counters are refunded (best effort); when SQS gave no answer (the
+event may be on the queue) the message says so. Keyed requests get an eventId derived from tenant,
+key and body, so their retries never make a second event.
 """
 
 from __future__ import annotations
@@ -65,7 +65,10 @@ def keyed_event_id(tenant_id: str, idempotency_key: str, body_fingerprint: str) 
 
 
 class OutcomeUnknown(Unavailable):
-    """1009 for a call whose event may have been accepted: it keeps its rate-limit count."""
+    """1009 for a call whose event may have been accepted. It is refunded like every 1009: a hung
+    queue must not eat the tenant's quota call after call (issue 13), and the refund errs for the
+    tenant by at most the events that did land late, which the message tells them to retry with a
+    key."""
 
 
 class EventTooLarge(ApiError):
@@ -172,13 +175,10 @@ class Gatekeeper:
             logger.warning("rate-limit refund failed", extra={"tenant_id": hit.tenant_id})
 
     def run_admitted(self, hit: HitResult, work: Callable[[], T]) -> T:
-        """Run the admitted call's work: 4xx answers and a call that may have been accepted keep the
-        count; a call surely not accepted is refunded (best effort: the refund is a DynamoDB write)."""
+        """Run the admitted call's work: 4xx answers keep the count; a 1009 (nothing accepted, or
+        SQS gave no answer) is refunded (best effort: the refund is a DynamoDB write)."""
         try:
             return work()
-        except OutcomeUnknown as exc:
-            exc.headers = {**hit.headers(), **(exc.headers or {})}
-            raise
         except (DependencyFailure, Unavailable) as exc:
             self._refund(hit)
             error = exc if isinstance(exc, Unavailable) else Unavailable()

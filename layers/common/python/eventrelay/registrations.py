@@ -6,17 +6,19 @@ Schema, draft 2020-12), and the built-in `system_asset`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
-
-from pydantic import BaseModel, Field
+from typing import TYPE_CHECKING, Any
 
 from eventrelay.bounded_cache import BoundedCache
 from eventrelay.clock import Clock, iso_utc, system_clock
 from eventrelay.dynamodb import Expression, Table
 from eventrelay.tenants import tenant_pk
+from eventrelay.validation import InvalidFields, check_text
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
 EVENT_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 EVENT_VERSION_PATTERN = re.compile(r"^v[0-9]{1,6}$")
+MAX_DESCRIPTION = 1024
 MAX_SCHEMA_PROBLEMS = 20
 # Compiled schema validators kept per instance (schemas are small; a validator is a few KB).
 CACHED_VALIDATORS = 256
@@ -56,14 +59,70 @@ class InvalidSchema(ValueError):
     """The JSON Schema given for a registration is not a valid schema."""
 
 
-class Registration(BaseModel):
+_REGISTRATION_FIELDS = (
+    "tenant_id",
+    "event_name",
+    "event_version",
+    "kind",
+    "json_schema",
+    "description",
+    "created_at",
+)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A frozen dataclass checked in `__post_init__` (InvalidFields), not a pydantic model: the
+    publish path reads one per call and never imports pydantic. `kind` may be given as its value
+    (`"open"`); it is held as a RegistrationKind."""
+
     tenant_id: str
-    event_name: Annotated[str, Field(pattern=EVENT_NAME_PATTERN.pattern)]
-    event_version: Annotated[str, Field(pattern=EVENT_VERSION_PATTERN.pattern)]
+    event_name: str
+    event_version: str
     kind: RegistrationKind = RegistrationKind.OPEN
     json_schema: dict[str, Any] | None = None
-    description: Annotated[str, Field(max_length=1024)] = ""
+    description: str = ""
     created_at: str = ""
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        check_text(problems, "tenant_id", self.tenant_id)
+        check_text(problems, "event_name", self.event_name, pattern=EVENT_NAME_PATTERN)
+        check_text(problems, "event_version", self.event_version, pattern=EVENT_VERSION_PATTERN)
+        try:
+            object.__setattr__(self, "kind", RegistrationKind(self.kind))
+        except ValueError:
+            kinds = ", ".join(f"'{kind.value}'" for kind in RegistrationKind)
+            problems.append(f"kind: Input should be {kinds}")
+        if self.json_schema is not None and not isinstance(self.json_schema, dict):
+            problems.append("json_schema: Input should be a valid dictionary")
+        check_text(problems, "description", self.description, max_length=MAX_DESCRIPTION)
+        check_text(problems, "created_at", self.created_at)
+        if problems:
+            raise InvalidFields(problems)
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> Registration:
+        """A registration from its stored fields (others ignored); InvalidFields when one is wrong."""
+        missing = [name for name in ("tenant_id", "event_name", "event_version") if name not in fields]
+        if missing:
+            raise InvalidFields([f"{name}: Field required" for name in missing])
+        return cls(**{name: fields[name] for name in _REGISTRATION_FIELDS if name in fields})
+
+    @classmethod
+    def from_json(cls, text: str) -> Registration:
+        return cls.from_fields(json.loads(text))
+
+    def to_json(self) -> str:
+        """As stored in the config table: every field, in order, in pydantic's compact form."""
+        fields = {name: getattr(self, name) for name in _REGISTRATION_FIELDS}
+        fields["kind"] = self.kind.value
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Registration:
+        """This registration with `update`'s fields changed, checked again (pydantic's name for it,
+        kept for the callers written when Registration was a model)."""
+        return dataclasses.replace(self, **(update or {}))
 
     def payload_problems(self, payload: dict[str, Any], header_tenant_id: str) -> list[str]:
         """Each field that fails this registration's validation and why; empty when valid."""
@@ -127,7 +186,7 @@ class RegistrationStore:
         self._table.put(
             {
                 **_key(stored.tenant_id, stored.event_name, stored.event_version),
-                "registration": stored.model_dump_json(),
+                "registration": stored.to_json(),
             }
         )
         return stored
@@ -140,14 +199,14 @@ class RegistrationStore:
         item = self._table.get(_key(tenant_id, event_name, event_version))
         if item is None:
             return None
-        registration = Registration.model_validate_json(item["registration"])
+        registration = Registration.from_json(item["registration"])
         self._cache.put(key, registration)
         return registration
 
     def list(self, tenant_id: str) -> list[Registration]:
         events = Expression()
         events.key(events.equals("pk", tenant_pk(tenant_id)), events.begins_with("sk", "EVENT#"))
-        return [Registration.model_validate_json(item["registration"]) for item in self._table.query(events)]
+        return [Registration.from_json(item["registration"]) for item in self._table.query(events)]
 
     def delete(self, tenant_id: str, event_name: str, event_version: str) -> bool:
         old = self._table.delete(_key(tenant_id, event_name, event_version), return_old=True)

@@ -8,28 +8,29 @@ DynamoDB, logs or error text.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
 import re
 import secrets
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, NoReturn
-
-from pydantic import BaseModel, ConfigDict, Field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from eventrelay.aws import create_secret_string, delete_secret, read_secret_string, write_secret_string
 from eventrelay.bounded_cache import BoundedCache
 from eventrelay.clock import Clock, iso_utc, system_clock
 from eventrelay.dynamodb import ConditionFailed, Expression, Item, Table
 from eventrelay.errors import InvalidCredentials, ResourceExists, ResourceNotFound
+from eventrelay.validation import InvalidFields, check_text
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 TENANT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-TenantId = Annotated[str, Field(pattern=TENANT_ID_PATTERN.pattern)]
+MAX_TENANT_NAME = 256
 DEFAULT_ROTATION_OVERLAP_SECONDS = 24 * 3600
 # Tenants whose secrets (and profiles) one instance keeps: ~0.5 KB each, so at most ~2 MB per cache.
 CACHED_TENANTS = 4096
@@ -47,22 +48,105 @@ class TenantNotFound(ResourceNotFound):
     """No tenant with this id."""
 
 
-class LimitOverrides(BaseModel):
-    """Per-tenant limits; None keeps the contract's default for that window."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    sync_per_minute: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
-    sync_per_day: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
-    async_per_hour: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
-    async_per_day: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+# Each override's bounds (inclusive); None keeps the contract's default for that window.
+LIMIT_BOUNDS = {
+    "sync_per_minute": 1_000_000,
+    "sync_per_day": 100_000_000,
+    "async_per_hour": 1_000_000,
+    "async_per_day": 10_000_000,
+}
 
 
-class Tenant(BaseModel):
-    tenant_id: TenantId
-    name: Annotated[str, Field(min_length=1, max_length=256)]
+@dataclass(frozen=True)
+class LimitOverrides:
+    """Per-tenant limits; None keeps the contract's default for that window. A frozen dataclass
+    checked in `__post_init__` (InvalidFields): the publish path reads it for every tenant, and
+    never imports pydantic."""
+
+    sync_per_minute: int | None = None
+    sync_per_day: int | None = None
+    async_per_hour: int | None = None
+    async_per_day: int | None = None
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        for name, upper in LIMIT_BOUNDS.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if type(value) is not int:
+                problems.append(f"{name}: Input should be a valid integer")
+            elif value < 0:
+                problems.append(f"{name}: Input should be greater than or equal to 0")
+            elif value > upper:
+                problems.append(f"{name}: Input should be less than or equal to {upper}")
+        if problems:
+            raise InvalidFields(problems)
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> LimitOverrides:
+        """Overrides from plain values (whole numbers, or text or floats that are whole numbers, as
+        pydantic took them); InvalidFields names each unknown field and each bad value."""
+        problems = [f"{name}: Extra inputs are not permitted" for name in values if name not in LIMIT_BOUNDS]
+        converted: dict[str, int | None] = {}
+        for name in LIMIT_BOUNDS:
+            value = values.get(name)
+            whole = _whole_number(value)
+            if value is not None and whole is None:
+                problems.append(f"{name}: Input should be a valid integer")
+            converted[name] = whole
+        if problems:
+            raise InvalidFields(problems)
+        return cls(**converted)
+
+    @classmethod
+    def from_json(cls, text: str) -> LimitOverrides:
+        return cls.from_values(json.loads(text))
+
+    def overridden(self) -> dict[str, int]:
+        """The overrides that are set, by field name."""
+        return {name: value for name in LIMIT_BOUNDS if (value := getattr(self, name)) is not None}
+
+    def to_json(self) -> str:
+        """The overrides that are set, as stored in the tenant's profile (pydantic's compact form)."""
+        return json.dumps(self.overridden(), separators=(",", ":"))
+
+    def updated(self, changes: LimitOverrides) -> LimitOverrides:
+        """These overrides with the ones `changes` sets replaced."""
+        return dataclasses.replace(self, **changes.overridden())
+
+
+def _whole_number(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    name: str
     created_at: str
-    limits: LimitOverrides = Field(default_factory=LimitOverrides)
+    limits: LimitOverrides = field(default_factory=LimitOverrides)
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        check_text(problems, "tenant_id", self.tenant_id, pattern=TENANT_ID_PATTERN)
+        check_text(problems, "name", self.name, min_length=1, max_length=MAX_TENANT_NAME)
+        check_text(problems, "created_at", self.created_at)
+        if not isinstance(self.limits, LimitOverrides):
+            problems.append("limits: Input should be a valid dictionary or instance of LimitOverrides")
+        if problems:
+            raise InvalidFields(problems)
 
 
 @dataclass(frozen=True)
@@ -221,7 +305,7 @@ class TenantStore:
                     "tenantId": tenant_id,
                     "name": name,
                     "createdAt": tenant.created_at,
-                    "limits": tenant.limits.model_dump_json(exclude_none=True),
+                    "limits": tenant.limits.to_json(),
                 },
                 new.require(new.missing("pk")),
             )
@@ -235,7 +319,7 @@ class TenantStore:
             tenant_id=item["tenantId"],
             name=item["name"],
             created_at=item["createdAt"],
-            limits=LimitOverrides.model_validate_json(item.get("limits") or "{}"),
+            limits=LimitOverrides.from_json(item.get("limits") or "{}"),
         )
 
     def get(self, tenant_id: str) -> Tenant | None:
@@ -250,7 +334,7 @@ class TenantStore:
 
     def set_limits(self, tenant_id: str, limits: LimitOverrides) -> None:
         change = Expression()
-        change.set("limits", limits.model_dump_json(exclude_none=True)).require(change.exists("pk"))
+        change.set("limits", limits.to_json()).require(change.exists("pk"))
         try:
             self._table.update(_profile_key(tenant_id), change)
         except ConditionFailed:

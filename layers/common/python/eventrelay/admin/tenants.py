@@ -5,8 +5,6 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from pydantic import ValidationError
-
 from eventrelay.admin.audit import Auditor
 from eventrelay.admin.errors import InvalidLimits, InvalidRegistration, InvalidTenant, RegistrationNotFound
 from eventrelay.admin.views import PlannedChange, TenantWithSecret, camel_names
@@ -24,7 +22,7 @@ from eventrelay.tenants import (
     TenantStore,
     generate_secret,
 )
-from eventrelay.validation import validation_problems
+from eventrelay.validation import InvalidFields
 
 
 class TenantAdmin:
@@ -55,8 +53,8 @@ class TenantAdmin:
             )
         try:
             tenant = self._tenants.create(tenant_id, name or tenant_id, self._clock())
-        except ValidationError as exc:
-            raise InvalidTenant(validation_problems(exc, root="tenant")) from None
+        except InvalidFields as exc:
+            raise InvalidTenant(exc.problems) from None
         secret = shared_secret or generate_secret()
         self._secrets.create(tenant_id, secret)
         self._auditor.record(tenant_id, "created", "tenant", tenant_id, ["name", "sharedSecret"])
@@ -85,11 +83,8 @@ class TenantAdmin:
     def set_limits(self, tenant_id: str, overrides: LimitOverrides) -> Tenant:
         """Override some limits; the ones `overrides` leaves None keep their current value."""
         current = self.show(tenant_id).limits
-        merged = current.model_copy(update=overrides.model_dump(exclude_none=True))
-        self._tenants.set_limits(tenant_id, merged)
-        self._auditor.record(
-            tenant_id, "updated", "limits", tenant_id, camel_names(overrides.model_dump(exclude_none=True))
-        )
+        self._tenants.set_limits(tenant_id, current.updated(overrides))
+        self._auditor.record(tenant_id, "updated", "limits", tenant_id, camel_names(overrides.overridden()))
         return self.show(tenant_id)
 
     def window_usage(self, tenant_id: str) -> dict[str, builtins.list[WindowStats]]:
@@ -104,9 +99,9 @@ class TenantAdmin:
 def parse_limits(values: dict[str, Any]) -> LimitOverrides:
     """Limit overrides from plain values; InvalidLimits lists each problem."""
     try:
-        return LimitOverrides.model_validate(values)
-    except ValidationError as exc:
-        raise InvalidLimits(validation_problems(exc, root="input")) from None
+        return LimitOverrides.from_values(values)
+    except InvalidFields as exc:
+        raise InvalidLimits(exc.problems) from None
 
 
 class RegistrationAdmin:
@@ -140,8 +135,8 @@ class RegistrationAdmin:
                 json_schema=json_schema,
                 description=description,
             )
-        except ValidationError as exc:
-            raise InvalidRegistration(validation_problems(exc, root="input")) from None
+        except InvalidFields as exc:
+            raise InvalidRegistration(exc.problems) from None
         return self.put(tenant_id, registration)
 
     def put(self, tenant_id: str, registration: Registration) -> Registration:

@@ -26,7 +26,7 @@ def tenant_view(tenant: Tenant) -> dict[str, Any]:
         "tenantId": tenant.tenant_id,
         "name": tenant.name,
         "createdAt": tenant.created_at,
-        "limits": tenant.limits.model_dump(exclude_none=True),
+        "limits": tenant.limits.overridden(),
     }
 
 

@@ -351,7 +351,7 @@ class DatasetExpander:
                     "action": rule.action,
                     "row": row.number,
                     "line": row.line,
-                    "envelope": envelope.model_dump(mode="json", exclude_none=True),
+                    "envelope": {**envelope.header_fields(), "payload": envelope.payload},
                 },
                 ensure_ascii=False,
                 separators=(",", ":"),

@@ -240,12 +240,12 @@ class ActionRunner:
             return self.handle_delivery_message(DeliveryMessage.from_dict(data), batch)
         if data.get("kind") == DATASET_ROW_KIND:
             return self.handle_dataset_row(data, batch)
-        return self.handle_envelope(EventEnvelope.model_validate(data), batch)
+        return self.handle_envelope(EventEnvelope.from_fields(data), batch)
 
     def handle_dataset_row(self, data: dict[str, Any], batch: Batch | None = None) -> MessageReport:
         """One row of a dataset run: its delivery (id from the message) is created once and driven."""
         batch = batch or self.batch()
-        envelope = EventEnvelope.model_validate(data["envelope"])
+        envelope = EventEnvelope.from_fields(data["envelope"])
         delivery_id, rule_name = str(data["deliveryId"]), str(data["rule"])
         if not is_dataset_delivery(delivery_id):
             raise ValueError("a dataset row message names a dataset delivery")

@@ -615,7 +615,11 @@ def _delivery(item: Mapping[str, Any]) -> Delivery:
 def _stored_envelope(envelope: EventEnvelope) -> str:
     """The envelope's JSON without the fields the delivery item holds anyway (every byte over 1 KB
     costs a write unit on each write of the item)."""
-    fields = envelope.model_dump(exclude_none=True, exclude={"payload", *_ENVELOPE_FIELDS_IN_THE_ITEM})
+    fields = {
+        name: value
+        for name, value in envelope.header_fields().items()
+        if name not in _ENVELOPE_FIELDS_IN_THE_ITEM
+    }
     return json.dumps({**fields, "payload": envelope.payload}, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -624,7 +628,7 @@ def _envelope(item: Mapping[str, Any]) -> EventEnvelope | None:
     if not text:
         return None
     # Items written before the fields were left out hold them too, with the same values.
-    return EventEnvelope.model_validate(
+    return EventEnvelope.from_fields(
         {**json.loads(text), **{name: item[name] for name in _ENVELOPE_FIELDS_IN_THE_ITEM}}
     )
 

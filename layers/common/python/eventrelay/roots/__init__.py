@@ -13,10 +13,12 @@ own settings, clock and outbound client.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from eventrelay.aws import dynamodb_client, secretsmanager_client, sqs_client
+from eventrelay.aws import dynamodb_client, quick_dynamodb_client, secretsmanager_client, sqs_client
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -33,6 +35,9 @@ class AwsClients:
     dynamodb: DynamoDBClient
     sqs: SQSClient
     secretsmanager: SecretsManagerClient
+    # Makes (on first use) a DynamoDB client with short attempts, for the rate-limit refund after a
+    # hang; None: refunds use `dynamodb`.
+    quick_dynamodb: Callable[[], DynamoDBClient] | None = None
 
     @classmethod
     def for_settings(cls, settings: Settings) -> AwsClients:
@@ -40,6 +45,7 @@ class AwsClients:
             dynamodb=dynamodb_client(settings.region),
             sqs=sqs_client(settings.region),
             secretsmanager=secretsmanager_client(settings.region),
+            quick_dynamodb=functools.partial(quick_dynamodb_client, settings.region),
         )
 
 

@@ -51,7 +51,9 @@ def build_event_services(
     settings: Settings, clients: AwsClients, clock: Clock = system_clock
 ) -> EventServices:
     dynamodb = clients.dynamodb
-    limiter = FixedWindowRateLimiter(settings.limits_table, dynamodb, clock=clock)
+    limiter = FixedWindowRateLimiter(
+        settings.limits_table, dynamodb, clock=clock, refund_dynamodb=clients.quick_dynamodb
+    )
     gatekeeper = Gatekeeper(
         CredentialVerifier(
             TenantSecretStore(settings.secret_prefix, clients.secretsmanager),
