@@ -73,6 +73,7 @@ def test_rule_commands(capsys: pytest.CaptureFixture[str], harness: Harness, ten
     assert code == 0
     assert created == {
         "name": "big",
+        "source": {"type": "events"},
         "eventName": "OrderPlaced",
         "eventVersion": "v01",
         "action": "hook",
