@@ -124,6 +124,8 @@ def _context_from_stack(stack: str, region: str | None, json_output: bool) -> Cl
             events_queue_url=outputs["EventsQueueUrl"],
             jobs_queue_url=outputs["JobsQueueUrl"],
             secret_prefix=outputs["SecretPrefix"],
+            datasets_bucket=outputs.get("DatasetsBucketName", ""),
+            dataset_deliveries_queue_url=outputs.get("DatasetDeliveriesQueueUrl", ""),
         )
     except KeyError as missing:
         raise CliError(f"stack {stack!r} has no output {missing}; is it an eventrelay stack?") from None

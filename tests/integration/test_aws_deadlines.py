@@ -28,6 +28,7 @@ from eventrelay.aws import INVOCATION_MARGIN, LAMBDA_TIMEOUTS, create_client, re
 from eventrelay.clock import iso_utc
 from eventrelay.envelopes import EventEnvelope
 from eventrelay.errors import DependencyFailure
+from eventrelay.observability import metrics
 from eventrelay.ratelimit import LimitKind
 from eventrelay.roots import AwsClients
 from eventrelay.roots.admin import build_admin_service
@@ -200,6 +201,9 @@ def test_a_publish_to_a_hung_dependency_answers_1009_before_the_function_times_o
     hung: str, proxies: Proxies, tenant: TenantWithSecret, local_aws: LocalAws
 ) -> None:
     publish = handler("publish")
+    # Powertools' metric set is one per process: forget what earlier tests in this process added
+    # without flushing (Lambda starts each instance empty), so the flushed line is this call's own.
+    metrics.powertools.clear_metrics()
     # Given one dependency accepts connections and never answers
     getattr(proxies, hung).stall()
     # When a publish arrives at a fresh instance with SHORT_FUNCTION_TIMEOUT seconds to run

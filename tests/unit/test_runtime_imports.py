@@ -61,6 +61,7 @@ def test_every_function_is_checked() -> None:
         "action_runner",
         "admin_api",
         "bulk_worker",
+        "dataset_expander",
         "oauth_callback",
         "publish",
     ]

@@ -108,7 +108,12 @@ def test_every_dead_letter_queue_has_an_alarm_on_its_depth(template: dict[str, A
         for queue in queues.values()
         if "RedrivePolicy" in queue["Properties"]
     }
-    assert dead_letter_queues == {"EventsDeadLetterQueue", "JobsDeadLetterQueue"}
+    assert dead_letter_queues == {
+        "EventsDeadLetterQueue",
+        "JobsDeadLetterQueue",
+        "DatasetRunsDeadLetterQueue",
+        "DatasetDeliveriesDeadLetterQueue",
+    }
     for queue in dead_letter_queues:
         watching = alarms_on(
             template, "ApproximateNumberOfMessagesVisible", "QueueName", {"Fn::GetAtt": [queue, "QueueName"]}

@@ -35,6 +35,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "delivery": LazyCommand(
         "eventrelay_cli.commands.deliveries:delivery", "deliveries of events to actions: list, show, replay"
     ),
+    "dataset": LazyCommand(
+        "eventrelay_cli.commands.datasets:dataset", "dataset runs: one action call per row of a file"
+    ),
     "token": LazyCommand(
         "eventrelay_cli.commands.tokens:token", "mint an admin API token signed by the local stack's key"
     ),

@@ -6,6 +6,7 @@
     eventrelay delivery replay acme d-3f1c...                      # one delivery
     eventrelay delivery replay acme --state FAILED --action create-ticket --since 2026-11-23 --dry-run
     eventrelay delivery replay acme --state FAILED --action create-ticket --since 2026-11-23
+    eventrelay delivery replay acme --run run-4c1f...              # a dataset run's FAILED rows
 
 Times (`--since`, `--until`) are ISO 8601 (`2026-11-23`, `2026-11-23T10:00:00Z`) or an age such as
 `30m`, `6h`, `7d`; they bound when deliveries were created. A bulk replay without `--state`
@@ -74,13 +75,16 @@ def _iso(text: str) -> str:
 
 
 def _filters(selection: dict[str, str | None]) -> dict[str, str]:
-    """The filter options as the API names them (only those given)."""
+    """The filter options as the API names them (only those given); a dataset run's deliveries
+    carry the run id as their event id, so `--run` is the event filter under its own name."""
     state, since, until = selection["state"], selection["since"], selection["until"]
+    if selection["event_id"] and selection["run"]:
+        raise CliError("give --event-id or --run, not both", EXIT_USAGE)
     given = {
         "state": _state(state),
         "action": selection["action"],
         "rule": selection["rule"],
-        "eventId": selection["event_id"],
+        "eventId": selection["event_id"] or selection["run"],
         "since": _iso(since) if since else None,
         "until": _iso(until) if until else None,
     }
@@ -88,13 +92,14 @@ def _filters(selection: dict[str, str | None]) -> dict[str, str]:
 
 
 def _filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--state, --action, --rule, --event-id, --since, --until, handed over as one `selection`."""
-    names = ("state", "action", "rule", "event_id", "since", "until")
+    """--state, --action, --rule, --event-id, --run, --since, --until, handed over as one `selection`."""
+    names = ("state", "action", "rule", "event_id", "run", "since", "until")
     options = [
         click.option("--state", help="PENDING, RETRYING, SUCCEEDED or FAILED"),
         click.option("--action", help="only deliveries of this action"),
         click.option("--rule", help="only deliveries of this rule"),
         click.option("--event-id", help="only the deliveries of one event"),
+        click.option("--run", help="only the deliveries of one dataset run (its rows)"),
         click.option("--since", help="created at or after (ISO 8601, or an age: 30m, 6h, 7d)"),
         click.option("--until", help="created at or before (ISO 8601, or an age)"),
     ]

@@ -11,6 +11,8 @@ A rule is given with options and/or `--file rule.yaml` (the keys of a `rules:` e
 `--map FIELD=PATH` takes the field's value from a payload path (dotted `order.id` or `$.order.id`),
 `--set FIELD=VALUE` gives it a constant (JSON if it reads as JSON: `3`, `true`, else text).
 `--where` (repeatable, all must hold) is the one-line condition form; `--condition` takes JSON.
+`--dataset` makes a dataset rule: it runs on the rows of a file (paths name columns, `$.column`)
+and names no event, or with `--event` the System Asset Event whose file it runs on.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class RuleOptions:
     enabled: bool | None
     unmap: tuple[str, ...] = ()
     no_condition: bool = False
+    dataset: bool = False
 
 
 def _event(text: str) -> tuple[str, str]:
@@ -119,6 +122,8 @@ def _draft_data(options: RuleOptions, current: dict[str, Any] | None) -> dict[st
         data.update({_camel(str(key)): value for key, value in loaded.items()})
     if options.name:
         data["name"] = options.name
+    if options.dataset:
+        data["source"] = {"type": "dataset"}
     if options.event:
         data["eventName"], data["eventVersion"] = _event(options.event)
     for key, value in (("action", options.action), ("description", options.description)):
@@ -139,11 +144,17 @@ def _draft_data(options: RuleOptions, current: dict[str, Any] | None) -> dict[st
     return data
 
 
+def _trigger(view: dict[str, Any]) -> str:
+    event = f"{view['eventName']}/{view['eventVersion']}" if view.get("eventName") else None
+    if view.get("source", {}).get("type") == "dataset":
+        return "dataset rows" + (f" (files named by {event})" if event else "")
+    return str(event)
+
+
 def _text(view: dict[str, Any]) -> str:
     lines = [
         f"rule {view['name']} ({'enabled' if view['enabled'] else 'disabled'}, version {view['version']})",
-        f"  when    {view['eventName']}/{view['eventVersion']}"
-        + (f" and {view['conditionText']}" if view["conditionText"] else ""),
+        f"  when    {_trigger(view)}" + (f" and {view['conditionText']}" if view["conditionText"] else ""),
         f"  action  {view['action']}",
     ]
     for field, source in view["mapping"].items():
@@ -167,6 +178,11 @@ def _definition_options(*, update: bool) -> Callable[[Callable[[CliContext, Rule
         click.argument("name", required=update),
         click.option("--file", help="a YAML/JSON file with the rule's attributes"),
         click.option("--event", help="the triggering event as NAME/VERSION, e.g. OrderPlaced/v01"),
+        *(
+            []
+            if update
+            else [click.option("--dataset", is_flag=True, help="a dataset rule: runs on a file's rows")]
+        ),
         click.option("--action", help="the action it performs"),
         click.option("--map", multiple=True, metavar="FIELD=PATH", help="a field from a payload path"),
         click.option("--set", multiple=True, metavar="FIELD=VALUE", help="a field set to a constant"),
@@ -202,7 +218,8 @@ def rule() -> None:
 def rule_create(context: CliContext, options: RuleOptions) -> int:
     """Create a rule (refused if its mapping misses a required field)."""
     data = _draft_data(options, None)
-    missing = [key for key in ("name", "eventName", "action") if not data.get(key)]
+    required = ("name", "action") if options.dataset else ("name", "eventName", "action")
+    missing = [key for key in required if not data.get(key)]
     if missing:
         raise CliError("missing " + ", ".join(missing) + " (options or --file)", EXIT_USAGE)
     created = context.call("POST", _path("tenants", options.tenant_id, "rules"), body=data)
@@ -241,7 +258,7 @@ def rule_list(context: CliContext, tenant_id: str, event: str | None, action: st
     def table(views: list[dict[str, Any]]) -> str:
         return (
             "\n".join(
-                f"{v['name']}\t{v['eventName']}/{v['eventVersion']}\t{v['action']}\t"
+                f"{v['name']}\t{_trigger(v)}\t{v['action']}\t"
                 f"{'enabled' if v['enabled'] else 'disabled'}\t{v['conditionText'] or '(always)'}"
                 for v in views
             )

@@ -101,6 +101,9 @@ class LocalAws:
             references[f"{logical_id}.Arn"] = (
                 f"arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:table/{table}"
             )
+        for logical_id, bucket in self.resources.buckets.items():
+            references[logical_id] = bucket
+            references[f"{logical_id}.Arn"] = f"arn:aws:s3:::{bucket}"
         for logical_id, url in self.resources.queue_urls.items():
             references[logical_id] = url  # Ref of a queue is its URL
             references[f"{logical_id}.QueueUrl"] = url
@@ -146,6 +149,7 @@ class LocalAws:
             self.stack_name,
             session.client("dynamodb", endpoint_url=self.dynamodb_url),
             session.client("sqs", endpoint_url=self.moto.url),
+            session.client("s3", endpoint_url=self.moto.url),
         )
         self.settings = Settings(
             region=LOCAL_REGION,
@@ -156,6 +160,9 @@ class LocalAws:
             jobs_queue_url=self.resources.queue_urls["JobsQueue"],
             secret_prefix=f"eventrelay/{self.stack_name}/",
             outbound_allow=self.outbound_allow,
+            datasets_bucket=self.resources.buckets.get("DatasetsBucket", ""),
+            dataset_runs_queue_url=self.resources.queue_urls.get("DatasetRunsQueue", ""),
+            dataset_deliveries_queue_url=self.resources.queue_urls.get("DatasetDeliveriesQueue", ""),
             admin_token_issuer=LOCAL_ISSUER,
             admin_token_audiences=LOCAL_AUDIENCE,
             # As the template says: without a JWKS URL, the issuer's well-known one.

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from eventrelay.admin import AdminService, TenantWithSecret
-from eventrelay.aws import secretsmanager_client, sqs_client
+from eventrelay.aws import s3_client, secretsmanager_client, sqs_client
 from eventrelay.registrations import RegistrationKind
 from eventrelay.roots import AwsClients
 from eventrelay.roots.admin import build_admin_service
@@ -31,9 +31,11 @@ from eventrelay_cli.local.environment import LOCAL_REGION, LocalAws
 from eventrelay_cli.local.http_gateway import HttpGateway
 from eventrelay_cli.local.lambda_runtime import LocalFunction, read_function_specs
 from eventrelay_cli.local.local_auth import CONSOLE_PARAMETERS, LocalAuthorizationServer
+from eventrelay_cli.local.notifications import S3NotificationPoller, queue_notifications
 from eventrelay_cli.local.processes import PortInUse, check_port_free
 from eventrelay_cli.local.sqs_event_source import SqsEventSource
 from eventrelay_cli.local.state import StateDirectory
+from eventrelay_cli.local.template_resources import load_template
 from eventrelay_cli.local.token_issuer import LocalTokenIssuer
 
 DEMO_TENANT = "demo"
@@ -81,6 +83,8 @@ class LocalStack:
     aws: LocalAws = field(init=False)
     gateway: HttpGateway = field(init=False)
     event_sources: list[SqsEventSource] = field(default_factory=list, init=False)
+    # moto's S3 sends no bucket notifications: these send what the template's would.
+    notification_pollers: list[S3NotificationPoller] = field(default_factory=list, init=False)
     functions: dict[str, LocalFunction] = field(default_factory=dict, init=False)
     demo: TenantWithSecret | None = field(default=None, init=False)
     demo_secret: str | None = field(default=None, init=False)
@@ -232,6 +236,23 @@ class LocalStack:
                 )
         for event_source in self.event_sources:
             event_source.start()
+        self._start_notification_pollers()
+
+    def _start_notification_pollers(self) -> None:
+        region = self.aws.settings.region
+        resources = self.aws.resources
+        for notification in queue_notifications(load_template(self.options.template)):
+            poller = S3NotificationPoller(
+                s3=s3_client(region),
+                sqs=sqs_client(region),
+                bucket=resources.buckets[notification.bucket_logical_id],
+                queue_url=resources.queue_urls[notification.queue_logical_id],
+                region=region,
+                prefix=notification.prefix,
+                suffix=notification.suffix,
+            )
+            poller.start()
+            self.notification_pollers.append(poller)
 
     def _start_watchdog(self) -> None:
         if self.aws.dynamodb_local is None:
@@ -290,6 +311,8 @@ class LocalStack:
         gateway = getattr(self, "gateway", None)
         if gateway is not None:
             gateway.stop(self.options.drain_seconds)
+        for poller in self.notification_pollers:
+            poller.stop()
         self._drain_queues()
         for event_source in self.event_sources:
             event_source.stop()

@@ -187,6 +187,7 @@ class CreatedResources:
     tables: dict[str, str] = field(default_factory=dict)
     queue_urls: dict[str, str] = field(default_factory=dict)
     queue_arns: dict[str, str] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)
 
 
 def _table_arguments(name: str, properties: dict[str, Any]) -> dict[str, Any]:
@@ -260,11 +261,29 @@ def create_queues(template: dict[str, Any], prefix: str, sqs: SQSClient, created
         created.queue_arns[logical_id] = arn
 
 
+def create_buckets(template: dict[str, Any], prefix: str, s3: Any, created: CreatedResources) -> None:
+    """The template's buckets on moto's S3 (lowercase names; versioned as the template says).
+
+    Their notifications are not configured here: moto does not send them, the local stack's
+    `S3NotificationPoller` does (see notifications.py)."""
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::S3::Bucket":
+            continue
+        name = f"{prefix}-{logical_id}".lower()
+        s3.create_bucket(Bucket=name)
+        versioning = resource.get("Properties", {}).get("VersioningConfiguration", {})
+        if versioning.get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        created.buckets[logical_id] = name
+
+
 def create_stack_resources(
-    template_path: Path, prefix: str, dynamodb: DynamoDBClient, sqs: SQSClient
+    template_path: Path, prefix: str, dynamodb: DynamoDBClient, sqs: SQSClient, s3: Any = None
 ) -> CreatedResources:
     template = load_template(template_path)
     created = CreatedResources()
     create_tables(template, prefix, dynamodb, created)
     create_queues(template, prefix, sqs, created)
+    if s3 is not None:
+        create_buckets(template, prefix, s3, created)
     return created

@@ -6,7 +6,12 @@ document builder refuses a route without one and an entry without a route.
 
 from __future__ import annotations
 
-from eventrelay_cli.openapi import action_operations, connector_operations, rule_operations
+from eventrelay_cli.openapi import (
+    action_operations,
+    connector_operations,
+    dataset_operations,
+    rule_operations,
+)
 from eventrelay_cli.openapi.operation import Operation
 from eventrelay_cli.openapi.schemas import LIMITS, TENANT_ID, Schema, array, obj, ref
 
@@ -18,6 +23,7 @@ def components() -> dict[str, Schema]:
         **connector_operations.components(),
         **action_operations.components(),
         **rule_operations.components(),
+        **dataset_operations.components(),
     }
 
 
@@ -34,6 +40,7 @@ def operations() -> dict[tuple[str, str], Operation]:
         **connector_operations.operations(),
         **action_operations.operations(),
         **rule_operations.operations(),
+        **dataset_operations.operations(),
         ("GET", f"{A}/me"): Operation(
             "Who the token is",
             obj(

@@ -18,6 +18,10 @@ MAPPING_VALUE = {
     ]
 }
 STATES = ["PENDING", "RETRYING", "SUCCEEDED", "FAILED"]
+SOURCE = obj(
+    {"type": {"enum": ["events", "dataset"], "description": "events (the default) or the rows of a dataset"}},
+    closed=True,
+)
 
 
 def _query(name: str, schema: Schema, description: str = "") -> dict[str, Any]:
@@ -84,8 +88,9 @@ def components() -> dict[str, Schema]:
             {
                 "tenantId": TEXT,
                 "name": TEXT,
-                "eventName": TEXT,
-                "eventVersion": TEXT,
+                "source": SOURCE,
+                "eventName": nullable(TEXT),
+                "eventVersion": nullable(TEXT),
                 "action": TEXT,
                 "condition": nullable({"type": "object"}),
                 "conditionText": nullable(TEXT),
@@ -96,7 +101,7 @@ def components() -> dict[str, Schema]:
                 "createdAt": TEXT,
                 "updatedAt": TEXT,
             },
-            ["name", "eventName", "eventVersion", "action", "mapping", "enabled"],
+            ["name", "source", "eventName", "eventVersion", "action", "mapping", "enabled"],
         ),
         "Delivery": delivery,
         "DeliveryDetail": {
@@ -122,8 +127,12 @@ def components() -> dict[str, Schema]:
 
 def _rule_body(*, update: bool) -> Schema:
     properties: dict[str, Schema] = {
-        "eventName": TEXT,
-        "eventVersion": TEXT,
+        "source": SOURCE,
+        "eventName": {
+            **nullable(TEXT),
+            "description": "required for an event rule; a dataset rule names none or its System Asset Event",
+        },
+        "eventVersion": nullable(TEXT),
         "action": TEXT,
         "description": TEXT,
         "condition": nullable({"type": "object", "description": "see the README's condition language"}),
@@ -132,7 +141,7 @@ def _rule_body(*, update: bool) -> Schema:
     }
     if update:
         return obj(properties, closed=True)
-    return obj({"name": TEXT, **properties}, ["name", "eventName", "eventVersion", "action"], closed=True)
+    return obj({"name": TEXT, **properties}, ["name", "action"], closed=True)
 
 
 def operations() -> dict[tuple[str, str], Operation]:

@@ -68,6 +68,7 @@ def test_rule_lifecycle_and_its_audit_entries(as_caller: ASK, harness: Harness, 
     created = _ok(alice("POST", rules, RULE, request_id="req-create"), 201)
     assert created == {
         **RULE,
+        "source": {"type": "events"},
         "mapping": {"n": {"path": "$.n"}, "priority": {"constant": "high"}},
         "conditionText": "$.n >= 2",
         "enabled": True,

@@ -218,6 +218,11 @@ def secretsmanager_client(region: str) -> SecretsManagerClient:
     return _client("secretsmanager", region)  # type: ignore[no-any-return]
 
 
+def s3_client(region: str) -> Any:
+    """S3 (typed by the narrow interfaces its users declare: eventrelay.datasets.files)."""
+    return _client("s3", region)
+
+
 def reset_clients() -> None:
     """Forget the cached clients and the session (the local stack and tests call this after
     changing endpoints or credentials)."""

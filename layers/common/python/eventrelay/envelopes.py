@@ -43,7 +43,7 @@ SQS_BATCH_SIZE = 10
 MAX_ENVELOPE_BYTES = 256 * 1024 - 1024
 # Characters JSON may carry raw but SQS refuses in a message body.
 _SQS_REFUSED = re.compile(r"[\ufffe\uffff]")
-EventSource = Literal["publish", "bulk", "replay"]
+EventSource = Literal["publish", "bulk", "replay", "dataset"]
 _SOURCES: tuple[str, ...] = get_args(EventSource)
 # The text fields every envelope has, in the order they are written.
 _TEXT_FIELDS = ("eventId", "tenantId", "eventName", "eventVersion", "receivedAt", "requestId")
@@ -244,6 +244,18 @@ class MessageQueue:
                 MessageAttributes=attributes or {},
                 DelaySeconds=delay_seconds,
             )
+
+    def send_bodies(self, bodies: list[str], attributes: dict[str, Any] | None = None) -> None:
+        """Send message bodies in batches of 10; any entry SQS refuses raises DependencyFailure."""
+        for start in range(0, len(bodies), SQS_BATCH_SIZE):
+            entries: list[SendMessageBatchRequestEntryTypeDef] = [
+                {"Id": str(i), "MessageBody": body, "MessageAttributes": attributes or {}}
+                for i, body in enumerate(bodies[start : start + SQS_BATCH_SIZE])
+            ]
+            with self._sending():
+                response = self._client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            if response.get("Failed"):
+                raise DependencyFailure("SQS queue refused a message of the batch")
 
     def send_envelopes(self, envelopes: list[EventEnvelope]) -> None:
         """Send in batches of 10; any entry SQS refuses raises DependencyFailure (the caller retries all)."""

@@ -58,6 +58,16 @@ class Settings:
     console_token_url: str = ""
     console_client_id: str = ""
     console_scopes: str = ""
+    # Dataset runs: the stack's datasets bucket, the expander's queue, the dataset deliveries queue,
+    # and other buckets System Asset Events may name (comma separated; AllowedDatasetBuckets).
+    datasets_bucket: str = ""
+    dataset_runs_queue_url: str = ""
+    dataset_deliveries_queue_url: str = ""
+    allowed_dataset_buckets: str = ""
+
+    @property
+    def allowed_buckets(self) -> frozenset[str]:
+        return frozenset(name.strip() for name in self.allowed_dataset_buckets.split(",") if name.strip())
 
     def __post_init__(self) -> None:
         problems = _problems({field.name: getattr(self, field.name) for field in dataclasses.fields(self)})
@@ -87,6 +97,10 @@ class Settings:
             "console_token_url": env.get("EVENTRELAY_CONSOLE_TOKEN_URL", ""),
             "console_client_id": env.get("EVENTRELAY_CONSOLE_CLIENT_ID", ""),
             "console_scopes": env.get("EVENTRELAY_CONSOLE_SCOPES", ""),
+            "datasets_bucket": env.get("EVENTRELAY_DATASETS_BUCKET", ""),
+            "dataset_runs_queue_url": env.get("EVENTRELAY_DATASET_RUNS_QUEUE_URL", ""),
+            "dataset_deliveries_queue_url": env.get("EVENTRELAY_DATASET_DELIVERIES_QUEUE_URL", ""),
+            "allowed_dataset_buckets": env.get("EVENTRELAY_ALLOWED_DATASET_BUCKETS", ""),
         }
         problems = _problems(values)
         if problems:
@@ -119,6 +133,10 @@ class Settings:
             "EVENTRELAY_CONSOLE_TOKEN_URL": self.console_token_url,
             "EVENTRELAY_CONSOLE_CLIENT_ID": self.console_client_id,
             "EVENTRELAY_CONSOLE_SCOPES": self.console_scopes,
+            "EVENTRELAY_DATASETS_BUCKET": self.datasets_bucket,
+            "EVENTRELAY_DATASET_RUNS_QUEUE_URL": self.dataset_runs_queue_url,
+            "EVENTRELAY_DATASET_DELIVERIES_QUEUE_URL": self.dataset_deliveries_queue_url,
+            "EVENTRELAY_ALLOWED_DATASET_BUCKETS": self.allowed_dataset_buckets,
         }
 
 

@@ -19,6 +19,7 @@ from eventrelay.admin.action_test import ActionTester
 from eventrelay.admin.actions import ActionAdmin
 from eventrelay.admin.audit import UNATTRIBUTED, Actor, AuditAdmin, Auditor
 from eventrelay.admin.connectors import ConnectorAdmin
+from eventrelay.admin.datasets import DatasetAdmin
 from eventrelay.admin.deliveries import DeliveryAdmin
 from eventrelay.admin.rules import RuleAdmin
 from eventrelay.admin.tenants import RegistrationAdmin, TenantAdmin
@@ -27,6 +28,7 @@ from eventrelay.clock import Clock, system_clock
 from eventrelay.connectors.authorization import OAuthAuthorizer
 from eventrelay.connectors.caller import ConnectorCaller
 from eventrelay.connectors.store import ConnectorStore
+from eventrelay.datasets.store import RunStore
 from eventrelay.delivery.replay import ReplayService
 from eventrelay.delivery.store import DeliveryStore
 from eventrelay.ratelimit import FixedWindowRateLimiter
@@ -36,7 +38,8 @@ from eventrelay.tenants import TenantSecretStore, TenantStore
 
 
 class AdminService:
-    """`tenants`, `events` (registrations), `connectors`, `actions`, `rules`, `deliveries`, `audit`."""
+    """`tenants`, `events` (registrations), `connectors`, `actions`, `rules`, `deliveries`,
+    `datasets` (dataset runs), `audit`."""
 
     def __init__(
         self,
@@ -54,6 +57,7 @@ class AdminService:
         deliveries: DeliveryStore | None,
         replay: ReplayService | None,
         audit_log: AuditLog,
+        runs: RunStore | None = None,
         clock: Clock = system_clock,
         actor: Actor = UNATTRIBUTED,
     ) -> None:
@@ -70,6 +74,7 @@ class AdminService:
         self._delivery_store = deliveries
         self._replay = replay
         self._audit_log = audit_log
+        self._runs = runs
         self._clock = clock
         self._act_as(actor)
 
@@ -94,4 +99,5 @@ class AdminService:
         )
         self.rules = RuleAdmin(self.tenants, self._rule_store, self._action_store, auditor)
         self.deliveries = DeliveryAdmin(self._delivery_store, self._replay, auditor)
+        self.datasets = DatasetAdmin(self._runs)
         self.audit = AuditAdmin(self.tenants, self._audit_log)

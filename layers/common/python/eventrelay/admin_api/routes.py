@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eventrelay.admin_api import actions, audit, connectors, deliveries, rules, tenants
+from eventrelay.admin_api import actions, audit, connectors, datasets, deliveries, rules, tenants
 from eventrelay.admin_api.routing import Route
 
 
@@ -13,5 +13,6 @@ def all_routes() -> tuple[Route, ...]:
         *actions.routes,
         *rules.routes,
         *deliveries.routes,
+        *datasets.routes,
         *audit.routes,
     )

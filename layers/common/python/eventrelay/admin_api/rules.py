@@ -1,8 +1,10 @@
 """A tenant's rules: which event triggers which action, under which condition, with which values.
 
 Bodies carry the rule's attributes as its view names them (`eventName`, `mapping`, `condition`
-as JSON: `{"path": "$.total", "op": "gte", "value": 100}` or `all`/`any`/`not` of those). The
-admin service checks the rule against its action (exists, required fields mapped).
+as JSON: `{"path": "$.total", "op": "gte", "value": 100}` or `all`/`any`/`not` of those). A dataset
+rule has `source: {"type": "dataset"}` and may leave `eventName`/`eventVersion` null (or name the
+System Asset Event that starts its runs). The admin service checks the rule against its action
+(exists, required fields mapped).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ routes = RouteTable()
 
 # The attributes an admin writes, by the JSON type each must have.
 TEXT_ATTRIBUTES = ("name", "eventName", "eventVersion", "action", "description")
-OBJECT_ATTRIBUTES = ("condition", "mapping")
+OBJECT_ATTRIBUTES = ("condition", "mapping", "source")
+# null removes these (a dataset rule needs no event; a rule without a condition takes every input)
+NULLABLE_ATTRIBUTES = ("condition", "eventName", "eventVersion")
 RULE_ATTRIBUTES = (*TEXT_ATTRIBUTES, *OBJECT_ATTRIBUTES, "enabled")
 
 
@@ -29,13 +33,13 @@ def rule_view(rule: Rule) -> dict[str, Any]:
 
 
 def _rule_attributes(document: dict[str, Any]) -> dict[str, Any]:
-    """The attributes the body gives, each of its JSON type; `condition: null` removes it."""
+    """The attributes the body gives, each of its JSON type; null removes a nullable one."""
     body = Fields(document)
     body.refuse_unknown(RULE_ATTRIBUTES)
     given: dict[str, Any] = {}
     for name, value in document.items():
         if value is None:
-            if name != "condition":
+            if name not in NULLABLE_ATTRIBUTES:
                 raise InvalidRequest([f"{name}: may not be null"])
             given[name] = None
         elif name in TEXT_ATTRIBUTES:

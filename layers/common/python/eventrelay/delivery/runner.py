@@ -64,6 +64,14 @@ atomically, one write after another):
   again for when it ends. A replay of a delivery whose lease expired sends such a message.
 - A message for attempt k-1 (the one that drove attempt k-1) arriving again acts as a watchdog:
   it starts attempt k only if that is overdue by `watch_grace_seconds` (its own message was lost).
+Dataset rows (`eventrelay.datasets`) arrive as a third kind of message, on the dataset deliveries
+queue: a row message names its run's rule, the delivery id derived from (run, row) and the row as
+the envelope's payload; it becomes a delivery exactly like an event's, driven by the same claims
+(its retries go back to the dataset queue: see `datasets.progress.DeliveryQueues`). When a row's
+delivery finishes, the run is told (`RunProgress`), once per delivery. An event that a dataset
+rule subscribes to (a System Asset Event naming a file) does not become a delivery of that rule:
+it starts a run (a message to the dataset expander's queue).
+
 Anything the runner cannot do (AWS unavailable, an unreadable message) raises: the record is
 reported failed, SQS delivers it again, and after the queue's maxReceiveCount it goes to the DLQ.
 """
@@ -85,6 +93,7 @@ from eventrelay.actions import ActionError, ActionNotFound
 from eventrelay.clock import Clock, system_clock
 from eventrelay.connectors.errors import ConnectorError
 from eventrelay.connectors.models import Connector
+from eventrelay.datasets.models import DATASET_ROW_KIND, StartMessage, is_dataset_delivery
 from eventrelay.delivery import metrics
 from eventrelay.delivery.config import ActionLookup, ConfigSnapshot, ConnectorLookup, RuleLookup
 from eventrelay.delivery.models import (
@@ -129,6 +138,12 @@ class Queue(Protocol):
     """Where delivery messages go (`envelopes.MessageQueue` on the events queue fits)."""
 
     def send(self, body: str, attributes: dict[str, Any] | None = None, delay_seconds: int = 0) -> None: ...
+
+
+class RunCounter(Protocol):
+    """Told when a dataset row's delivery finished (`datasets.progress.RunProgress` fits)."""
+
+    def row_settled(self, delivery_id: str, run_id: str, state: DeliveryState) -> None: ...
 
 
 class Step(StrEnum):
@@ -191,6 +206,9 @@ class ActionRunner:
     max_concurrent_calls: int = DEFAULT_MAX_CONCURRENT_CALLS
     # Seconds an attempt may need at most (the outbound deadline plus bookkeeping).
     attempt_time_seconds: float = 20.0
+    # Dataset runs: finished rows are counted here; runs are started through this queue.
+    runs: RunCounter | None = None
+    dataset_starts: Queue | None = None
     # Enforces connectors' rate limits; None: no connector is paced (and none is read early).
     pacer: ConnectorPacer | None = None
     _pool: ThreadPoolExecutor = field(init=False, repr=False)
@@ -220,12 +238,53 @@ class ActionRunner:
             raise ValueError("a queue message must be a JSON object")
         if data.get("kind") == DELIVERY_MESSAGE_KIND:
             return self.handle_delivery_message(DeliveryMessage.from_dict(data), batch)
+        if data.get("kind") == DATASET_ROW_KIND:
+            return self.handle_dataset_row(data, batch)
         return self.handle_envelope(EventEnvelope.from_fields(data), batch)
+
+    def handle_dataset_row(self, data: dict[str, Any], batch: Batch | None = None) -> MessageReport:
+        """One row of a dataset run: its delivery (id from the message) is created once and driven."""
+        batch = batch or self.batch()
+        envelope = EventEnvelope.from_fields(data["envelope"])
+        delivery_id, rule_name = str(data["deliveryId"]), str(data["rule"])
+        if not is_dataset_delivery(delivery_id):
+            raise ValueError("a dataset row message names a dataset delivery")
+        try:
+            rule = batch.config.rule(envelope.tenantId, rule_name)
+        except RuleNotFound:
+            # Deleted since the row was read: the delivery records it as a permanent failure.
+            rule = Rule(
+                name=rule_name,
+                source={"type": "dataset"},
+                action=str(data["action"]),
+                tenant_id=envelope.tenantId,
+            )
+        step = self._deliver(envelope, rule, batch, delivery_id)
+        self._count_row(delivery_id, envelope.eventId, step.step)
+        return MessageReport("dataset_row", (step,))
+
+    def _count_row(self, delivery_id: str, run_id: str, step: Step) -> None:
+        """Tell the run a row finished (again, harmlessly, when a message about it comes back)."""
+        if self.runs is None or not is_dataset_delivery(delivery_id):
+            return
+        if step is Step.SUCCEEDED:
+            self.runs.row_settled(delivery_id, run_id, DeliveryState.SUCCEEDED)
+        elif step is Step.FAILED:
+            self.runs.row_settled(delivery_id, run_id, DeliveryState.FAILED)
+        elif step is Step.STALE:
+            current = self.deliveries.get(delivery_id)
+            if current is not None and current.state.finished:
+                self.runs.row_settled(delivery_id, run_id, current.state)
 
     def handle_envelope(self, envelope: EventEnvelope, batch: Batch | None = None) -> MessageReport:
         batch = batch or self.batch()
         rules = batch.config.rules_for_event(envelope.tenantId, envelope.eventName, envelope.eventVersion)
-        matched = [rule for rule in rules if evaluate(rule.condition, envelope.payload)]
+        for rule in rules:
+            if rule.is_dataset:
+                self._start_run(envelope, rule)
+        matched = [
+            rule for rule in rules if not rule.is_dataset and evaluate(rule.condition, envelope.payload)
+        ]
         steps = self._run_all([partial(self._deliver, envelope, rule, batch) for rule in matched])
         if rules:
             logger.info(
@@ -248,7 +307,24 @@ class ActionRunner:
             )
             return MessageReport("delivery")
         step = self._advance(delivery, message.attempt, batch)
+        self._count_row(delivery.delivery_id, delivery.event_id, step)
         return MessageReport("delivery", (DeliveryStep(delivery.delivery_id, delivery.rule_name, step),))
+
+    def _start_run(self, envelope: EventEnvelope, rule: Rule) -> None:
+        """A dataset rule subscribes to this event: a run on the file it names."""
+        bucket, key = envelope.payload.get("bucketName"), envelope.payload.get("successFilePath")
+        extra = {"tenant_id": envelope.tenantId, "event_id": envelope.eventId, "rule": rule.name}
+        if not isinstance(bucket, str) or not bucket or not isinstance(key, str) or not key:
+            logger.info(
+                "dataset rule not started: the event names no bucketName and successFilePath", extra=extra
+            )
+            return
+        if self.dataset_starts is None:
+            logger.warning("dataset rule not started: this runner has no dataset expander queue", extra=extra)
+            return
+        start = StartMessage(envelope.tenantId, rule.name, bucket, key.lstrip("/"), envelope.eventId)
+        self.dataset_starts.send(start.to_body())
+        logger.info("dataset run requested", extra={**extra, "key": start.key})
 
     def _run_all(self, tasks: Sequence[Callable[[], DeliveryStep]]) -> list[DeliveryStep]:
         """Run tasks on the pool; wait for all of them, then re-raise the first failure."""
@@ -266,7 +342,9 @@ class ActionRunner:
 
     # ---- one delivery
 
-    def _deliver(self, envelope: EventEnvelope, rule: Rule, batch: Batch) -> DeliveryStep:
+    def _deliver(
+        self, envelope: EventEnvelope, rule: Rule, batch: Batch, delivery_id: str | None = None
+    ) -> DeliveryStep:
         now = self.clock()
         try:
             action = batch.config.action(envelope.tenantId, rule.action)
@@ -280,7 +358,7 @@ class ActionRunner:
                 # (With a pacer the connector is read before the claim: its rate limit decides.)
                 self._pool.submit(batch.config.connector, envelope.tenantId, action.connector)
         fresh = Delivery(
-            delivery_id=delivery_id_for(envelope.tenantId, envelope.eventId, rule.name),
+            delivery_id=delivery_id or delivery_id_for(envelope.tenantId, envelope.eventId, rule.name),
             tenant_id=envelope.tenantId,
             event_id=envelope.eventId,
             event_name=envelope.eventName,

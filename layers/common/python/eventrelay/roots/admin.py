@@ -8,7 +8,10 @@ from eventrelay.admin.audit import UNATTRIBUTED, Actor
 from eventrelay.admin.service import AdminService
 from eventrelay.audit import AuditLog
 from eventrelay.clock import Clock, system_clock
+from eventrelay.datasets.progress import DeliveryQueues
+from eventrelay.datasets.store import RunStore
 from eventrelay.delivery.replay import ReplayService
+from eventrelay.delivery.runner import Queue
 from eventrelay.delivery.store import DeliveryStore
 from eventrelay.envelopes import MessageQueue
 from eventrelay.ratelimit import FixedWindowRateLimiter
@@ -36,11 +39,13 @@ def build_admin_service(
     deliveries = (
         DeliveryStore(settings.deliveries_table, dynamodb, clock) if settings.deliveries_table else None
     )
-    replay = (
-        ReplayService(deliveries, actions, MessageQueue(settings.events_queue_url, clients.sqs), clock)
-        if deliveries is not None
-        else None
-    )
+    replay_queue: Queue = MessageQueue(settings.events_queue_url, clients.sqs)
+    if settings.dataset_deliveries_queue_url:
+        # A replayed dataset row goes back on the dataset queue, as its retries do (fairness).
+        replay_queue = DeliveryQueues(
+            replay_queue, MessageQueue(settings.dataset_deliveries_queue_url, clients.sqs)
+        )
+    replay = ReplayService(deliveries, actions, replay_queue, clock) if deliveries is not None else None
     return AdminService(
         tenants=TenantStore(settings.config_table, dynamodb),
         tenant_secrets=TenantSecretStore(settings.secret_prefix, clients.secretsmanager),
@@ -61,6 +66,7 @@ def build_admin_service(
         deliveries=deliveries,
         replay=replay,
         audit_log=AuditLog(settings.config_table, dynamodb, clock),
+        runs=RunStore(settings.deliveries_table, dynamodb, clock) if settings.deliveries_table else None,
         clock=clock,
         actor=actor,
     )

@@ -8,6 +8,8 @@ from typing import Any
 
 from eventrelay.actions import ActionStore
 from eventrelay.clock import Clock, system_clock
+from eventrelay.datasets.progress import DeliveryQueues, RunProgress
+from eventrelay.datasets.store import RunStore
 from eventrelay.delivery.pacing import ConnectorPacer
 from eventrelay.delivery.replay import ReplayService
 from eventrelay.delivery.runner import ActionRunner, Queue
@@ -51,6 +53,14 @@ def build_delivery_services(
     rules = RuleStore(settings.config_table, clients.dynamodb, actions, clock)
     deliveries = DeliveryStore(settings.deliveries_table, clients.dynamodb, clock)
     queue = queue or MessageQueue(settings.events_queue_url, clients.sqs)
+    runs: RunProgress | None = None
+    dataset_starts: Queue | None = None
+    if settings.dataset_deliveries_queue_url:
+        # Dataset rows' retries, delays and replays stay on their own queue (README "Dataset runs").
+        queue = DeliveryQueues(queue, MessageQueue(settings.dataset_deliveries_queue_url, clients.sqs))
+        runs = RunProgress(RunStore(settings.deliveries_table, clients.dynamodb, clock))
+    if settings.dataset_runs_queue_url:
+        dataset_starts = MessageQueue(settings.dataset_runs_queue_url, clients.sqs)
     connector_services = connectors or build_connector_services(settings, clients, clock)
     runner_options.setdefault(
         "pacer", ConnectorPacer(FixedWindowRateLimiter(settings.limits_table, clients.dynamodb, clock))
@@ -64,6 +74,8 @@ def build_delivery_services(
         queue=queue,
         policy=policy or RetryPolicy(),
         clock=clock,
+        runs=runs,
+        dataset_starts=dataset_starts,
         **runner_options,
     )
     return DeliveryServices(

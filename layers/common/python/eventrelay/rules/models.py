@@ -9,6 +9,11 @@ where its value comes from:
       summary: {path: "order.title"}         # a payload path, dotted or JSONPath-like (see `paths`)
       priority: {constant: "high"}           # a constant (any JSON value but null)
 
+A **dataset rule** (`source: {"type": "dataset"}`) takes its rows from a file instead (see
+`eventrelay.datasets`): paths name a row's columns (`$.column`), the condition is evaluated on each
+row. It names no event, or names the System Asset Event whose `bucketName` + `successFilePath`
+file it runs on (both `eventName` and `eventVersion`, or neither). An event rule names its event.
+
 Fields the mapping leaves out take the action field's default; saving a rule that leaves out a
 field without a default is refused naming the field (see `mappings.check_against_action`).
 Attribute names are snake_case in Python and camelCase on the wire and in DynamoDB; input accepts
@@ -18,6 +23,7 @@ both. Unknown attributes are refused.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -29,6 +35,7 @@ from pydantic import (
     ValidationError,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -150,12 +157,24 @@ OptionalCondition = Annotated[
 ]
 
 
+class SourceType(StrEnum):
+    EVENTS = "events"
+    DATASET = "dataset"
+
+
+class RuleSource(_Model):
+    """Where a rule's inputs come from: events (the default) or the rows of a dataset."""
+
+    type: SourceType = SourceType.EVENTS
+
+
 class RuleSpec(_Model):
     """The definition an admin controls."""
 
     name: RuleName
-    event_name: EventName
-    event_version: EventVersion
+    source: RuleSource = Field(default_factory=RuleSource)
+    event_name: EventName | None = None
+    event_version: EventVersion | None = None
     action: ActionName
     condition: OptionalCondition = None
     mapping: Annotated[dict[FieldName, FieldSource], Field(max_length=MAX_MAPPINGS)] = Field(
@@ -163,6 +182,21 @@ class RuleSpec(_Model):
     )
     enabled: Annotated[bool, Field(strict=True)] = True
     description: Annotated[str, Field(max_length=1024)] = ""
+
+    @model_validator(mode="after")
+    def _names_its_event(self) -> RuleSpec:
+        named = (self.event_name is not None, self.event_version is not None)
+        if self.source.type is SourceType.EVENTS and named != (True, True):
+            raise ValueError("an event rule names its event: eventName and eventVersion")
+        if self.source.type is SourceType.DATASET and named[0] != named[1]:
+            raise ValueError(
+                "a dataset rule names a System Asset Event with both eventName and eventVersion, or neither"
+            )
+        return self
+
+    @property
+    def is_dataset(self) -> bool:
+        return self.source.type is SourceType.DATASET
 
 
 class RuleDraft(RuleSpec):

@@ -232,12 +232,14 @@ def _item(rule: Rule) -> Item:
     definition = rule.model_dump_json(by_alias=True)
     if len(definition.encode("utf-8")) > MAX_DEFINITION_BYTES:
         raise InvalidRule([f"rule: the definition is larger than {MAX_DEFINITION_BYTES} bytes"])
+    event = {"eventName": rule.event_name, "eventVersion": rule.event_version}
     return {
         **_key(rule.tenant_id, rule.name),
         "kind": KIND,
         "name": rule.name,
-        "eventName": rule.event_name,
-        "eventVersion": rule.event_version,
+        # A dataset rule that names no event has no event attributes (no event selects it).
+        **{attribute: value for attribute, value in event.items() if value is not None},
+        "source": rule.source.type.value,
         "action": rule.action,
         "enabled": rule.enabled,
         "version": rule.version,
