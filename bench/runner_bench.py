@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import resource
 import statistics
 import sys
@@ -37,6 +38,7 @@ from eventrelay.aws import dynamodb_client, secretsmanager_client, sqs_client
 from eventrelay.clock import iso_utc
 from eventrelay.connectors.models import ConnectorSpec
 from eventrelay.envelopes import EventEnvelope
+from eventrelay.observability import logger as function_logger
 from eventrelay.outbound.client import OutboundClient
 from eventrelay.outbound.request import OutboundRequest
 from eventrelay.outbound.ssrf import SsrfGuard
@@ -208,6 +210,10 @@ def main() -> int:
             batch: list[float] = []
             batch_cpu: list[float] = []  # this process's CPU (the target's thread only sleeps)
             output = io.StringIO()  # the handler's logs and EMF metrics go to stdout, as in Lambda
+            # The Logger writes to the stdout of import time: here, into `output` as well, to count it.
+            log_handler = function_logger.powertools.registered_handler
+            assert isinstance(log_handler, logging.StreamHandler)
+            log_handler.setStream(output)
             with contextlib.redirect_stdout(output):
                 handler(_event([_envelope(-1)]), context)  # cold start, connections opened
                 meter.attach(dynamodb, count_writes=True)

@@ -3,10 +3,12 @@ error is one `Errors` metric with its code as a dimension."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 
+from eventrelay import observability
 from eventrelay.observability import (
     API_GATEWAY_HTTP_REQUEST_ID,
     LOCAL_NAMESPACE,
@@ -76,9 +78,12 @@ class _Context:
 
 
 def test_a_log_line_carries_the_invocation_context_and_correlation_id_given_before_the_logger_existed(
-    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given a logger not yet created when the invocation starts (Powertools is imported on first use)
+    # Given a logger not yet created when the invocation starts (Powertools is imported on first use),
+    # writing where the functions' logger writes (stdout as it was at import: here, a buffer)
+    printed = io.StringIO()
+    monkeypatch.setattr(observability, "_STDOUT", printed)
     logger = FunctionLogger("orders-relay")
 
     @logger.inject_lambda_context(correlation_id_path=API_GATEWAY_HTTP_REQUEST_ID, log_event=False)
@@ -89,7 +94,7 @@ def test_a_log_line_carries_the_invocation_context_and_correlation_id_given_befo
     handler({"requestContext": {"requestId": "api-1"}}, _Context())
     handler({"requestContext": {"requestId": "api-2"}}, _Context())
     # Then each line is Powertools' structured JSON with that invocation's keys
-    first, second = (json.loads(line) for line in capsys.readouterr().out.strip().splitlines())
+    first, second = (json.loads(line) for line in printed.getvalue().strip().splitlines())
     assert (first["level"], first["message"], first["service"]) == (
         "WARNING",
         "refund failed",

@@ -140,15 +140,10 @@ def _at_path(document: Any, path: str) -> Any:
     return document
 
 
-class _CurrentStdout:
-    """sys.stdout as it is at each write: a Logger created during a redirected or captured stretch
-    (a test's capsys, a bench's redirect_stdout) keeps writing to the real stdout afterwards."""
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
+# Where the Logger writes, whenever it is created: stdout as it was when this module was imported,
+# as when the Logger itself was created at import (a Logger created later, during a test's capsys or
+# a bench's redirect_stdout, would otherwise keep writing into that stretch's buffer).
+_STDOUT = sys.stdout
 
 
 class FunctionLogger:
@@ -168,7 +163,7 @@ class FunctionLogger:
         if self._logger is None:
             from aws_lambda_powertools import Logger
 
-            created = Logger(service=self._service, stream=_CurrentStdout())  # type: ignore[arg-type]
+            created = Logger(service=self._service, stream=_STDOUT)
             created.append_keys(**self._keys)
             if self._correlation_id is not None:
                 created.set_correlation_id(self._correlation_id)
