@@ -43,7 +43,7 @@ class Settings:
     # Hosts or networks the outbound SSRF guard allows although they are private (comma separated).
     outbound_allow: str = ""
     # Seconds a tenant's shared secret stays cached in a warm instance.
-    secret_cache_seconds: int = 60
+    secret_cache_seconds: int = 300
     # Seconds registrations and limit overrides stay cached in a warm instance.
     config_cache_seconds: int = 30
     # The admin API's token issuer (`iss`), its JWKS URL and the audiences (comma separated) a
@@ -57,7 +57,7 @@ class Settings:
     console_authorize_url: str = ""
     console_token_url: str = ""
     console_client_id: str = ""
-    console_scopes: str = ""
+    console_scopes: str = "openid email profile"
     # Dataset runs: the stack's datasets bucket, the expander's queue, the dataset deliveries queue,
     # and other buckets System Asset Events may name (comma separated; AllowedDatasetBuckets).
     datasets_bucket: str = ""
@@ -88,7 +88,7 @@ class Settings:
             "secret_prefix": env.get("EVENTRELAY_SECRET_PREFIX", ""),
             "deliveries_table": env.get("EVENTRELAY_DELIVERIES_TABLE", ""),
             "outbound_allow": env.get("EVENTRELAY_OUTBOUND_ALLOW", ""),
-            "secret_cache_seconds": _integer(env.get("EVENTRELAY_SECRET_CACHE_SECONDS", "60")),
+            "secret_cache_seconds": _integer(env.get("EVENTRELAY_SECRET_CACHE_SECONDS", "300")),
             "config_cache_seconds": _integer(env.get("EVENTRELAY_CONFIG_CACHE_SECONDS", "30")),
             "admin_token_issuer": env.get("EVENTRELAY_ADMIN_TOKEN_ISSUER", ""),
             "admin_jwks_url": env.get("EVENTRELAY_ADMIN_JWKS_URL", ""),
@@ -96,7 +96,7 @@ class Settings:
             "console_authorize_url": env.get("EVENTRELAY_CONSOLE_AUTHORIZE_URL", ""),
             "console_token_url": env.get("EVENTRELAY_CONSOLE_TOKEN_URL", ""),
             "console_client_id": env.get("EVENTRELAY_CONSOLE_CLIENT_ID", ""),
-            "console_scopes": env.get("EVENTRELAY_CONSOLE_SCOPES", ""),
+            "console_scopes": env.get("EVENTRELAY_CONSOLE_SCOPES", "openid email profile"),
             "datasets_bucket": env.get("EVENTRELAY_DATASETS_BUCKET", ""),
             "dataset_runs_queue_url": env.get("EVENTRELAY_DATASET_RUNS_QUEUE_URL", ""),
             "dataset_deliveries_queue_url": env.get("EVENTRELAY_DATASET_DELIVERIES_QUEUE_URL", ""),
