@@ -4,6 +4,7 @@ moto's S3, DynamoDB Local, and a recording HTTP server as the action's target.""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -134,12 +135,32 @@ class DatasetRig:
                 handled += len(messages)
         return handled
 
-    def drain(self) -> None:
-        """Expand every page and run every row, as the two functions would."""
+    def pending(self, name: str) -> int:
+        """Messages on the queue: visible, in flight or delayed (a retry waits out its delay)."""
+        attributes = self.harness.sqs.get_queue_attributes(
+            QueueUrl=self.queues[name],
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
+
+    def drain(self, timeout: float = 120) -> None:
+        """Expand every page and run every row, as the two functions would, until both queues are
+        empty: a row retried after a failed call (under load, a refused connection) comes back on
+        the rows queue after its delay, and is run then."""
+        deadline = time.monotonic() + timeout
         while True:
             expanded = self.expand_one_page()
-            if not self.run_rows() and not expanded:
+            if self.run_rows() or expanded:
+                continue
+            if not (self.pending("pages") or self.pending("rows")):
                 return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the dataset queues did not drain within {timeout} s")
+            time.sleep(0.2)  # polling for a delayed message to become visible
 
     def run(self, run_id: str) -> Run:
         run = self.expander.runs.get(run_id)
