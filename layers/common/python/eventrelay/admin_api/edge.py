@@ -27,7 +27,6 @@ from eventrelay.admin_auth import Principal
 from eventrelay.errors import (
     AdminError,
     ApiError,
-    BadBody,
     BodyTooLarge,
     CrossOriginRefused,
     DependencyFailure,
@@ -37,7 +36,6 @@ from eventrelay.errors import (
     ResourceExists,
     ResourceInUse,
     ResourceNotFound,
-    Unavailable,
     UnsupportedMediaType,
 )
 from eventrelay.json_body import parse_json_object
@@ -208,9 +206,7 @@ class AdminApi:
             return ErrorCode.INVALID_PAYLOAD, [str(error)]
         # A bug: logged by class (its text might hold a secret); the caller may retry.
         logger.exception("unexpected admin error", extra={"error_type": type(error).__name__})
-        return Unavailable("Temporarily unable to complete the request; retry").code, [
-            "Temporarily unable to complete the request; retry"
-        ]
+        return ErrorCode.UNAVAILABLE, ["Temporarily unable to complete the request; retry"]
 
 
 def own_origin(headers: Mapping[str, str]) -> str:
@@ -248,7 +244,6 @@ __all__ = [
     "AdminApi",
     "AdminResponse",
     "Authenticate",
-    "BadBody",
     "error_document",
     "own_origin",
     "refuse_cross_origin",
