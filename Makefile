@@ -107,6 +107,7 @@ bench: install
 	$(BIN)/python -m bench.cli_bench
 	@if [ -f bench/runner_bench.py ]; then $(BIN)/python -m bench.runner_bench; fi
 	$(BIN)/python -m bench.local_stack_bench
+	$(BIN)/python -m bench.dataset_bench
 
 # Without Docker, sam build needs Lambda's interpreter (python3.13): scripts/find-python3.13 finds
 # one (PYTHON313=..., PATH, pyenv, uv) or says how to get one. BUILD_DIR: where the artifacts go.
