@@ -1,15 +1,18 @@
 """The CLI over the admin API (`--api`): a tenant admin without AWS credentials runs the README's
-admin flow end to end, and the CLI prints the same documents as when it talks to AWS directly."""
+admin flow end to end (a dataset run included: the file goes up through an upload URL), and the
+CLI prints the same documents as when it talks to AWS directly."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from tests.support.datasets import rows_csv
 from tests.support.http_servers import RecordingServer
 from tests.support.local_stack import EVENTRELAY, RunningStack, user_environment
 from tests.support.waiting import wait_until
@@ -156,3 +159,64 @@ def test_a_tenant_admin_token_over_the_api_is_refused_operator_routes_with_exit_
     completed = over_the_api(local_stack, token, "tenant", "list", cwd=tmp_path)
     assert completed.returncode == 1
     assert "operators only" in completed.stderr
+
+
+def test_dataset_run_over_the_api_uploads_through_an_upload_url_and_follows_the_run(
+    local_stack: RunningStack, tmp_path: Path
+) -> None:
+    token = local_stack.cli("token", "demo").stdout.strip()
+
+    def cli(*argv: str) -> subprocess.CompletedProcess[str]:
+        return over_the_api(local_stack, token, *argv, cwd=tmp_path)
+
+    with RecordingServer() as target:
+        # Given a dataset rule made over the API, and a CSV with a quoted comma
+        connector = cli("connector", "create", "demo", "rows-api", "--base-url", target.url("/api"))
+        assert connector.returncode == 0, connector.stderr
+        action = cli(
+            "action", "create", "demo", "open-row", "--connector", "rows-api", "--method", "POST",
+            "--url", "rows", "--payload", '{"id": "{{id}}", "title": "{{title}}"}',
+        )  # fmt: skip
+        assert action.returncode == 0, action.stderr
+        rule = cli(
+            "rule", "create", "demo", "api-rows", "--dataset", "--action", "open-row",
+            "--map", "id=$.id", "--map", "title=$.title",
+        )  # fmt: skip
+        assert rule.returncode == 0, rule.stderr
+        rows = [[f"A-{n}", f"Row {n}, over the API"] for n in range(1, 6)]
+        (tmp_path / "rows.csv").write_bytes(rows_csv(["id", "title"], rows))
+
+        # When a tenant admin without AWS credentials runs it over the API
+        ran = cli("--json", "dataset", "run", "demo", "api-rows", "--file", "rows.csv", "--timeout", "50")
+
+        # Then the file went up through an upload URL, the run SUCCEEDED (exit 0) with its progress
+        # on stderr, and every row was called exactly once with its values
+        assert ran.returncode == 0, ran.stderr
+        assert "uploaded s3://" in ran.stderr
+        assert "SUCCEEDED" in ran.stderr
+        assert "X-Amz-Signature" not in ran.stderr + ran.stdout  # the URL is a credential: never printed
+        followed = json.loads(ran.stdout)
+        assert (followed["state"], followed["rule"], followed["rows"], followed["delivered"]) == (
+            "SUCCEEDED",
+            "api-rows",
+            5,
+            5,
+        )
+        assert followed["file"]["key"].startswith("tenants/demo/rules/api-rows/")
+        calls = Counter((body["id"], body["title"]) for body in (json.loads(r.body) for r in target.requests))
+        assert calls == Counter({(f"A-{n}", f"Row {n}, over the API"): 1 for n in range(1, 6)})
+        # and `dataset show` over the API prints the run `dataset run` followed
+        shown = ok_json(cli("--json", "dataset", "show", "demo", followed["runId"]))
+        assert (shown["runId"], shown["state"]) == (followed["runId"], "SUCCEEDED")
+
+        # And an event rule is refused (exit 2), an unknown rule is not found (exit 3), before any upload
+        assert cli("event", "register", "demo", "RowRequested", "v01").returncode == 0
+        event_rule = cli(
+            "rule", "create", "demo", "api-events", "--event", "RowRequested/v01", "--action", "open-row",
+            "--map", "id=$.id", "--map", "title=$.title",
+        )  # fmt: skip
+        assert event_rule.returncode == 0, event_rule.stderr
+        refused = cli("dataset", "run", "demo", "api-events", "--file", "rows.csv")
+        assert refused.returncode == 2, refused.stderr
+        assert "not a dataset rule" in refused.stderr
+        assert cli("dataset", "run", "demo", "no-such-rule", "--file", "rows.csv").returncode == 3

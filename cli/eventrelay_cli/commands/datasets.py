@@ -5,15 +5,17 @@
     eventrelay dataset list acme
     eventrelay dataset show acme run-4c1f...
 
-`run` uploads the file to the stack's datasets bucket under
-`tenants/<tenant>/rules/<rule>/<UTC timestamp>-<file name>` (the bucket's notification starts the
-run, as for any upload there), then draws the run's progress on stderr until it ends: exit code 0
-when it SUCCEEDED, 1 when it ended PARTIAL_SUCCESS or FAILED (the counts and the first errors are
-printed either way).
+`run` asks the admin API for an upload URL (a presigned S3 PUT, 15 minutes, files up to 100 MiB),
+puts the file there, under `tenants/<tenant>/rules/<rule>/<UTC timestamp>-<file name>` (the
+bucket's notification starts the run, as for any upload there), then draws the run's progress on
+stderr until it ends: exit code 0 when it SUCCEEDED, 1 when it ended PARTIAL_SUCCESS or FAILED (the
+counts and the first errors are printed either way). The same with `--api`: no AWS credentials
+needed.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 POLL_SECONDS = 0.5
 BAR_WIDTH = 30
 SHOWN_ERRORS = 20
+UPLOAD_TIMEOUT = (10, 300)  # seconds to connect, and between bytes of S3's answer
 
 
 def _path(*segments: str) -> str:
@@ -98,39 +101,48 @@ def dataset_show(context: CliContext, tenant_id: str, run_id: str) -> int:
     return EXIT_OK
 
 
-def upload_key(tenant_id: str, rule_name: str, file_name: str, now: float) -> str:
-    """Where `dataset run` puts a file: a new key per upload, so every upload is a new run."""
-    from eventrelay.datasets.models import upload_prefix
+def _put(ticket: dict[str, Any], file: Path) -> dict[str, str]:
+    """PUT the file to the upload URL the API handed out; S3's answer headers (ETag, version id)."""
+    import requests
 
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-    return f"{upload_prefix(tenant_id, rule_name)}{stamp}-{file_name}"
+    try:
+        with file.open("rb") as body:
+            answer = requests.request(
+                ticket["method"], ticket["url"], data=body, headers=ticket["headers"], timeout=UPLOAD_TIMEOUT
+            )
+    except OSError as exc:  # the file, or the connection to S3 (requests' errors are OSErrors)
+        raise CliError(f"cannot upload {file}: {exc.strerror or type(exc).__name__}", EXIT_FAILURE) from None
+    if answer.status_code != 200:
+        # S3 says why in XML (<Code>SignatureDoesNotMatch</Code>, ...); the URL itself is never shown.
+        code = re.search(r"<Code>([^<]{1,100})</Code>", answer.text)
+        raise CliError(
+            f"the datasets bucket refused the upload: HTTP {answer.status_code}"
+            + (f" {code.group(1)}" if code else ""),
+            EXIT_FAILURE,
+        )
+    return {name.lower(): value for name, value in answer.headers.items()}
 
 
 def _upload(context: CliContext, tenant_id: str, rule_name: str, file: Path) -> str:
-    """Put the file in the datasets bucket; the id of the run its notification starts."""
-    from eventrelay.aws import s3_client
+    """Put the file in the datasets bucket through an upload URL; the id of the run it starts."""
     from eventrelay.datasets.models import run_id_for
 
-    settings = context.settings
-    if settings is None:
-        raise CliError(
-            "dataset run uploads to the stack's bucket directly and is not available with --api yet; "
-            "upload with an S3 client, then follow the run with `dataset show`",
-            EXIT_USAGE,
-        )
-    if not settings.datasets_bucket:
-        raise CliError("this stack has no datasets bucket (deploy the current template)", EXIT_USAGE)
-    key = upload_key(tenant_id, rule_name, file.name, time.time())
     try:
-        with file.open("rb") as body:
-            s3 = s3_client(settings.region)
-            answer = s3.put_object(Bucket=settings.datasets_bucket, Key=key, Body=body)
+        size = file.stat().st_size
     except OSError as exc:
         raise CliError(f"cannot read {file}: {exc.strerror or exc}", EXIT_USAGE) from None
-    version_id = answer.get("VersionId")
-    version = (version_id if version_id and version_id != "null" else None) or str(answer["ETag"]).strip('"')
-    context.info(f"uploaded s3://{settings.datasets_bucket}/{key}")
-    return run_id_for(tenant_id, rule_name, settings.datasets_bucket, key, version)
+    ticket = context.call(
+        "POST",
+        _path("tenants", tenant_id, "datasets", "uploads"),
+        body={"rule": rule_name, "fileName": file.name, "size": size},
+    )
+    stored = _put(ticket, file)
+    # The run's id derives from the object version S3 stored: its version id, else its ETag.
+    version_id = stored.get("x-amz-version-id")
+    etag = stored.get("etag", "").strip('"')
+    version = version_id if version_id and version_id != "null" else etag
+    context.info(f"uploaded s3://{ticket['bucket']}/{ticket['key']}")
+    return run_id_for(tenant_id, rule_name, ticket["bucket"], ticket["key"], version)
 
 
 def _bar(view: dict[str, Any]) -> str:
@@ -191,9 +203,6 @@ def _follow(context: CliContext, tenant_id: str, run_id: str, timeout: float) ->
 @pass_cli_context
 def dataset_run(context: CliContext, tenant_id: str, rule_name: str, file: Path, timeout: float) -> int:
     """Upload a file for a dataset rule and follow its run until it ends."""
-    rule = context.call("GET", _path("tenants", tenant_id, "rules", rule_name))
-    if rule.get("source", {}).get("type") != "dataset":
-        raise CliError(f"rule {rule_name} is not a dataset rule (source: dataset)", EXIT_USAGE)
     run_id = _upload(context, tenant_id, rule_name, file)
     context.info(f"run {run_id}")
     view = _follow(context, tenant_id, run_id, timeout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from eventrelay.datasets.uploads import MAX_FILE_NAME_CHARS, MAX_UPLOAD_BYTES, UPLOAD_URL_SECONDS
 from eventrelay_cli.openapi.operation import Operation
 from eventrelay_cli.openapi.schemas import Schema, array, nullable, obj, ref
 
@@ -22,6 +23,27 @@ def components() -> dict[str, Schema]:
     )
     counts = dict.fromkeys(("rows", "skipped", "invalid", "queued", "delivered", "failed"), COUNT)
     return {
+        "DatasetUpload": obj(
+            {
+                "bucket": TEXT,
+                "key": {
+                    "type": "string",
+                    "description": "tenants/<tenantId>/rules/<rule>/<UTC timestamp>-<fileName>",
+                },
+                "method": {"enum": ["PUT"]},
+                "url": {
+                    "type": "string",
+                    "description": "a presigned S3 URL (SigV4), a credential for this key until it expires",
+                },
+                "headers": obj(
+                    {"Content-Length": TEXT},
+                    ["Content-Length"],
+                ),
+                "size": COUNT,
+                "expiresAt": TEXT,
+            },
+            ["bucket", "key", "method", "url", "headers", "size", "expiresAt"],
+        ),
         "DatasetRun": obj(
             {
                 "runId": TEXT,
@@ -64,6 +86,32 @@ def operations() -> dict[tuple[str, str], Operation]:
                     "required": False,
                     "schema": {"type": "integer", "minimum": 1, "maximum": 200},
                 },
+            ),
+            tags=datasets,
+        ),
+        ("POST", f"{T}/datasets/uploads"): Operation(
+            "An upload URL for a file of a dataset rule: PUT the file there and its run starts",
+            ref("DatasetUpload"),
+            status=201,
+            body=obj(
+                {
+                    "rule": {"type": "string", "description": "a dataset rule of the tenant"},
+                    "fileName": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": MAX_FILE_NAME_CHARS,
+                        "description": "the file's name: .jsonl or .ndjson is JSON Lines, anything else CSV",
+                    },
+                    "size": {"type": "integer", "minimum": 0, "maximum": MAX_UPLOAD_BYTES},
+                },
+                ["rule", "fileName", "size"],
+                closed=True,
+            ),
+            example_body={"rule": "escalations", "fileName": "rows.csv", "size": 48213},
+            description=(
+                f"The URL is valid for {UPLOAD_URL_SECONDS // 60} minutes and for a body of exactly "
+                "`size` bytes (Content-Length is signed). The run's id derives from the object "
+                "S3 stores (its version id): follow it with the runs routes."
             ),
             tags=datasets,
         ),

@@ -29,6 +29,7 @@ from eventrelay.connectors.authorization import OAuthAuthorizer
 from eventrelay.connectors.caller import ConnectorCaller
 from eventrelay.connectors.store import ConnectorStore
 from eventrelay.datasets.store import RunStore
+from eventrelay.datasets.uploads import DatasetUploads
 from eventrelay.delivery.replay import ReplayService
 from eventrelay.delivery.store import DeliveryStore
 from eventrelay.ratelimit import FixedWindowRateLimiter
@@ -58,6 +59,7 @@ class AdminService:
         replay: ReplayService | None,
         audit_log: AuditLog,
         runs: RunStore | None = None,
+        uploads: DatasetUploads | None = None,
         clock: Clock = system_clock,
         actor: Actor = UNATTRIBUTED,
     ) -> None:
@@ -75,6 +77,7 @@ class AdminService:
         self._replay = replay
         self._audit_log = audit_log
         self._runs = runs
+        self._uploads = uploads
         self._clock = clock
         self._act_as(actor)
 
@@ -99,5 +102,5 @@ class AdminService:
         )
         self.rules = RuleAdmin(self.tenants, self._rule_store, self._action_store, auditor)
         self.deliveries = DeliveryAdmin(self._delivery_store, self._replay, auditor)
-        self.datasets = DatasetAdmin(self._runs)
+        self.datasets = DatasetAdmin(self._runs, self._rule_store, self._uploads)
         self.audit = AuditAdmin(self.tenants, self._audit_log)

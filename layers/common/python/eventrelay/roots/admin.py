@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
+from botocore.config import Config
+
 from eventrelay.actions import ActionStore
 from eventrelay.admin.action_test import ActionTester
 from eventrelay.admin.audit import UNATTRIBUTED, Actor
 from eventrelay.admin.service import AdminService
 from eventrelay.audit import AuditLog
+from eventrelay.aws import client_config, create_client
 from eventrelay.clock import Clock, system_clock
 from eventrelay.datasets.progress import DeliveryQueues
 from eventrelay.datasets.store import RunStore
+from eventrelay.datasets.uploads import DatasetUploads, Presigner
 from eventrelay.delivery.replay import ReplayService
 from eventrelay.delivery.runner import Queue
 from eventrelay.delivery.store import DeliveryStore
@@ -67,6 +74,20 @@ def build_admin_service(
         replay=replay,
         audit_log=AuditLog(settings.config_table, dynamodb, clock),
         runs=RunStore(settings.deliveries_table, dynamodb, clock) if settings.deliveries_table else None,
+        uploads=(
+            DatasetUploads(settings.datasets_bucket, partial(presigning_s3_client, settings.region), clock)
+            if settings.datasets_bucket
+            else None
+        ),
         clock=clock,
         actor=actor,
     )
+
+
+def presigning_s3_client(region: str) -> Presigner:
+    """An S3 client for upload URLs: Signature Version 4 (it signs the Content-Length, and every
+    region accepts it), virtual-hosted URLs on the region's own endpoint (path style for an
+    endpoint that is an address, as the local stack's)."""
+    config = client_config().merge(Config(signature_version="s3v4", s3={"addressing_style": "virtual"}))
+    client: Any = create_client("s3", region, config=config)
+    return client  # type: ignore[no-any-return]
