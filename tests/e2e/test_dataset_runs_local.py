@@ -14,6 +14,7 @@ from collections import Counter
 from typing import Any
 
 import boto3
+import pytest
 
 from eventrelay.datasets.models import Run, RunState
 from eventrelay.datasets.store import RunStore
@@ -49,6 +50,8 @@ SKIP_CLOSED = "{path: $.status, op: ne, value: closed}"
 EXPANDER = "DatasetExpanderFunction"
 # The expander's page (DEFAULT_PAGE_ROWS): a file of several pages is read by several invocations.
 PAGE_ROWS = 500
+# The setting naming the dataset deliveries queue: one message per row to call.
+ROWS_QUEUE = "EVENTRELAY_DATASET_DELIVERIES_QUEUE_URL"
 
 
 def apply_dataset_rule(
@@ -124,9 +127,6 @@ def queue_counts(local_stack: RunningStack, setting: str) -> dict[str, int]:
         "in flight": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
         "delayed": int(attributes["ApproximateNumberOfMessagesDelayed"]),
     }
-
-
-ROWS_QUEUE = "EVENTRELAY_DATASET_DELIVERIES_QUEUE_URL"
 
 
 def no_row_waiting_or_in_flight(local_stack: RunningStack) -> bool:
@@ -206,6 +206,8 @@ def test_dataset_run_uploads_follows_and_reports_the_bad_rows(local_stack: Runni
     }
 
 
+# 987 real deliveries through the stack's runner: on a loaded machine more than the suite's 300 s.
+@pytest.mark.timeout(600)
 def test_the_thousand_row_csv_uploaded_to_the_stack_calls_each_delivered_row_once_with_its_values(
     local_stack: RunningStack,
 ) -> None:
@@ -219,7 +221,7 @@ def test_the_thousand_row_csv_uploaded_to_the_stack_calls_each_delivered_row_onc
         # When it is uploaded to the stack's datasets bucket
         upload(local_stack, key, body)
         # Then its run finishes, and no row is left on the dataset deliveries queue
-        wait_until(lambda: runs.finished(key) is not None, timeout=240, interval=0.2, what="the run finished")
+        wait_until(lambda: runs.finished(key) is not None, timeout=480, interval=0.2, what="the run finished")
         wait_until(
             lambda: not any(queue_counts(local_stack, ROWS_QUEUE).values()),
             timeout=60,
