@@ -7,7 +7,7 @@ or, when a slow write finds the next window already started, in that one: window
 backwards). It is not a sliding-window limit: 5 calls at k+0.9 and 5 at k+1.1 are within it, so a
 sliding second may hold 10. The target sees a call when it ARRIVES: after the limiter's write, the
 delivery's claim and the request. On this loaded 2-core machine that took 0.1 s to 5.1 s (median
-0.7-1.2 s, 3 runs of 200 calls), and the target saw up to 9 arrivals in one aligned second with a
+0.5-1.2 s, 4 runs of 200 calls), and the target saw up to 10 arrivals in one aligned second with a
 correct limiter. So "at most 5 arrivals in any aligned second" is not true of this system, and the
 test asserts what is: each arrival can be given an aligned second that starts at most
 `ADMISSION_SLACK_SECONDS` (8 s) before it and not after it (a second it may have been counted in),
