@@ -152,13 +152,12 @@ class ArrivalClock:
 
 
 def unplaceable_arrivals(arrivals: Sequence[float], per_second: int, slack: float) -> list[float]:
-    """The arrivals that cannot each be given an aligned second [k, k+1) with
-    arrival - slack < k + 1 and k <= arrival, with at most `per_second` arrivals per second.
+    """The arrivals that cannot each be given an aligned second [k, k+1) that starts at most
+    `slack` before the arrival and not after it (floor(arrival - slack) <= k <= arrival), with at
+    most `per_second` arrivals per second.
 
-    Greedy in arrival order, each to the earliest such second with room: the arrivals' latest
-    seconds and earliest seconds both grow with the arrival, so this places as many as any
-    assignment can (slack < 1: each arrival has its own second or, within the slack after a
-    boundary, the one before)."""
+    Greedy in arrival order, each to the earliest such second with room: an arrival's earliest and
+    latest seconds both grow with the arrival, so this places as many as any assignment can."""
     placed: Counter[int] = Counter()
     unplaceable: list[float] = []
     for arrival in sorted(arrivals):
@@ -169,6 +168,19 @@ def unplaceable_arrivals(arrivals: Sequence[float], per_second: int, slack: floa
         else:
             placed[free] += 1
     return unplaceable
+
+
+def test_the_pacing_check_refuses_arrivals_beyond_the_limit() -> None:
+    # 6 arrivals later than the slack after a boundary: all were counted in that second
+    assert unplaceable_arrivals([100.5, 100.6, 100.7, 100.8, 100.9, 100.95], 5, 0.5) == [100.95]
+    # one within the slack after it may have been counted in the second before
+    assert unplaceable_arrivals([100.1, 100.6, 100.7, 100.8, 100.9, 100.95], 5, 0.5) == []
+    # 200 calls at 8 a second (an unpaced run here) span 25 s: more than the slack can absorb
+    unpaced = [1000 + n / 8 for n in range(200)]
+    assert len(unplaceable_arrivals(unpaced, 5, ADMISSION_SLACK_SECONDS)) > 0
+    # 200 calls at 5 a second, each up to the slack late, fit
+    late = [1000 + n // 5 + 0.1 + (ADMISSION_SLACK_SECONDS - 0.2) * (n % 2) for n in range(200)]
+    assert unplaceable_arrivals(late, 5, ADMISSION_SLACK_SECONDS) == []
 
 
 def aws_client(local_stack: RunningStack, service: str) -> Any:
