@@ -8,10 +8,12 @@ one, so no second DNS lookup can happen anywhere below.
 
 How a call stays within its deadline: connect and read timeouts bound each socket operation, and
 a watchdog shuts the call's sockets down when the total deadline passes, so a server that accepts
-and then trickles bytes (or never answers) is abandoned on time. One watchdog thread per client
-serves every call in flight (a timer thread per call cost a thread start on each call, which under
-a batch's concurrent calls queued behind the GIL before the request was sent). Response bodies are decompressed
+and then trickles bytes (or never answers) is abandoned on time. Response bodies are decompressed
 by us, a bounded amount at a time, and reading stops at the size cap, so a gzip bomb is cut.
+
+One watchdog thread per client serves every call in flight: a timer thread per call cost a thread
+start on every call, which among a batch's concurrent calls waited for the GIL before the request
+was sent.
 """
 
 from __future__ import annotations
