@@ -31,6 +31,32 @@ def rows_csv(header: list[str], rows: list[list[str]], bom: bool = False) -> byt
     return (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
 
 
+# The issue's 1,000-row file: every odd title holds a comma, every even one a newline; three rows
+# have an amount that is no number, ten are closed (a rule's condition `status ne closed` skips them).
+THOUSAND_ROWS_HEADER = ["id", "title", "amount", "status"]
+THOUSAND_ROWS_INVALID = frozenset({17, 500, 999})
+THOUSAND_ROWS_CLOSED = frozenset(range(100, 110))
+
+
+def thousand_row(number: int) -> list[str]:
+    """Row `number` (1-based) of the 1,000-row file, as its fields."""
+    title = f"Escalation {number}, urgent" if number % 2 else f"Line one of {number}\nline two"
+    amount = "not-a-number" if number in THOUSAND_ROWS_INVALID else str(number)
+    return [f"E-{number}", title, amount, "closed" if number in THOUSAND_ROWS_CLOSED else "open"]
+
+
+def thousand_rows() -> tuple[bytes, set[int], set[int]]:
+    """1,000 rows: quoted commas, embedded newlines, a BOM; 3 invalid amounts, 10 closed rows."""
+    rows = [thousand_row(number) for number in range(1, 1001)]
+    body = rows_csv(THOUSAND_ROWS_HEADER, rows, bom=True)
+    return body, set(THOUSAND_ROWS_INVALID), set(THOUSAND_ROWS_CLOSED)
+
+
+def thousand_row_line(number: int) -> int:
+    """The line row `number` starts on: the header is line 1 and every even row takes two lines."""
+    return 2 + (number - 1) + (number - 1) // 2
+
+
 @dataclass
 class DatasetRig:
     """Per test: its own events, rows and pages queues; the expander and a runner that use them."""
@@ -178,4 +204,14 @@ def body_of(request: Any) -> dict[str, Any]:
     return parsed
 
 
-__all__ = ["DatasetRig", "body_of", "rows_csv"]
+__all__ = [
+    "THOUSAND_ROWS_CLOSED",
+    "THOUSAND_ROWS_HEADER",
+    "THOUSAND_ROWS_INVALID",
+    "DatasetRig",
+    "body_of",
+    "rows_csv",
+    "thousand_row",
+    "thousand_row_line",
+    "thousand_rows",
+]

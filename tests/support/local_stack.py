@@ -59,6 +59,16 @@ class RunningStack:
         [pid] = [child for child in descendants(self.pid) if "local.moto_process" in command_line(child)]
         return pid
 
+    def function_instance_pids(self, function_name: str) -> list[int]:
+        """The pids of a function's instances alive now: its worker processes (lambda_worker.py),
+        each started with AWS_LAMBDA_FUNCTION_NAME set to the function's logical id."""
+        return [
+            pid
+            for pid in descendants(self.pid)
+            if "local.lambda_worker" in command_line(pid)
+            and environment_of(pid).get("AWS_LAMBDA_FUNCTION_NAME") == function_name
+        ]
+
     def events_queue_is_idle(self) -> bool:
         """No event waiting, in flight or delayed: the stack's runner has finished every event it got."""
         sqs = boto3.client(
@@ -188,6 +198,16 @@ def command_line(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def environment_of(pid: int) -> dict[str, str]:
+    """The environment a process was started with (Linux /proc); empty once it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    pairs = (entry.decode(errors="replace").partition("=") for entry in raw.split(b"\0") if entry)
+    return {name: value for name, _, value in pairs}
 
 
 def all_gone(pids: Sequence[int]) -> bool:

@@ -286,9 +286,17 @@ class WorkerProcess:
         # One log stream per instance, as Lambda names a sandbox's stream.
         self.log_stream_name = _log_stream_name()
         self.environment = {**environment, "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream_name}
-        self.usable = False
+        self._usable = False
         self._process: subprocess.Popen[bytes] | None = None
         self._buffer = bytearray()
+
+    @property
+    def usable(self) -> bool:
+        """Ready for an invocation: started, never broken, and its process still alive. An instance
+        whose process died while idle (killed from outside) is never handed an invocation: Lambda
+        gives the next one to a fresh sandbox."""
+        process = self._process
+        return self._usable and process is not None and process.poll() is None
 
     @property
     def pid(self) -> int | None:
@@ -317,7 +325,7 @@ class WorkerProcess:
                 str(reply.get("errorType", "Runtime.Unknown")),
                 str(reply.get("errorMessage", "")),
             )
-        self.usable = True
+        self._usable = True
         return self
 
     def _read_reply(self, deadline: float) -> dict[str, Any]:
@@ -335,7 +343,7 @@ class WorkerProcess:
                 continue
             chunk = os.read(descriptor, 1 << 16)
             if not chunk:
-                self.usable = False
+                self._usable = False
                 status = process.wait()
                 self._close_pipes()
                 reason = f"signal {-status}" if status < 0 else f"exit status {status}"
@@ -375,7 +383,7 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """End the instance at once (SIGKILL) and reap it: after this returns it does nothing more."""
-        self.usable = False
+        self._usable = False
         process = self._process
         if process is None:
             return
@@ -391,7 +399,7 @@ class WorkerProcess:
 
     def request_close(self) -> None:
         """End the worker's input: it exits after its current invocation (see `wait_closed`)."""
-        self.usable = False
+        self._usable = False
         process = self._process
         if process is not None and process.stdin is not None:
             with contextlib.suppress(OSError):
@@ -549,10 +557,18 @@ class LocalFunction:
                 self._available.wait()
             if self._closed:
                 raise InvocationError(self.name, "Runtime.Shutdown", "the local stack is stopping")
-            if self._idle:
-                return self._idle.pop()  # the most recently used instance: the warmest
-            self._instances += 1
-            self._started += 1
+            # An idle instance whose process died (killed from outside) is replaced, not reused.
+            dead = [idle for idle in self._idle if not idle.usable]
+            self._idle = [idle for idle in self._idle if idle.usable]
+            self._instances -= len(dead)
+            warm: Instance | None = self._idle.pop() if self._idle else None  # the most recently used
+            if warm is None:
+                self._instances += 1
+                self._started += 1
+        for gone in dead:
+            gone.close()
+        if warm is not None:
+            return warm
         try:
             return self._create()
         except InvocationError:

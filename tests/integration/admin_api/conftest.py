@@ -48,7 +48,7 @@ def replay_queue(settings: Settings) -> Iterator[str]:
 
 @pytest.fixture
 def harness(settings: Settings, runner_queue: str) -> Iterator[Harness]:
-    client = OutboundClient(SsrfGuard("127.0.0.0/8"), connect_timeout=1, read_timeout=1, deadline=3)
+    client = OutboundClient(SsrfGuard("127.0.0.0/8"), connect_timeout=10, read_timeout=10, deadline=20)
     built = Harness(
         settings, ControlledClock(time.time()), runner_queue, RetryPolicy(random=lambda: 0.5), client
     )

@@ -488,7 +488,7 @@ def harness(settings: Settings) -> Iterator[Harness]:
     queue_url = sqs.create_queue(
         QueueName=f"url-secrets-{uuid.uuid4().hex[:12]}", Attributes={"VisibilityTimeout": "30"}
     )["QueueUrl"]
-    client = OutboundClient(SsrfGuard("127.0.0.0/8"), connect_timeout=1, read_timeout=1, deadline=3)
+    client = OutboundClient(SsrfGuard("127.0.0.0/8"), connect_timeout=10, read_timeout=10, deadline=20)
     built = Harness(
         settings, ControlledClock(time.time()), queue_url, RetryPolicy(random=lambda: 0.5), client
     )

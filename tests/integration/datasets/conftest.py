@@ -25,7 +25,7 @@ def clock() -> ControlledClock:
 def harness(settings: Settings, clock: ControlledClock) -> Iterator[Harness]:
     sqs = sqs_client(settings.region)
     queue_url = sqs.create_queue(QueueName=f"ds-runner-{uuid.uuid4().hex[:12]}")["QueueUrl"]
-    client = OutboundClient(SsrfGuard("127.0.0.0/8"), connect_timeout=1, read_timeout=2, deadline=3)
+    client = OutboundClient(SsrfGuard("127.0.0.0/8"), connect_timeout=10, read_timeout=10, deadline=20)
     built = Harness(settings, clock, queue_url, RetryPolicy(random=lambda: 0.5), client)
     yield built
     built.runner.close()

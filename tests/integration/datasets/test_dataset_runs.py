@@ -14,7 +14,7 @@ from eventrelay.datasets.models import RunState, dataset_delivery_id
 from eventrelay.delivery.models import DeliveryState
 from eventrelay.roots import AwsClients
 from eventrelay.roots.admin import build_admin_service
-from tests.support.datasets import DatasetRig, body_of, rows_csv
+from tests.support.datasets import DatasetRig, body_of, rows_csv, thousand_row_line, thousand_rows
 from tests.support.delivery import Harness
 from tests.support.http_servers import RecordingServer, Reply
 
@@ -50,17 +50,6 @@ def configure(harness: Harness, tenant_id: str, target: RecordingServer, **rule:
     )
 
 
-def thousand_rows() -> tuple[bytes, set[int], set[int]]:
-    """1,000 rows: quoted commas, embedded newlines, a BOM; 3 invalid amounts, 10 closed rows."""
-    invalid, closed = {17, 500, 999}, set(range(100, 110))
-    rows = []
-    for number in range(1, 1001):
-        title = f"Escalation {number}, urgent" if number % 2 else f"Line one of {number}\nline two"
-        amount = "not-a-number" if number in invalid else str(number)
-        rows.append([f"E-{number}", title, amount, "closed" if number in closed else "open"])
-    return rows_csv(["id", "title", "amount", "status"], rows, bom=True), invalid, closed
-
-
 def test_a_thousand_row_csv_calls_the_target_once_per_delivered_row_and_reports_its_counts(
     harness: Harness, rig: DatasetRig, tenant_id: str, target: RecordingServer
 ) -> None:
@@ -89,8 +78,9 @@ def test_a_thousand_row_csv_calls_the_target_once_per_delivered_row_and_reports_
     assert run.state is RunState.PARTIAL_SUCCESS
     assert (run.rows, run.skipped, run.invalid, run.delivered, run.failed) == (1000, 10, 3, 987, 0)
     assert run.pending == 0
-    lines = {number: 2 + (number - 1) + (number - 1) // 2 for number in invalid}
-    assert [(error.row, error.line) for error in run.errors] == sorted((n, lines[n]) for n in invalid)
+    assert [(error.row, error.line) for error in run.errors] == sorted(
+        (n, thousand_row_line(n)) for n in invalid
+    )
     assert all("amount" in error.reason for error in run.errors)
 
 

@@ -40,7 +40,10 @@ def policy() -> RetryPolicy:
 
 @pytest.fixture
 def client() -> Iterator[OutboundClient]:
-    outbound = OutboundClient(SsrfGuard("127.0.0.0/8"), connect_timeout=1, read_timeout=1, deadline=3)
+    # Generous timeouts: on a loaded machine a recording server can take over a second to accept a
+    # connection, and a timed-out call is retried (one more message) though the target saw nothing.
+    # Tests about timeouts build their own client.
+    outbound = OutboundClient(SsrfGuard("127.0.0.0/8"), connect_timeout=10, read_timeout=10, deadline=20)
     yield outbound
     outbound.close()
 

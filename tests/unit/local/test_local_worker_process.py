@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import threading
 from collections import defaultdict
 from pathlib import Path
@@ -158,6 +160,35 @@ def test_handler_errors_come_back_with_lambdas_error_types(tmp_path: Path) -> No
         assert function.cold_starts == 2
     finally:
         function.close()
+
+
+def test_an_instance_killed_while_idle_is_replaced_for_the_next_invocation(tmp_path: Path) -> None:
+    # Given a warm instance, idle between invocations
+    folder = write_function(tmp_path, "counter", COUNTING_HANDLER)
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    function = LocalFunction.from_code("IdleFunction", folder, max_instances=1, timeout_seconds=30)
+    try:
+        first = function.invoke({"gate": str(gate)})
+        # When its process is killed from outside (SIGKILL) while it waits for work
+        os.kill(first["pid"], signal.SIGKILL)
+        wait_until(lambda: process_has_exited(first["pid"]), timeout=30, what="the idle instance died")
+        # Then the next invocation succeeds on a fresh instance (a cold start), not the dead one
+        second = function.invoke({"gate": str(gate)})
+    finally:
+        function.close()
+    assert second["pid"] != first["pid"]
+    assert second["calls"] == 1
+    assert function.cold_starts == 2
+
+
+def process_has_exited(pid: int) -> bool:
+    """Gone, or a zombie its parent has not reaped yet (state Z in /proc/PID/stat)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def test_import_failures_are_init_errors_and_leave_no_instance(tmp_path: Path) -> None:
