@@ -12,11 +12,24 @@ transaction, plus each index entry).
 Also this process's peak memory (max RSS) after the batches: the runner handler and the bench (the
 emulators run in processes of their own), an upper bound for what a warm runner instance holds,
 which the template's MemorySize is sized from.
+
+Where a batch's time goes, as two more sides of each round:
+- the batch of ten's timeline: from the handler's start to its first call, from its first call's
+  start to its last one's (the ten claims, which start together and which DynamoDB Local answers
+  one after another), and from the last call's end to the handler's end (its settlement);
+- the same writes bare: ten threads each make the runner's own claim PutItem (its parameters as
+  the runner sent them, for a new delivery), pause TARGET_SECONDS for the call, then make its
+  settlement UpdateItem, through the same botocore client, with nothing else of the runner. That
+  is the least a batch of ten can take on this emulator, whatever the runner does; the ratio of
+  the batch to it is the runner's own share. The claim's latency alone and among ten is printed
+  beside it: DynamoDB Local applies concurrent writes one at a time, where DynamoDB writes to
+  different items in parallel.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import logging
 import resource
@@ -27,6 +40,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -44,6 +58,7 @@ from eventrelay.outbound.request import OutboundRequest
 from eventrelay.outbound.ssrf import SsrfGuard
 from eventrelay.roots import AwsClients
 from eventrelay.roots.connectors import build_connector_services
+from eventrelay.roots.delivery import runner_root
 from eventrelay.rules import RuleStore
 from eventrelay_cli.local.environment import LocalAws
 from eventrelay_cli.local.lambda_runtime import load_handler, make_context
@@ -75,10 +90,16 @@ class _Slow(BaseHTTPRequestHandler):
         return
 
 
+class _TargetServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's backlog of 5 drops the SYNs of a batch's new connections arriving together
+    # while the accept loop waits for the GIL: a 1 s retransmission would land in the figures.
+    request_queue_size = 128
+
+
 @contextlib.contextmanager
 def _target() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
-    server.daemon_threads = True
+    server = _TargetServer(("127.0.0.1", 0), _Slow)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -163,6 +184,72 @@ class Meter:
             tally.write_units += sum(float(t.get("CapacityUnits", 0)) for t in deliveries)
 
 
+class DeliveryWrites:
+    """The runner's own claim PutItem and settlement UpdateItem, captured as it sent them; `make`
+    sends them bare (botocore alone) for a new delivery id."""
+
+    def __init__(self) -> None:
+        self.claim: dict[str, Any] | None = None
+        self.settle: dict[str, Any] | None = None
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("before-parameter-build.dynamodb.PutItem", self._claimed)
+        client.meta.events.register("before-parameter-build.dynamodb.UpdateItem", self._settled)
+
+    def _claimed(self, params: dict[str, Any], **_: Any) -> None:
+        if self.claim is None and str(params.get("TableName", "")).endswith("DeliveriesTable"):
+            self.claim = copy.deepcopy(params)
+
+    def _settled(self, params: dict[str, Any], **_: Any) -> None:
+        if self.settle is None and str(params.get("TableName", "")).endswith("DeliveriesTable"):
+            self.settle = copy.deepcopy(params)
+
+    def make(self, client: Any) -> float:
+        """One delivery's writes with a pause for its call between them; the claim's latency."""
+        if self.claim is None or self.settle is None:
+            raise RuntimeError("no delivery was written yet: nothing to copy")
+        key = {"S": f"DELIVERY#bench-bare-{uuid.uuid4().hex}"}
+        claim, settle = copy.deepcopy(self.claim), copy.deepcopy(self.settle)
+        claim.pop("ReturnConsumedCapacity", None)
+        settle.pop("ReturnConsumedCapacity", None)
+        claim["Item"]["pk"] = key
+        settle["Key"]["pk"] = key
+        started = time.perf_counter()
+        client.put_item(**claim)
+        claimed = time.perf_counter() - started
+        time.sleep(TARGET_SECONDS)  # the call
+        client.update_item(**settle)
+        return claimed
+
+
+@dataclass
+class Timeline:
+    """When each call of the batch being timed started and ended (perf_counter seconds)."""
+
+    calls: list[tuple[float, float]] = field(default_factory=list)
+    recording: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def watch(self, client: OutboundClient) -> None:
+        send = client.send
+
+        def timed(request: OutboundRequest, idempotency_key: str | None = None) -> Any:
+            started = time.perf_counter()
+            try:
+                return send(request, idempotency_key)
+            finally:
+                if self.recording:
+                    with self._lock:
+                        self.calls.append((started, time.perf_counter()))
+
+        client.send = timed  # type: ignore[method-assign]
+
+    def phases(self, started: float, ended: float) -> tuple[float, float, float]:
+        """To the first call's start, first to last call's start, last call's end to `ended`."""
+        starts, ends = [call[0] for call in self.calls], [call[1] for call in self.calls]
+        return min(starts) - started, max(starts) - min(starts), ended - max(ends)
+
+
 def main() -> int:
     aws = LocalAws(
         template=REPO_ROOT / "template.yaml",
@@ -205,10 +292,18 @@ def main() -> int:
             handler = load_handler(REPO_ROOT / "functions" / "action_runner")
             context = make_context("ActionRunnerFunction", 60)
             meter = Meter()
+            writes, timeline = DeliveryWrites(), Timeline()
+            writes.attach(dynamodb)
             one_call: list[float] = []
             single: list[float] = []
             batch: list[float] = []
             batch_cpu: list[float] = []  # this process's CPU (the target's thread only sleeps)
+            phases: list[tuple[float, float, float]] = []
+            bare_one: list[float] = []
+            bare_ten: list[float] = []
+            claim_alone: list[float] = []
+            claims_among_ten: list[float] = []
+            bare_threads = ThreadPoolExecutor(BATCH, thread_name_prefix="bare")
             output = io.StringIO()  # the handler's logs and EMF metrics go to stdout, as in Lambda
             # The Logger writes to the stdout of import time: here, into `output` as well, to count it.
             log_handler = function_logger.powertools.registered_handler
@@ -216,6 +311,10 @@ def main() -> int:
             log_handler.setStream(output)
             with contextlib.redirect_stdout(output):
                 handler(_event([_envelope(-1)]), context)  # cold start, connections opened
+                timeline.watch(runner_root().connectors.client)
+                # Connections for a whole batch, to the target and to the emulator, opened once.
+                handler(_event([_envelope(-2 - i) for i in range(BATCH)]), context)
+                list(bare_threads.map(lambda _: writes.make(dynamodb), range(BATCH)))
                 meter.attach(dynamodb, count_writes=True)
                 meter.attach(sqs_client(settings.region))
                 meter.attach(secretsmanager_client(settings.region))
@@ -232,12 +331,27 @@ def main() -> int:
                     assert response == {"batchItemFailures": []}, response
 
                     meter.side = "batch"
+                    timeline.calls.clear()
+                    timeline.recording = True
                     started, cpu_started = time.perf_counter(), time.process_time()
                     response = handler(_event([_envelope(n * BATCH + i) for i in range(BATCH)]), context)
-                    batch.append(time.perf_counter() - started)
+                    ended = time.perf_counter()
+                    batch.append(ended - started)
                     batch_cpu.append(time.process_time() - cpu_started)
+                    timeline.recording = False
                     assert response == {"batchItemFailures": []}, response
+                    assert len(timeline.calls) == BATCH, timeline.calls
+                    phases.append(timeline.phases(started, ended))
                     meter.side = None
+
+                    started = time.perf_counter()
+                    claim_alone.append(writes.make(dynamodb))
+                    bare_one.append(time.perf_counter() - started)
+
+                    started = time.perf_counter()
+                    claims_among_ten += bare_threads.map(lambda _: writes.make(dynamodb), range(BATCH))
+                    bare_ten.append(time.perf_counter() - started)
+            bare_threads.shutdown()
             client.close()
     finally:
         aws.stop()
@@ -267,6 +381,53 @@ def main() -> int:
         ten / call,
         at_most=BATCH_RATIO_TARGET,
         note=f"1x perfect overlap, {BATCH}x sequential",
+    )
+    to_first, spread, after_last = (statistics.median(phase) * 1000 for phase in zip(*phases, strict=True))
+    report.add(
+        f"batch of {BATCH}: start to its first call", to_first, "ms", note="configuration reads, first claim"
+    )
+    report.add(
+        f"batch of {BATCH}: first to last call started",
+        spread,
+        "ms",
+        note=f"the {BATCH} claims, sent together, answered one after another",
+    )
+    report.add(f"batch of {BATCH}: last call's end to the end", after_last, "ms", note="its settlement")
+    floor_one, floor_ten = statistics.median(bare_one), statistics.median(bare_ten)
+    report.add(
+        "bare writes of 1 delivery",
+        floor_one * 1000,
+        "ms",
+        note=f"claim PutItem, {TARGET_SECONDS * 1000:.0f} ms pause (the call), settle UpdateItem, bare",
+    )
+    report.add(
+        f"bare writes of {BATCH} deliveries at once",
+        floor_ten * 1000,
+        "ms",
+        note="the least a batch can take on this emulator",
+        samples=[t * 1000 for t in bare_ten],
+    )
+    report.ratio(
+        f"bare writes of {BATCH} / one call",
+        floor_ten / call,
+        note="the emulator's floor for the ratio above (no target: not the product)",
+    )
+    report.ratio(
+        f"batch of {BATCH} / its bare writes",
+        ten / floor_ten,
+        note="the runner's own share (reads, CPU, logs, threads)",
+    )
+    report.add(
+        "claim PutItem alone",
+        statistics.median(claim_alone) * 1000,
+        "ms",
+        note="DynamoDB Local, one write at a time",
+    )
+    report.add(
+        f"claim PutItem among {BATCH} at once",
+        statistics.median(claims_among_ten) * 1000,
+        "ms",
+        note=f"median; slowest {max(claims_among_ten) * 1000:.0f} ms: DynamoDB Local applies them in turn",
     )
     by_operation = ", ".join(f"{name} {number / ROUNDS:g}" for name, number in sorted(alone.calls.items()))
     report.add(

@@ -138,6 +138,10 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver listens with a backlog of 5: when more connections arrive together (a batch's
+    # ten calls) while the accept loop waits for the GIL, the kernel drops their SYNs and a client
+    # with a 1 s connect timeout fails before its retransmission. Room for every test's burst.
+    request_queue_size = 128
     owner: RecordingServer
 
     def verify_request(self, request: Any, client_address: Any) -> bool:

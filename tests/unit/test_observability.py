@@ -110,7 +110,9 @@ def test_a_log_line_carries_the_invocation_context_and_correlation_id_given_befo
 def test_metrics_are_flushed_as_one_emf_line_per_invocation_and_none_without_metrics(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    metrics = FunctionMetrics("orders-relay", "OrdersRelay-test")
+    # Powertools keeps one dimension set per process (one function, one service): the metrics of
+    # this test share the process's service, whichever Metrics an earlier test created first.
+    metrics = FunctionMetrics(observability.SERVICE, "OrdersRelay-test")
 
     @metrics.log_metrics
     def handler(event: dict[str, int], context: object) -> None:
@@ -124,4 +126,4 @@ def test_metrics_are_flushed_as_one_emf_line_per_invocation_and_none_without_met
     document = json.loads(line)
     (directive,) = document["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "OrdersRelay-test"
-    assert (document["service"], document["BulkJobsAccepted"]) == ("orders-relay", [1.0, 1.0])
+    assert (document["service"], document["BulkJobsAccepted"]) == (observability.SERVICE, [1.0, 1.0])

@@ -40,9 +40,11 @@ class Tracker:
         self.now = 0
         self.peak = 0
         self.gave_up = False
+        self.threads: set[threading.Thread] = set()
 
     def handle(self, record: SQSRecord) -> None:
         with self.condition:
+            self.threads.add(threading.current_thread())
             self.now += 1
             self.peak = max(self.peak, self.now)
             self.condition.notify_all()
@@ -80,3 +82,20 @@ def test_concurrency_is_bounded() -> None:
         processor=ConcurrentBatchProcessor(max_concurrency=3),
     )
     assert (tracker.peak, tracker.gave_up) == (3, False)
+
+
+def test_a_later_batch_runs_on_the_threads_of_the_first() -> None:
+    # Given a processor that has processed a batch of 10 records, all at once
+    processor = ConcurrentBatchProcessor(max_concurrency=10)
+    first, second = Tracker(together=10), Tracker(together=10)
+    bodies = [json.dumps({"n": i}) for i in range(10)]
+    try:
+        process_partial_response(event=sqs_event(bodies), record_handler=first.handle, processor=processor)
+        # When it processes the next batch
+        process_partial_response(event=sqs_event(bodies), record_handler=second.handle, processor=processor)
+    finally:
+        processor.close()
+    # Then the second batch ran concurrently on the threads of the first: no thread was started for it
+    assert (second.peak, second.gave_up) == (10, False)
+    assert len(first.threads) == 10
+    assert second.threads == first.threads

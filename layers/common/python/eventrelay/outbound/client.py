@@ -10,11 +10,16 @@ How a call stays within its deadline: connect and read timeouts bound each socke
 a watchdog shuts the call's sockets down when the total deadline passes, so a server that accepts
 and then trickles bytes (or never answers) is abandoned on time. Response bodies are decompressed
 by us, a bounded amount at a time, and reading stops at the size cap, so a gzip bomb is cut.
+
+One watchdog thread per client serves every call in flight: a timer thread per call cost a thread
+start on every call, which among a batch's concurrent calls waited for the GIL before the request
+was sent.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import socket
 import threading
@@ -60,6 +65,10 @@ _CLIENT_OWNED_HEADERS = frozenset(
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _HEADER_VALUE_FORBIDDEN = re.compile(r"[\r\n\x00]")
 _READ_CHUNK = 64 * 1024
+# Kept-alive connections per pinned address: as many as the action runner has calls in flight
+# (delivery.runner.DEFAULT_MAX_CONCURRENT_CALLS), so a batch's concurrent calls to one host all
+# find their connection again in the next batch (requests keeps 10: the rest were reopened each time).
+DEFAULT_CONNECTIONS_PER_HOST = 16
 
 # (ip, port), connect timeout -> a connected socket. Tests inject one to observe connection attempts.
 Opener = Callable[[tuple[str, int], float | None], socket.socket]
@@ -120,6 +129,73 @@ def _shutdown(sock: socket.socket) -> None:
 
 
 _calls = threading.local()
+
+
+class _Watchdog:
+    """Aborts the calls whose deadline has passed, from one thread shared by a client's calls.
+
+    The thread sleeps until the earliest deadline; a call is woken for only when its deadline comes
+    before that (calls of one client share one deadline length, so mostly never: a wake-up per call
+    would make the thread compete with the calls for the GIL). It starts with the first call and
+    ends after `idle_seconds` without any call to watch (a client dropped without `close` leaves
+    no thread behind for long)."""
+
+    def __init__(self, idle_seconds: float = 60.0) -> None:
+        self._idle_seconds = idle_seconds
+        self._condition = threading.Condition()
+        self._watched: dict[int, tuple[float, _CallContext]] = {}
+        self._next_ticket = 0
+        self._thread: threading.Thread | None = None
+        # When the sleeping thread wakes by itself; -inf while it is awake (it looks again before sleeping).
+        self._wakes_at = -math.inf
+        self._closed = False
+
+    def watch(self, context: _CallContext, seconds: float) -> int:
+        """Abort `context` in `seconds` unless `unwatch` is called first; returns its ticket."""
+        due = time.monotonic() + seconds
+        with self._condition:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            self._watched[ticket] = (due, context)
+            if self._thread is None:
+                self._wakes_at = -math.inf
+                self._thread = threading.Thread(target=self._run, name="outbound-watchdog", daemon=True)
+                self._thread.start()
+            elif due < self._wakes_at:
+                self._condition.notify()
+        return ticket
+
+    def unwatch(self, ticket: int) -> None:
+        with self._condition:
+            self._watched.pop(ticket, None)
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            self._watched.clear()
+            self._condition.notify()
+
+    def _run(self) -> None:
+        idle_since = time.monotonic()
+        while True:
+            with self._condition:
+                now = time.monotonic()
+                expired = [ticket for ticket, (due, _) in self._watched.items() if due <= now]
+                overdue = [self._watched.pop(ticket)[1] for ticket in expired]
+                if not overdue:
+                    if self._watched:
+                        idle_since = now
+                        self._wakes_at = min(due for due, _ in self._watched.values())
+                    elif self._closed or now - idle_since >= self._idle_seconds:
+                        self._thread = None
+                        return
+                    else:
+                        self._wakes_at = idle_since + self._idle_seconds
+                    self._condition.wait(self._wakes_at - now)
+                    self._wakes_at = -math.inf
+                    continue
+            for context in overdue:  # outside the lock: aborting shuts sockets down
+                context.abort()
 
 
 def _current_call() -> _CallContext | None:
@@ -302,7 +378,8 @@ class OutboundClient:
     connect_timeout / read_timeout bound each socket operation; `deadline` bounds the whole call
     (resolution, connection, headers and body); `max_response_bytes` caps the decoded body.
     `opener` opens the TCP connection to the pinned address (tests inject one to observe attempts);
-    `ca_bundle` replaces the default trust store (tests serving their own certificate use it).
+    `ca_bundle` replaces the default trust store (tests serving their own certificate use it);
+    `connections_per_host` is how many connections to one pinned address are kept alive.
     """
 
     def __init__(
@@ -316,6 +393,7 @@ class OutboundClient:
         opener: Opener = default_opener,
         ca_bundle: str | None = None,
         clock: Clock = system_clock,
+        connections_per_host: int = DEFAULT_CONNECTIONS_PER_HOST,
     ) -> None:
         self.guard = guard
         self.connect_timeout = connect_timeout
@@ -325,15 +403,17 @@ class OutboundClient:
         self._opener = opener
         self._verify: bool | str = ca_bundle or True
         self._clock = clock
+        self._watchdog = _Watchdog()
         self._session = requests.Session()
         # The session only holds the pinned adapter and its pools: calls go to the adapter directly,
         # so no cookies, redirects, proxies or .netrc credentials ever apply.
         self._session.trust_env = False
-        adapter = _PinnedAdapter(max_retries=0)
+        adapter = _PinnedAdapter(max_retries=0, pool_maxsize=connections_per_host)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
 
     def close(self) -> None:
+        self._watchdog.close()
         self._session.close()
 
     def send(self, request: OutboundRequest, idempotency_key: str | None = None) -> Outcome:
@@ -374,14 +454,12 @@ class OutboundClient:
         if remaining <= 0:
             return Outcome(OutcomeKind.RETRYABLE, error="deadline exceeded", duration_ms=elapsed_ms())
         context = _CallContext(target, self._opener)
-        watchdog = threading.Timer(remaining, context.abort)
-        watchdog.daemon = True
         _calls.context = context
-        watchdog.start()
+        ticket = self._watchdog.watch(context, remaining)
         try:
             return self._perform(prepared, context, remaining, elapsed_ms)
         finally:
-            watchdog.cancel()
+            self._watchdog.unwatch(ticket)
             _calls.context = None
             context.release()
 
