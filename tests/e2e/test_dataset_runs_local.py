@@ -322,10 +322,10 @@ def test_the_expander_killed_mid_file_restarts_on_a_fresh_instance_and_calls_eve
     sqs.set_queue_attributes(QueueUrl=pages_queue, Attributes={"VisibilityTimeout": "20"})
     runs = StackRuns(local_stack)
     key = "tenants/demo/rules/killed/rows.csv"
-    total = 2 * PAGE_ROWS + 100  # three pages: the kill lands in the second or the third
-    # Every fifth row is open, the others closed: every page is read and counted, while the
-    # runner (the slow part on a loaded machine) calls a fifth of them.
-    opened = {number for number in range(1, total + 1) if number % 5 == 0}
+    total = 3 * PAGE_ROWS + 100  # four pages: three chances for the kill to land mid-page
+    # Every sixth row is open, the others closed: every page is read and counted, while the
+    # runner (the slow part on a loaded machine) calls a sixth of them.
+    opened = {number for number in range(1, total + 1) if number % 6 == 0}
     try:
         with RecordingServer() as target:
             # Given a dataset rule that skips closed rows, and a file of several pages
