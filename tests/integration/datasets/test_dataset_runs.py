@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -100,6 +101,44 @@ def test_a_json_lines_file_with_only_good_rows_succeeds(
     run = rig.only_run(tenant_id)
     assert run.state is RunState.SUCCEEDED
     assert (run.rows, run.delivered, run.invalid) == (5, 5, 0)
+
+
+class StateAtSend:
+    """The expander's real rows queue, noting the run's recorded state each time rows are sent."""
+
+    def __init__(self, rig: DatasetRig, tenant_id: str) -> None:
+        self.queue = rig.expander.rows_queue
+        self.runs = rig.expander.runs
+        self.tenant_id = tenant_id
+        self.states: list[RunState] = []
+
+    def send_bodies(self, bodies: list[str], attributes: dict[str, Any] | None = None) -> None:
+        [run] = self.runs.list(self.tenant_id)
+        self.states.append(run.state)
+        self.queue.send_bodies(bodies, attributes)
+
+
+def test_a_run_is_running_from_the_moment_its_first_rows_are_queued(
+    harness: Harness, rig: DatasetRig, tenant_id: str, target: RecordingServer
+) -> None:
+    # Given a two-page file, and the expander's rows queue noting the run's state at each send
+    configure(harness, tenant_id, target)
+    rows = [[f"R-{n}", f"t{n}", str(n), "open"] for n in range(1, 151)]
+    notification = rig.upload(
+        f"tenants/{tenant_id}/rules/escalations/load.csv",
+        rows_csv(["id", "title", "amount", "status"], rows),
+    )
+    observed = StateAtSend(rig, tenant_id)
+    rig.expander.rows_queue = observed
+    # When the expander reads its first page (its rows' calls may start before the page is recorded)
+    rig.expander.handle_message(json.dumps(notification))
+    # Then the run already said RUNNING when those rows were queued, not ACCEPTED
+    assert observed.states == [RunState.RUNNING]
+    # And it runs to the end as usual
+    rig.drain()
+    assert observed.states == [RunState.RUNNING, RunState.RUNNING]
+    run = rig.only_run(tenant_id)
+    assert (run.state, run.rows, run.delivered) == (RunState.SUCCEEDED, 150, 150)
 
 
 def test_an_expander_killed_between_pages_and_restarted_calls_every_row_once(

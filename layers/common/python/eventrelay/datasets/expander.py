@@ -282,6 +282,8 @@ class DatasetExpander:
             return self._fail(run, str(exc))
         file_read = read < self.page_rows
         if page.messages:
+            # Their calls start now, before this page is recorded: the run says RUNNING from here.
+            self.runs.mark_running(run)
             self.rows_queue.send_bodies(page.messages)
         recorded = self.runs.record_page(
             run,

@@ -15,6 +15,7 @@ Every write is conditional, so a message handled twice changes nothing twice:
 from __future__ import annotations
 
 import builtins
+import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +83,18 @@ class RunStore:
         except ConditionFailed:
             return False
         return True
+
+    def mark_running(self, run: Run) -> None:
+        """ACCEPTED -> RUNNING as the run's first rows are queued (their calls may start before the
+        first page is recorded). One write per run; none once the run has moved on."""
+        if run.state is not RunState.ACCEPTED:
+            return
+        now = self._clock()
+        start = Expression()
+        start.set("state", RunState.RUNNING.value).set("updatedAt", now)
+        start.require(start.equals("state", RunState.ACCEPTED.value))
+        with contextlib.suppress(ConditionFailed):  # another copy of the message marked it first
+            self._table.update(run_key(run.run_id), start)
 
     def record_page(
         self,
