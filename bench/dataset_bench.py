@@ -36,6 +36,7 @@ import time
 import tracemalloc
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,27 +58,6 @@ def rows_file(rows: int) -> bytes:
     lines = ["id,title,amount,status\r\n"]
     lines.extend(f'E-{n},"Escalation {n}, printer on fire",{n % 997},open\r\n' for n in range(1, rows + 1))
     return "".join(lines).encode("utf-8")
-
-
-def _notification(bucket: str, key: str, answer: dict[str, Any], size: int) -> dict[str, Any]:
-    """The S3 event AWS sends for a new object (what the datasets bucket's notification carries)."""
-    return {
-        "Records": [
-            {
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "bucket": {"name": bucket},
-                    "object": {
-                        "key": key,
-                        "size": size,
-                        "eTag": str(answer["ETag"]).strip('"'),
-                        "versionId": answer.get("VersionId"),
-                    },
-                },
-            }
-        ]
-    }
 
 
 def _sqs_event(body: str) -> dict[str, Any]:
@@ -123,6 +103,7 @@ def _expand(key: str, size: int, rows: int, warm_up_key: str, warm_up_size: int,
     from eventrelay.datasets.store import RunStore
     from eventrelay.settings import get_settings
     from eventrelay_cli.local.lambda_runtime import load_handler, make_context
+    from eventrelay_cli.local.notifications import object_created_event
 
     settings = get_settings()
     handler = load_handler(REPO_ROOT / "functions" / "dataset_expander")
@@ -141,7 +122,15 @@ def _expand(key: str, size: int, rows: int, warm_up_key: str, warm_up_size: int,
 
     def expand(file_key: str, file_size: int) -> tuple[str, float, int]:
         head = s3.head_object(Bucket=settings.datasets_bucket, Key=file_key)
-        notification = _notification(settings.datasets_bucket, file_key, head, file_size)
+        notification = object_created_event(
+            settings.datasets_bucket,
+            file_key,
+            str(head["ETag"]).strip('"'),
+            file_size,
+            head.get("VersionId"),
+            settings.region,
+            datetime.now(UTC),
+        )
         seconds = handle(json.dumps(notification))
         pages = 1
         while True:
