@@ -8,6 +8,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from eventrelay.aws import s3_client
@@ -18,6 +19,7 @@ from eventrelay.roots import AwsClients
 from eventrelay.roots.datasets import build_dataset_expander
 from eventrelay.roots.delivery import build_delivery_services
 from eventrelay.settings import Settings
+from eventrelay_cli.local.notifications import object_created_event
 from tests.support.delivery import Harness
 
 
@@ -109,23 +111,15 @@ class DatasetRig:
         """Put the object and return the S3 notification AWS would send for it."""
         bucket = self.settings.datasets_bucket
         answer = self.s3.put_object(Bucket=bucket, Key=key, Body=body)
-        return {
-            "Records": [
-                {
-                    "eventSource": "aws:s3",
-                    "eventName": "ObjectCreated:Put",
-                    "s3": {
-                        "bucket": {"name": bucket},
-                        "object": {
-                            "key": key,
-                            "size": len(body),
-                            "eTag": answer["ETag"].strip('"'),
-                            "versionId": answer.get("VersionId"),
-                        },
-                    },
-                }
-            ]
-        }
+        return object_created_event(
+            bucket,
+            key,
+            answer["ETag"].strip('"'),
+            len(body),
+            answer.get("VersionId"),
+            self.settings.region,
+            datetime.now(UTC),
+        )
 
     # ---- queues
 
