@@ -45,6 +45,7 @@ from bench.report import BenchReport
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ROW_COUNTS = (10_000, 100_000)
 ROUNDS = 1  # a 100,000-row expansion takes minutes here: one of each size, timed then traced
+EXPANDER_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:DatasetRunsQueue"
 WARM_UP_ROWS = 600  # two pages: every code path of a page is imported and connected before measuring
 TENANT = "bench"
 RULE = "escalations"
@@ -58,24 +59,6 @@ def rows_file(rows: int) -> bytes:
     lines = ["id,title,amount,status\r\n"]
     lines.extend(f'E-{n},"Escalation {n}, printer on fire",{n % 997},open\r\n' for n in range(1, rows + 1))
     return "".join(lines).encode("utf-8")
-
-
-def _sqs_event(body: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": str(uuid.uuid4()),
-                "receiptHandle": "bench",
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:DatasetRunsQueue",
-                "awsRegion": "us-east-1",
-            }
-        ]
-    }
 
 
 # ---- the child: one expansion in a fresh process
@@ -104,6 +87,7 @@ def _expand(key: str, size: int, rows: int, warm_up_key: str, warm_up_size: int,
     from eventrelay.settings import get_settings
     from eventrelay_cli.local.lambda_runtime import load_handler, make_context
     from eventrelay_cli.local.notifications import object_created_event
+    from eventrelay_cli.local.sqs_event_source import sqs_event_of_bodies
 
     settings = get_settings()
     handler = load_handler(REPO_ROOT / "functions" / "dataset_expander")
@@ -114,7 +98,7 @@ def _expand(key: str, size: int, rows: int, warm_up_key: str, warm_up_size: int,
 
     def handle(body: str) -> float:
         started = time.perf_counter()
-        response = handler(_sqs_event(body), context)
+        response = handler(sqs_event_of_bodies([body], EXPANDER_QUEUE_ARN), context)
         elapsed = time.perf_counter() - started
         if response != {"batchItemFailures": []}:
             raise RuntimeError(f"the expander failed a message: {response}")

@@ -62,11 +62,13 @@ from eventrelay.roots.delivery import runner_root
 from eventrelay.rules import RuleStore
 from eventrelay_cli.local.environment import LocalAws
 from eventrelay_cli.local.lambda_runtime import load_handler, make_context
+from eventrelay_cli.local.sqs_event_source import sqs_event_of_bodies
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 0.2
 ROUNDS = 9
 BATCH = 10
+RUNNER_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:bench"
 TENANT = "bench"
 # The issue's targets (issue 12).
 BATCH_RATIO_TARGET = 1.5
@@ -110,22 +112,7 @@ def _target() -> Iterator[str]:
 
 
 def _event(bodies: list[str]) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": str(uuid.uuid4()),
-                "receiptHandle": "bench",
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench",
-                "awsRegion": "us-east-1",
-            }
-            for body in bodies
-        ]
-    }
+    return sqs_event_of_bodies(bodies, RUNNER_QUEUE_ARN)
 
 
 def _envelope(n: int) -> str:

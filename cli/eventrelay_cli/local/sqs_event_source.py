@@ -22,9 +22,11 @@ Lambda does not change message visibility on failure and neither does this polle
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -94,6 +96,21 @@ def to_lambda_record(message: MessageTypeDef, queue_arn: str) -> dict[str, Any]:
 
 def build_sqs_event(messages: Sequence[MessageTypeDef], queue_arn: str) -> dict[str, Any]:
     return {"Records": [to_lambda_record(message, queue_arn) for message in messages]}
+
+
+def sqs_event_of_bodies(bodies: Sequence[str], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda would pass for these bodies, each received once (benches call handlers with it)."""
+    messages: list[MessageTypeDef] = [
+        {
+            "MessageId": str(uuid.uuid4()),
+            "ReceiptHandle": "direct",
+            "Body": body,
+            "MD5OfBody": hashlib.md5(body.encode("utf-8"), usedforsecurity=False).hexdigest(),
+            "Attributes": {"ApproximateReceiveCount": "1"},
+        }
+        for body in bodies
+    ]
+    return build_sqs_event(messages, queue_arn)
 
 
 def failed_message_ids(response: Any, batch_ids: set[str]) -> set[str] | None:
